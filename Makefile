@@ -1,0 +1,74 @@
+# The banking cluster. `make help` lists the targets.
+SHELL := /bin/bash
+PORT_BASE ?= 5555
+# Each cluster keeps its state apart: var/ for the default ports, var/cluster-PORT otherwise.
+VAR ?= $(if $(filter 5555,$(PORT_BASE)),var,var/cluster-$(PORT_BASE))
+BIN := .build/release
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+NODE := VAR=$(VAR) PORT_BASE=$(PORT_BASE) BIN=$(BIN) deploy/local/node.sh
+SEEDS ?= 500
+
+.PHONY: help deps build test cluster stop status clean switchover bench simulate \
+        kill-primary kill-backup kill-gateway start-primary start-backup start-gateway \
+        pause-primary pause-backup resume-primary resume-backup
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@echo "  Variables: PORT_BASE=$(PORT_BASE) (client port; internal ports follow), VAR=$(VAR)"
+
+deps: ## Install libzmq (Debian's libzmq3-dev) when pkg-config cannot find it
+	@if ! command -v pkg-config >/dev/null || ! pkg-config --exists libzmq; then \
+	  echo "installing libzmq3-dev"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libzmq3-dev pkg-config >/dev/null; \
+	fi
+
+build: deps ## Release build of every executable
+	swift build -c release
+
+test: deps ## Build and run the whole test suite
+	swift build --build-tests
+	swift test --skip-build
+
+cluster: build ## Start gateway, primary and backup in the background (only what is missing)
+	@$(NODE) start primary
+	@$(NODE) start backup
+	@$(NODE) start gateway
+	@$(NODE) wait-leader
+	@$(BIN)/bankctl --gateway tcp://127.0.0.1:$(PORT_BASE) status
+	@echo
+	@echo "The cluster is up. Try:"
+	@echo "  export BANK_GATEWAY=tcp://127.0.0.1:$(PORT_BASE) PATH=\$$PWD/$(BIN):\$$PATH"
+	@echo "  bankctl open alice && bankctl deposit alice 100.00 && bankctl balance alice"
+
+stop: ## Stop all three processes (SIGTERM)
+	@$(NODE) stop gateway; $(NODE) stop primary; $(NODE) stop backup
+
+status: ## Show leader, epoch and each ledger's state
+	@$(BIN)/bankctl --gateway tcp://127.0.0.1:$(PORT_BASE) status
+
+switchover: ## Move leadership to the in-sync follower (planned maintenance)
+	@$(BIN)/bankctl --gateway tcp://127.0.0.1:$(PORT_BASE) switchover
+
+kill-primary: ## SIGKILL the primary ledger
+	@$(NODE) kill primary
+kill-backup: ## SIGKILL the backup ledger
+	@$(NODE) kill backup
+kill-gateway: ## SIGKILL the gateway
+	@$(NODE) kill gateway
+start-primary: ## Start the primary ledger if it is not running
+	@$(NODE) start primary
+start-backup: ## Start the backup ledger if it is not running
+	@$(NODE) start backup
+start-gateway: ## Start the gateway if it is not running
+	@$(NODE) start gateway
+pause-primary: ## SIGSTOP the primary ledger
+	@$(NODE) pause primary
+pause-backup: ## SIGSTOP the backup ledger
+	@$(NODE) pause backup
+resume-primary: ## SIGCONT the primary ledger
+	@$(NODE) resume primary
+resume-backup: ## SIGCONT the backup ledger
+	@$(NODE) resume backup
+
+clean: stop ## Stop the cluster and remove var/
+	rm -rf $(VAR)

@@ -1,0 +1,58 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "bank-cluster",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "bank-gateway", targets: ["bank-gateway"]),
+        .executable(name: "bank-ledger", targets: ["bank-ledger"]),
+        .executable(name: "bankctl", targets: ["bankctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    ],
+    targets: [
+        // libzmq, found through pkg-config; `make` installs libzmq3-dev when it is missing.
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // Pure rules: accounts, transfers, holds. No I/O.
+        .target(name: "BankCore"),
+        // Client wire format: JSON codec, request decoding, reply encoding, error codes.
+        .target(name: "BankProtocol", dependencies: ["BankCore"]),
+        // Journal records (hash-chained), the file journal and the node's metadata file.
+        .target(name: "Storage", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // Pure state machines: ledger replication and the gateway's election logic.
+        .target(name: "Cluster", dependencies: [
+            "BankCore", "BankProtocol", "Storage", .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+        // Thin drivers: ZeroMQ event loops that carry out the state machines' actions.
+        .target(name: "Runtime", dependencies: [
+            "Cluster", "ZeroMQ", "Storage", "BankProtocol",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "bank-gateway", dependencies: [
+            "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "bank-ledger", dependencies: [
+            "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "bankctl", dependencies: [
+            "ZeroMQ", "BankProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "BankCoreTests", dependencies: ["BankCore"]),
+        .testTarget(name: "BankProtocolTests", dependencies: ["BankProtocol"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ZeroMQ", "BankProtocol", "Runtime"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,397 @@
+import BankProtocol
+import Storage
+
+public enum GatewayEvent: Hashable, Sendable {
+    /// A client message: its envelope and the frames after it (a valid request has exactly one).
+    case clientRequest(ClientEnvelope, frames: [[UInt8]])
+    case received(from: NodeID, PeerMessage)
+    case tick
+}
+
+public enum GatewayAction: Hashable, Sendable {
+    case reply(to: ClientEnvelope, body: [UInt8])
+    case send(to: NodeID, PeerMessage)
+    /// Write the configuration durably before carrying out any later action.
+    case persistConfig(ClusterConfig)
+    /// Something an operator wants in the log (elections, failovers).
+    case log(String)
+}
+
+/// The gateway as a pure state machine: it heartbeats both ledgers, elects the leader, forwards client requests
+/// to it and, when the leader is lost, promotes the in-sync follower and sends every unanswered request again.
+///
+/// Requests wait here while there is no leader; they are re-sent with the same bytes (so the same request id) to
+/// the new leader, whose idempotency makes that safe. Replies are taken only from the current leader of the
+/// current epoch, so a replaced leader that wakes up can never answer a client.
+public struct GatewayCore {
+    public let settings: GatewaySettings
+    public private(set) var config: ClusterConfig
+    /// The leader has reported that it leads `config.epoch`.
+    public private(set) var leaderConfirmed = false
+    /// Elections since start (promotions and re-elections, not the first election).
+    public private(set) var leaderChanges = 0
+
+    private var nodes: [NodeID: NodeHealth] = [:]
+    private var pending: [UInt64: PendingRequest] = [:]
+    /// Tokens of requests not yet forwarded under the current epoch, oldest first.
+    private var waiting: [UInt64] = []
+    private var nextToken: UInt64 = 1
+    private var lastHeartbeatNanos: UInt64?
+    private var switchoverWaiters: [SwitchoverWaiter] = []
+    private var actions: [GatewayAction] = []
+    private var now = Instant(monotonicNanos: 0, wallMillis: 0)
+
+    /// - Parameter config: the configuration persisted by an earlier run, or `.initial` for a new cluster.
+    ///   A new gateway elects only once it has heard both ledgers, so it can pick the most complete journal.
+    public init(config: ClusterConfig, settings: GatewaySettings = GatewaySettings(), startedAt: Instant) {
+        self.config = config
+        self.settings = settings
+        for node in NodeID.ledgers {
+            // Until a failure timeout has passed since start, nobody is presumed dead: no needless failover.
+            nodes[node] = NodeHealth(lastHeardNanos: startedAt.monotonicNanos, report: nil)
+        }
+        now = startedAt
+    }
+
+    public var pendingRequestCount: Int { pending.count }
+
+    public mutating func step(_ event: GatewayEvent, now: Instant) -> [GatewayAction] {
+        step(CollectionOfOne(event), now: now)
+    }
+
+    public mutating func step(_ events: some Sequence<GatewayEvent>, now: Instant) -> [GatewayAction] {
+        self.now = now
+        for event in events {
+            handle(event)
+        }
+        evaluate()
+        if canForward { forwardWaiting() }
+        defer { actions.removeAll(keepingCapacity: true) }
+        return actions
+    }
+
+    private mutating func handle(_ event: GatewayEvent) {
+        switch event {
+        case let .clientRequest(envelope, frames):
+            receiveClient(envelope, frames: frames)
+        case let .received(from: node, message):
+            receive(message, from: node)
+        case .tick:
+            tick()
+        }
+    }
+
+    // MARK: - Clients
+
+    private mutating func receiveClient(_ envelope: ClientEnvelope, frames: [[UInt8]]) {
+        guard frames.count == 1 else {
+            actions.append(.reply(to: envelope, body: ReplyEncoder.badFrames(count: frames.count)))
+            return
+        }
+        let body = frames[0]
+        guard body.count <= ClientLimits.maximumRequestBytes else {
+            actions.append(.reply(to: envelope, body: ReplyEncoder.tooLarge(byteCount: body.count)))
+            return
+        }
+        switch RequestPeek.gatewayOperation(in: body) {
+        case .status:
+            actions.append(.reply(to: envelope, body: statusReply()))
+            return
+        case .switchover:
+            switchover(for: envelope)
+            return
+        case nil:
+            break
+        }
+        let token = nextToken
+        nextToken += 1
+        pending[token] = PendingRequest(envelope: envelope, body: body, receivedNanos: now.monotonicNanos)
+        if canForward && waiting.isEmpty {
+            forward(token)
+        } else {
+            waiting.append(token)
+        }
+    }
+
+    private var canForward: Bool {
+        guard let leader = config.leader else { return false }
+        return leaderConfirmed && isAlive(leader)
+    }
+
+    private mutating func forward(_ token: UInt64) {
+        guard let leader = config.leader, var request = pending[token] else { return }
+        request.forwardedEpoch = config.epoch
+        request.sentNanos = now.monotonicNanos
+        pending[token] = request
+        actions.append(.send(to: leader, .forward(epoch: config.epoch, token: token, body: request.body)))
+    }
+
+    private mutating func forwardWaiting() {
+        guard !waiting.isEmpty else { return }
+        let tokens = waiting
+        waiting.removeAll(keepingCapacity: true)
+        for token in tokens { forward(token) }
+    }
+
+    // MARK: - Ledgers
+
+    private mutating func receive(_ message: PeerMessage, from node: NodeID) {
+        guard node.isLedger else { return }
+        switch message {
+        case let .report(report):
+            guard report.node == node else { return }
+            nodes[node] = NodeHealth(lastHeardNanos: now.monotonicNanos, report: report)
+        case let .reply(epoch: epoch, token: token, body: body):
+            guard node == config.leader, epoch == config.epoch, let request = pending[token],
+                  request.forwardedEpoch == epoch else { return }
+            pending[token] = nil
+            actions.append(.reply(to: request.envelope, body: body))
+        case let .redirect(epoch: _, token: token):
+            guard var request = pending[token], request.forwardedEpoch != nil else { return }
+            request.forwardedEpoch = nil
+            pending[token] = request
+            waiting.append(token)
+        case .heartbeat, .forward, .append, .appendAck:
+            break
+        }
+    }
+
+    private mutating func tick() {
+        let nowNanos = now.monotonicNanos
+        if lastHeartbeatNanos.map({ now.nanos(since: $0) >= settings.heartbeatIntervalNanos }) ?? true {
+            sendHeartbeats()
+        }
+        // Loss protection and deadlines. The table holds the requests in flight: small.
+        var expired: [UInt64] = []
+        for (token, request) in pending {
+            if now.nanos(since: request.receivedNanos) >= settings.requestDeadlineNanos {
+                expired.append(token)
+            } else if request.forwardedEpoch == config.epoch, canForward,
+                      now.nanos(since: request.sentNanos) >= settings.resendIntervalNanos {
+                forward(token)
+            }
+        }
+        for token in expired {
+            guard let request = pending.removeValue(forKey: token) else { continue }
+            actions.append(.reply(to: request.envelope, body: ReplyEncoder.error(
+                code: .unavailable, message: "no leader could serve the request in time; retry with the same request_id")))
+        }
+        if !expired.isEmpty { waiting.removeAll { pending[$0] == nil } }
+        switchoverWaiters.removeAll { waiter in
+            guard now.nanos(since: waiter.startedNanos) >= settings.requestDeadlineNanos else { return false }
+            actions.append(.reply(to: waiter.envelope, body: ReplyEncoder.error(
+                code: .unavailable, message: "the new leader did not take over in time")))
+            return true
+        }
+        _ = nowNanos
+    }
+
+    private mutating func sendHeartbeats() {
+        lastHeartbeatNanos = now.monotonicNanos
+        for node in NodeID.ledgers {
+            actions.append(.send(to: node, .heartbeat(config)))
+        }
+    }
+
+    private func isAlive(_ node: NodeID) -> Bool {
+        guard let health = nodes[node] else { return false }
+        return now.nanos(since: health.lastHeardNanos) < settings.failureTimeoutNanos
+    }
+
+    private func report(_ node: NodeID) -> NodeReport? {
+        isAlive(node) ? nodes[node]?.report : nil
+    }
+
+    // MARK: - Election
+
+    /// Decides, from what the ledgers last said, whether the configuration must change.
+    private mutating func evaluate() {
+        let reports = NodeID.ledgers.compactMap(report)
+        if let newest = reports.map(\.epoch).max(), newest > config.epoch {
+            // A ledger knows a newer epoch than our state: our state is older than the cluster's. Elect afresh.
+            actions.append(.log("a ledger reports epoch \(newest), newer than ours (\(config.epoch)); electing anew"))
+            config = ClusterConfig(epoch: newest, leader: nil, leaderDataID: 0)
+            leaderConfirmed = false
+        }
+        guard let leader = config.leader else {
+            bootstrap(reports)
+            return
+        }
+        let follower = leader.peer
+        let leaderReport = report(leader)
+        if !leaderConfirmed, let r = leaderReport, r.epoch == config.epoch, r.role == .leader,
+           r.dataID == config.leaderDataID {
+            leaderConfirmed = true
+            actions.append(.log("\(leader) leads epoch \(config.epoch)"))
+            answerSwitchoverWaiters()
+        }
+        let leaderLost: Bool
+        if !isAlive(leader) {
+            leaderLost = true
+        } else if let r = leaderReport {
+            leaderLost = r.dataID != config.leaderDataID || (r.epoch == config.epoch && r.role != .leader)
+        } else {
+            leaderLost = false
+        }
+        if leaderLost {
+            leaderConfirmed = false
+            if config.follower == follower, let r = report(follower), r.dataID == config.followerDataID {
+                actions.append(.log("leader \(leader) lost; promoting in-sync \(follower)"))
+                change(to: ClusterConfig(epoch: config.epoch + 1, leader: follower, leaderDataID: r.dataID))
+            } else if let r = leaderReport, r.dataID == config.leaderDataID, r.role == .recovering {
+                actions.append(.log("leader \(leader) restarted; it leads again under a new epoch"))
+                change(to: ClusterConfig(epoch: config.epoch + 1, leader: leader, leaderDataID: r.dataID))
+            }
+            // Otherwise nobody holds every acknowledged record: wait for the leader to return.
+            return
+        }
+        guard leaderConfirmed, let lr = leaderReport else { return }
+        if let recorded = config.follower {
+            // Silent for the failure timeout, wiped (new data id), or holding up the leader's commits.
+            let wiped = report(recorded).map { $0.dataID != config.followerDataID } ?? false
+            let lost = !isAlive(recorded) || wiped || lr.peerStalled
+            if lost {
+                actions.append(.log("in-sync follower \(recorded) lost; \(leader) goes on alone under a new epoch"))
+                change(to: ClusterConfig(epoch: config.epoch + 1, leader: leader, leaderDataID: config.leaderDataID))
+            }
+        } else if lr.epoch == config.epoch, lr.peerInSync, let fr = report(follower), fr.epoch == config.epoch,
+                  fr.role == .follower {
+            actions.append(.log("\(follower) is in sync with \(leader)"))
+            var next = config
+            next.follower = follower
+            next.followerDataID = fr.dataID
+            change(to: next)
+        } else if lr.peerStalled {
+            // The leader made the peer synchronous, then lost it, before we recorded it: release the leader.
+            actions.append(.log("\(follower) stalled while catching up; \(leader) goes on alone under a new epoch"))
+            change(to: ClusterConfig(epoch: config.epoch + 1, leader: leader, leaderDataID: config.leaderDataID))
+        }
+    }
+
+    private mutating func bootstrap(_ reports: [NodeReport]) {
+        guard reports.count == NodeID.ledgers.count else { return }
+        // The most up-to-date journal (by last record's epoch, then length) holds every committed record.
+        let best = reports.max { a, b in
+            (a.lastEpoch, a.lastSeq, a.node == .primary ? 1 : 0) < (b.lastEpoch, b.lastSeq, b.node == .primary ? 1 : 0)
+        }!
+        let epoch = max(config.epoch, reports.map(\.epoch).max() ?? 0) + 1
+        actions.append(.log("electing \(best.node) (journal at seq \(best.lastSeq)) for epoch \(epoch)"))
+        change(to: ClusterConfig(epoch: epoch, leader: best.node, leaderDataID: best.dataID))
+        leaderChanges -= 1 // The first election is not a change of leader.
+    }
+
+    private mutating func change(to next: ClusterConfig) {
+        precondition(next.epoch >= config.epoch, "epochs only grow")
+        let newEpoch = next.epoch > config.epoch
+        if newEpoch && next.leader != config.leader { leaderChanges += 1 }
+        config = next
+        actions.append(.persistConfig(next))
+        if newEpoch {
+            leaderConfirmed = false
+            // Everything in flight goes again to whoever leads the new epoch, oldest first.
+            for (token, var request) in pending where request.forwardedEpoch != nil {
+                request.forwardedEpoch = nil
+                pending[token] = request
+                waiting.append(token)
+            }
+            waiting.sort()
+        }
+        sendHeartbeats()
+    }
+
+    // MARK: - Switchover
+
+    private mutating func switchover(for envelope: ClientEnvelope) {
+        guard let leader = config.leader, leaderConfirmed, let follower = config.follower,
+              let r = report(follower), r.dataID == config.followerDataID else {
+            actions.append(.reply(to: envelope, body: ReplyEncoder.error(
+                code: .unavailable, message: "switchover needs a leader and an in-sync follower; there is none now")))
+            return
+        }
+        actions.append(.log("switchover requested: \(follower) takes over from \(leader)"))
+        change(to: ClusterConfig(epoch: config.epoch + 1, leader: follower, leaderDataID: r.dataID))
+        switchoverWaiters.append(SwitchoverWaiter(envelope: envelope, epoch: config.epoch,
+                                                  startedNanos: now.monotonicNanos))
+    }
+
+    private mutating func answerSwitchoverWaiters() {
+        guard !switchoverWaiters.isEmpty, let leader = config.leader else { return }
+        for waiter in switchoverWaiters {
+            var writer = JSONWriter()
+            writer.beginObject()
+            writer.key("ok"); writer.bool(true)
+            writer.key("leader"); writer.string(leader.name)
+            writer.key("epoch"); writer.int(Int64(config.epoch))
+            writer.endObject()
+            actions.append(.reply(to: waiter.envelope, body: writer.bytes))
+        }
+        switchoverWaiters.removeAll()
+    }
+
+    // MARK: - Status
+
+    /// The `status` answer: who leads, and each ledger as the gateway sees it.
+    public func statusReply() -> [UInt8] {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("ok"); writer.bool(true)
+        writer.key("leader")
+        if let leader = config.leader, leaderConfirmed, isAlive(leader) { writer.string(leader.name) } else { writer.null() }
+        writer.key("epoch"); writer.int(Int64(config.epoch))
+        writer.key("leader_changes"); writer.int(Int64(leaderChanges))
+        writer.key("pending_requests"); writer.int(Int64(pending.count))
+        writer.key("nodes")
+        writer.beginArray()
+        let leaderReport = config.leader.flatMap(report)
+        for node in NodeID.ledgers {
+            writer.beginObject()
+            writer.key("name"); writer.string(node.name)
+            writer.key("role"); writer.string(role(of: node))
+            if let health = nodes[node] {
+                writer.key("heartbeat_age_ms")
+                writer.int(Int64(now.nanos(since: health.lastHeardNanos) / 1_000_000))
+            }
+            if let r = nodes[node]?.report {
+                writer.key("epoch"); writer.int(Int64(r.epoch))
+                writer.key("last_seq"); writer.int(Int64(r.lastSeq))
+                writer.key("commit_seq"); writer.int(Int64(r.commitSeq))
+                writer.key("last_hash"); writer.string(r.lastHash.description)
+                var lag: UInt64 = 0
+                if node != config.leader, let lr = leaderReport { lag = lr.lastSeq > r.lastSeq ? lr.lastSeq - r.lastSeq : 0 }
+                writer.key("replication_lag"); writer.int(Int64(lag))
+                writer.key("in_sync"); writer.bool(node == config.leader || node == config.follower)
+            }
+            writer.endObject()
+        }
+        writer.endArray()
+        writer.endObject()
+        return writer.bytes
+    }
+
+    private func role(of node: NodeID) -> String {
+        guard isAlive(node), let r = nodes[node]?.report else { return "down" }
+        if node == config.leader { return r.role == .leader && r.epoch == config.epoch ? "leader" : "catching_up" }
+        if node == config.follower { return "follower" }
+        return "catching_up"
+    }
+}
+
+struct NodeHealth {
+    var lastHeardNanos: UInt64
+    var report: NodeReport?
+}
+
+struct PendingRequest {
+    var envelope: ClientEnvelope
+    var body: [UInt8]
+    var receivedNanos: UInt64
+    /// The epoch it was last forwarded under; nil while it waits for a leader.
+    var forwardedEpoch: UInt64?
+    var sentNanos: UInt64 = 0
+}
+
+struct SwitchoverWaiter {
+    var envelope: ClientEnvelope
+    var epoch: UInt64
+    var startedNanos: UInt64
+}

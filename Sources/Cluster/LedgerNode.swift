@@ -1,0 +1,539 @@
+import BankCore
+import BankProtocol
+import DequeModule
+import Storage
+
+/// Inputs to a ledger node.
+public enum LedgerEvent: Hashable, Sendable {
+    case received(from: NodeID, PeerMessage)
+    /// The journal is durable (fdatasync'd) up to this seq.
+    case persisted(through: Seq)
+    /// Time passed; check timers.
+    case tick
+}
+
+/// What the driver must do. Actions are carried out in order; `truncate` and `storeMetadata` complete (durably)
+/// before the next action; `append` only writes, and the driver reports `.persisted` after its next sync — one
+/// sync for everything appended in a step is the group commit.
+public enum LedgerAction: Hashable, Sendable {
+    case send(to: NodeID, PeerMessage)
+    case append([JournalRecord])
+    case truncate(after: Seq)
+    case storeMetadata(NodeMetadata)
+}
+
+/// A ledger process as a pure state machine: the bank's state (`Ledger`), its position in the journal and its
+/// part in replication. Events and the current time go in, actions come out; it touches no socket, file or clock.
+/// It reads older journal records through `JournalReading`, as etcd's raft reads its `Storage`.
+///
+/// Safety rests on three rules, checked by the simulator:
+/// - The leader answers a client only when the records the answer depends on are durable on itself and, when a
+///   peer is required (the in-sync follower), on the peer too.
+/// - A ledger accepts nothing from an epoch older than the highest it has accepted, and it persists that epoch
+///   before acting on it.
+/// - Once a leader has made its peer synchronous in an epoch it never drops it on its own; only the gateway can,
+///   by starting a new epoch, and it records that decision first.
+public struct LedgerNode {
+    public enum Role: Hashable, Sendable {
+        case recovering
+        case follower(leader: NodeID)
+        case leader
+    }
+
+    public let id: NodeID
+    public private(set) var metadata: NodeMetadata
+    public private(set) var ledger: Ledger
+    public private(set) var role: Role = .recovering
+    public let settings: LedgerSettings
+
+    /// The journal's end, including records appended but not yet durable.
+    public private(set) var lastSeq: Seq
+    public private(set) var lastHash: RecordHash
+    public private(set) var lastEpoch: UInt64
+    public private(set) var durableSeq: Seq
+    /// Everything up to here is durable on every copy the cluster requires; answers depend only on this.
+    public private(set) var commitSeq: Seq = 0
+
+    private let journal: any JournalReading
+    /// Appended records not yet reported durable, kept for replication reads.
+    private var unstable: [JournalRecord] = []
+
+    // Leader state.
+    private var peer = PeerProgress()
+    private var pendingReplies = Deque<PendingReply>()
+
+    // Follower state: the highest seq known to match the current leader's journal.
+    private var matchedSeq: Seq = 0
+    private var leaderCommitSeq: Seq = 0
+    private var ackedSeq: Seq = 0
+    private var ackOwed = false
+
+    private var actions: [LedgerAction] = []
+    private var now = Instant(monotonicNanos: 0, wallMillis: 0)
+
+    /// - Parameters:
+    ///   - ledger: the state rebuilt from every record of `journal`.
+    public init(id: NodeID, metadata: NodeMetadata, ledger: Ledger, journal: any JournalReading,
+                settings: LedgerSettings = LedgerSettings()) {
+        precondition(id.isLedger)
+        self.id = id
+        self.metadata = metadata
+        self.ledger = ledger
+        self.journal = journal
+        self.settings = settings
+        lastSeq = journal.lastSeq
+        lastHash = journal.lastHash
+        lastEpoch = journal.lastEpoch
+        durableSeq = journal.lastSeq
+    }
+
+    // MARK: - Stepping
+
+    public mutating func step(_ event: LedgerEvent, now: Instant) -> [LedgerAction] {
+        step(CollectionOfOne(event), now: now)
+    }
+
+    /// Handles several events that arrived together, then replicates and answers once for all of them.
+    public mutating func step(_ events: some Sequence<LedgerEvent>, now: Instant) -> [LedgerAction] {
+        self.now = now
+        for event in events {
+            handle(event)
+        }
+        afterEvents()
+        defer { actions.removeAll(keepingCapacity: true) }
+        return actions
+    }
+
+    private mutating func handle(_ event: LedgerEvent) {
+        switch event {
+        case .tick:
+            break
+        case let .persisted(through: seq):
+            precondition(seq <= lastSeq, "persisted beyond the journal's end")
+            if seq > durableSeq {
+                durableSeq = seq
+                if let first = unstable.first, first.seq <= seq {
+                    unstable.removeFirst(Int(min(seq - first.seq + 1, UInt64(unstable.count))))
+                }
+            }
+        case let .received(from: sender, message):
+            receive(message, from: sender)
+        }
+    }
+
+    private mutating func receive(_ message: PeerMessage, from sender: NodeID) {
+        switch message {
+        case let .heartbeat(config):
+            guard sender == .gateway else { return }
+            adopt(config)
+            send(.report(report()), to: .gateway)
+        case let .forward(epoch: epoch, token: token, body: body):
+            guard sender == .gateway else { return }
+            guard role == .leader, epoch == metadata.epoch else {
+                send(.redirect(epoch: metadata.epoch, token: token), to: .gateway)
+                return
+            }
+            serve(token: token, body: body)
+        case let .append(append):
+            guard sender == id.peer else { return }
+            receiveAppend(append, from: sender)
+        case let .appendAck(ack):
+            guard sender == id.peer else { return }
+            receiveAck(ack)
+        case .report, .reply, .redirect:
+            break // Meant for the gateway.
+        }
+    }
+
+    // MARK: - Configuration
+
+    private mutating func adopt(_ config: ClusterConfig) {
+        if config.epoch > metadata.epoch {
+            raiseEpoch(to: config.epoch, leader: config.leader)
+            if config.leader == id && config.leaderDataID == metadata.dataID {
+                becomeLeader(peerRequired: config.follower == id.peer)
+            } else if let leader = config.leader, leader != id {
+                becomeFollower(of: leader)
+            } else {
+                stepDown()
+            }
+        } else if config.epoch == metadata.epoch {
+            switch role {
+            case .leader:
+                if config.leader == id, config.follower == id.peer, !peer.required {
+                    // The gateway recorded our peer as in sync; it may be promoted, so it must stay required.
+                    peer.required = true
+                    peer.syncBaseline = commitSeq
+                }
+            case .recovering:
+                // A restarted ledger follows a known leader of its current epoch, but never resumes leading on
+                // its own: the gateway starts a new epoch for that.
+                if let leader = config.leader, leader != id { becomeFollower(of: leader) }
+            case .follower:
+                break
+            }
+        }
+    }
+
+    private mutating func raiseEpoch(to epoch: UInt64, leader: NodeID?) {
+        precondition(epoch > metadata.epoch, "epochs only grow")
+        metadata.epoch = epoch
+        metadata.leader = leader?.name
+        actions.append(.storeMetadata(metadata))
+    }
+
+    private mutating func becomeLeader(peerRequired: Bool) {
+        role = .leader
+        peer = PeerProgress()
+        peer.nextSeq = lastSeq + 1
+        peer.required = peerRequired
+        peer.syncBaseline = commitSeq
+        peer.lastProgressNanos = now.monotonicNanos
+        matchedSeq = 0
+    }
+
+    private mutating func becomeFollower(of leader: NodeID) {
+        if role != .follower(leader: leader) {
+            matchedSeq = 0
+            ackedSeq = 0
+        }
+        pendingReplies.removeAll() // The gateway sends these requests again to whoever leads now.
+        role = .follower(leader: leader)
+    }
+
+    private mutating func stepDown() {
+        pendingReplies.removeAll()
+        role = .recovering
+    }
+
+    // MARK: - Serving client requests (leader)
+
+    private mutating func serve(token: UInt64, body: [UInt8]) {
+        let request: LedgerRequest
+        switch RequestDecoder.decode(body) {
+        case let .failure(error):
+            // Decided without looking at any state: nothing to wait for.
+            send(.reply(epoch: metadata.epoch, token: token, body: ReplyEncoder.error(error)), to: .gateway)
+            return
+        case let .success(decoded):
+            request = decoded
+        }
+        let (response, entry) = ledger.execute(request, seq: lastSeq + 1, timeMillis: now.wallMillis)
+        if let entry {
+            appendLocally(JournalRecord(epoch: metadata.epoch, seq: lastSeq + 1, prevHash: lastHash,
+                                        payload: entry.encoded()))
+        }
+        let replyBody = ReplyEncoder.encode(response, for: request)
+        // Every answer, a refusal or a read included, may reflect records not yet committed; it waits for them.
+        if commitSeq >= lastSeq {
+            send(.reply(epoch: metadata.epoch, token: token, body: replyBody), to: .gateway)
+        } else {
+            pendingReplies.append(PendingReply(requiredSeq: lastSeq, token: token, body: replyBody))
+        }
+    }
+
+    private mutating func appendLocally(_ record: JournalRecord) {
+        precondition(record.seq == lastSeq + 1 && record.prevHash == lastHash, "journal chain broken")
+        precondition(record.epoch >= lastEpoch, "epochs never decrease along the journal")
+        unstable.append(record)
+        lastSeq = record.seq
+        lastHash = record.hash
+        lastEpoch = record.epoch
+        actions.append(.append([record]))
+    }
+
+    // MARK: - Replication, leader side
+
+    private mutating func receiveAck(_ ack: AppendAck) {
+        if ack.epoch > metadata.epoch {
+            // Someone newer leads: stop acknowledging anything at once.
+            raiseEpoch(to: ack.epoch, leader: nil)
+            stepDown()
+            return
+        }
+        guard role == .leader, ack.epoch == metadata.epoch else { return }
+        if ack.success {
+            precondition(ack.matchSeq <= lastSeq, "peer claims records the leader never wrote")
+            if ack.matchSeq > peer.matchSeq {
+                peer.matchSeq = ack.matchSeq
+                peer.lastProgressNanos = now.monotonicNanos
+            }
+            if peer.state == .probing {
+                peer.state = .replicating
+                peer.nextSeq = peer.matchSeq + 1
+            }
+            peer.nextSeq = max(peer.nextSeq, peer.matchSeq + 1)
+            peer.probeSentNanos = nil
+            peer.failedProbes = 0
+        } else {
+            // The peer's journal does not match at prevSeq: step back and probe again at once.
+            peer.state = .probing
+            peer.failedProbes += 1
+            let stepBack = UInt64(1) << UInt64(min(peer.failedProbes, 20))
+            let probeFrom = peer.nextSeq > stepBack ? peer.nextSeq - stepBack : 1
+            peer.nextSeq = max(1, min(ack.lastSeq + 1, probeFrom))
+            peer.matchSeq = min(peer.matchSeq, peer.nextSeq - 1)
+            peer.probeSentNanos = nil
+        }
+    }
+
+    private mutating func replicate() {
+        guard role == .leader else { return }
+        let nowNanos = now.monotonicNanos
+        switch peer.state {
+        case .probing:
+            let due = peer.probeSentNanos.map { now.nanos(since: $0) >= settings.resendIntervalNanos } ?? true
+            if due {
+                sendAppend(from: peer.nextSeq, records: [])
+                peer.probeSentNanos = nowNanos
+            }
+        case .replicating:
+            if peer.matchSeq < peer.nextSeq - 1, now.nanos(since: peer.lastProgressNanos) >= settings.resendIntervalNanos,
+               now.nanos(since: peer.lastSendNanos) >= settings.resendIntervalNanos {
+                // Sent records went unanswered: messages may have been lost. Find out where the peer is.
+                peer.state = .probing
+                peer.nextSeq = peer.matchSeq + 1
+                sendAppend(from: peer.nextSeq, records: [])
+                peer.probeSentNanos = nowNanos
+                return
+            }
+            var sentAny = false
+            while peer.nextSeq <= lastSeq, peer.nextSeq - 1 - peer.matchSeq < settings.maxInflightRecords {
+                let records = readRecords(from: peer.nextSeq, maxCount: settings.maxRecordsPerAppend,
+                                          maxBytes: settings.maxBytesPerAppend)
+                precondition(!records.isEmpty, "journal has no record at \(peer.nextSeq)")
+                sendAppend(from: peer.nextSeq, records: records)
+                peer.nextSeq += UInt64(records.count)
+                sentAny = true
+            }
+            if !sentAny, now.nanos(since: peer.lastSendNanos) >= settings.idleAppendIntervalNanos {
+                sendAppend(from: peer.nextSeq, records: [])
+            }
+            if peer.matchSeq == lastSeq { peer.lastProgressNanos = nowNanos }
+        }
+        // A peer that has caught up becomes synchronous (sticky for this epoch).
+        if !peer.required, peer.state == .replicating,
+           peer.matchSeq + settings.syncLagThresholdRecords >= durableSeq {
+            peer.required = true
+            peer.syncBaseline = commitSeq
+        }
+    }
+
+    private mutating func sendAppend(from nextSeq: Seq, records: [JournalRecord]) {
+        let prevSeq = nextSeq - 1
+        let append = Append(epoch: metadata.epoch, prevSeq: prevSeq, prevHash: hash(at: prevSeq),
+                            commitSeq: commitSeq, leaderLastSeq: lastSeq, records: records)
+        peer.lastSendNanos = now.monotonicNanos
+        send(.append(append), to: id.peer)
+    }
+
+    private mutating func advanceCommit() {
+        let candidate: Seq
+        switch role {
+        case .leader:
+            candidate = peer.required ? min(durableSeq, peer.matchSeq) : durableSeq
+        case .follower:
+            candidate = min(leaderCommitSeq, min(durableSeq, matchedSeq))
+        case .recovering:
+            candidate = commitSeq
+        }
+        if candidate > commitSeq { commitSeq = candidate }
+        guard role == .leader else { return }
+        while let first = pendingReplies.first, first.requiredSeq <= commitSeq {
+            pendingReplies.removeFirst()
+            send(.reply(epoch: metadata.epoch, token: first.token, body: first.body), to: .gateway)
+        }
+    }
+
+    // MARK: - Replication, follower side
+
+    private mutating func receiveAppend(_ append: Append, from leader: NodeID) {
+        if append.epoch < metadata.epoch {
+            send(.appendAck(AppendAck(epoch: metadata.epoch, success: false, matchSeq: 0, lastSeq: lastSeq)),
+                 to: leader)
+            return
+        }
+        if append.epoch > metadata.epoch {
+            // Only the gateway makes epochs and it gives each one leader: this sender leads it.
+            raiseEpoch(to: append.epoch, leader: leader)
+            becomeFollower(of: leader)
+        } else {
+            precondition(role != .leader, "two leaders in epoch \(metadata.epoch)")
+            becomeFollower(of: leader)
+        }
+        leaderCommitSeq = max(leaderCommitSeq, append.commitSeq)
+
+        guard append.prevSeq <= lastSeq, hash(at: append.prevSeq) == append.prevHash else {
+            send(.appendAck(AppendAck(epoch: metadata.epoch, success: false, matchSeq: 0,
+                                      lastSeq: min(lastSeq, append.prevSeq > 0 ? append.prevSeq - 1 : 0))),
+                 to: leader)
+            return
+        }
+        var matched = append.prevSeq
+        for record in append.records {
+            precondition(record.seq == matched + 1, "append records are not consecutive")
+            if record.seq <= lastSeq {
+                if hash(at: record.seq) == record.hash {
+                    matched = record.seq
+                    continue
+                }
+                truncate(after: matched)
+            }
+            appendLocally(record)
+            apply(record)
+            matched = record.seq
+        }
+        if matched == append.leaderLastSeq, lastSeq > matched, epoch(at: matched + 1) < append.epoch {
+            // We hold records beyond the leader's end, written under an older epoch: the leader holds every
+            // committed record, so these were never committed. (Records of the leader's own epoch beyond
+            // `leaderLastSeq` are newer ones from this leader, met again through a delayed duplicate.)
+            truncate(after: matched)
+        }
+        matchedSeq = max(matchedSeq, matched)
+        // Nothing new to make durable: answer now. Otherwise the answer follows the next sync.
+        if matched <= durableSeq { ackOwed = true }
+    }
+
+    private mutating func apply(_ record: JournalRecord) {
+        let entry: Entry
+        do {
+            entry = try Entry(decoding: record.payload[...])
+        } catch {
+            preconditionFailure("record \(record.seq) holds an undecodable entry: \(error)")
+        }
+        ledger.apply(entry, seq: record.seq)
+    }
+
+    /// Drops records after `seq` and rebuilds the ledger from the journal that remains.
+    private mutating func truncate(after seq: Seq) {
+        precondition(seq >= commitSeq, "refusing to drop committed records (commit \(commitSeq), cut after \(seq))")
+        precondition(role != .leader, "a leader never truncates its journal")
+        var rebuilt = Ledger()
+        var hashAtCut = RecordHash.zero
+        var epochAtCut: UInt64 = 0
+        var next: Seq = 1
+        while next <= seq {
+            let records = readRecords(from: next, maxCount: 8192, maxBytes: 8 << 20)
+            precondition(!records.isEmpty, "journal has no record at \(next)")
+            for record in records where record.seq <= seq {
+                let entry: Entry
+                do { entry = try Entry(decoding: record.payload[...]) } catch {
+                    preconditionFailure("record \(record.seq) holds an undecodable entry: \(error)")
+                }
+                rebuilt.apply(entry, seq: record.seq)
+                hashAtCut = record.hash
+                epochAtCut = record.epoch
+            }
+            next = records.last!.seq + 1
+        }
+        ledger = rebuilt
+        unstable.removeAll { $0.seq > seq }
+        lastSeq = seq
+        lastHash = hashAtCut
+        lastEpoch = epochAtCut
+        durableSeq = min(durableSeq, seq)
+        matchedSeq = min(matchedSeq, seq)
+        ackedSeq = min(ackedSeq, seq)
+        actions.append(.truncate(after: seq))
+    }
+
+    // MARK: - After every step
+
+    private mutating func afterEvents() {
+        replicate()
+        advanceCommit()
+        if case let .follower(leader) = role {
+            let match = min(durableSeq, matchedSeq)
+            if ackOwed || match > ackedSeq {
+                send(.appendAck(AppendAck(epoch: metadata.epoch, success: true, matchSeq: match, lastSeq: lastSeq)),
+                     to: leader)
+                ackedSeq = match
+                ackOwed = false
+            }
+        }
+    }
+
+    // MARK: - Reading the journal
+
+    private func hash(at seq: Seq) -> RecordHash {
+        if seq == 0 { return .zero }
+        if seq == lastSeq { return lastHash }
+        if let first = unstable.first, seq >= first.seq {
+            return unstable[Int(seq - first.seq)].hash
+        }
+        guard let hash = journal.hash(at: seq) else { preconditionFailure("journal has no record at \(seq)") }
+        return hash
+    }
+
+    private func epoch(at seq: Seq) -> UInt64 {
+        if seq == 0 { return 0 }
+        if let first = unstable.first, seq >= first.seq {
+            return unstable[Int(seq - first.seq)].epoch
+        }
+        guard let epoch = journal.epoch(at: seq) else { preconditionFailure("journal has no record at \(seq)") }
+        return epoch
+    }
+
+    private func readRecords(from seq: Seq, maxCount: Int, maxBytes: Int) -> [JournalRecord] {
+        if let first = unstable.first, seq >= first.seq {
+            let start = Int(seq - first.seq)
+            guard start < unstable.count else { return [] }
+            return Array(unstable[start..<min(unstable.count, start + maxCount)])
+        }
+        var records = journal.records(from: seq, maxCount: maxCount, maxBytes: maxBytes)
+        // The journal may not hold the unstable tail yet; never hand out a gap.
+        if let first = unstable.first, let last = records.last, last.seq >= first.seq {
+            records.removeAll { $0.seq >= first.seq }
+        }
+        return records
+    }
+
+    // MARK: - Reporting
+
+    public func report() -> NodeReport {
+        let reportedRole: NodeReport.Role
+        switch role {
+        case .leader: reportedRole = .leader
+        case .follower: reportedRole = .follower
+        case .recovering: reportedRole = .recovering
+        }
+        let leading = role == .leader
+        let waiting = peer.required && peer.matchSeq < durableSeq
+        return NodeReport(
+            node: id, dataID: metadata.dataID, epoch: metadata.epoch, role: reportedRole, lastSeq: lastSeq,
+            lastEpoch: lastEpoch, lastHash: lastHash, commitSeq: commitSeq,
+            peerInSync: leading && peer.required && peer.matchSeq >= peer.syncBaseline,
+            peerMatchSeq: leading ? peer.matchSeq : 0,
+            peerStalled: leading && waiting && now.nanos(since: peer.lastProgressNanos) >= settings.peerStallTimeoutNanos)
+    }
+
+    /// Requests answered but waiting for their records to commit.
+    public var pendingReplyCount: Int { pendingReplies.count }
+
+    private mutating func send(_ message: PeerMessage, to node: NodeID) {
+        actions.append(.send(to: node, message))
+    }
+}
+
+/// The leader's view of its peer, after etcd raft's `Progress`: probe until the peer's position is known, then
+/// stream records in a bounded window.
+struct PeerProgress {
+    enum State { case probing, replicating }
+    var state = State.probing
+    var matchSeq: Seq = 0
+    var nextSeq: Seq = 1
+    /// Commits wait for this peer.
+    var required = false
+    /// The commit position when the peer became required: it holds every acknowledged record once it has this.
+    var syncBaseline: Seq = 0
+    var lastProgressNanos: UInt64 = 0
+    var lastSendNanos: UInt64 = 0
+    var probeSentNanos: UInt64?
+    var failedProbes = 0
+}
+
+struct PendingReply {
+    var requiredSeq: Seq
+    var token: UInt64
+    var body: [UInt8]
+}

@@ -1,0 +1,19 @@
+/// Tunables of the replication protocol. Defaults suit loopback and a 2-core machine.
+public struct LedgerSettings: Hashable, Sendable {
+    /// A peer that has acknowledged nothing for this long while commits wait on it is reported as stalled, so the
+    /// gateway can let the leader go on alone (under a new epoch).
+    public var peerStallTimeoutNanos: UInt64 = .milliseconds(250)
+    /// With records outstanding and no acknowledgement for this long, the leader goes back to probing the peer.
+    public var resendIntervalNanos: UInt64 = .milliseconds(100)
+    /// How often an idle leader sends an empty append (keep-alive with the commit position).
+    public var idleAppendIntervalNanos: UInt64 = .milliseconds(50)
+    public var maxRecordsPerAppend = 4096
+    public var maxBytesPerAppend = 1 << 20
+    /// Records sent but not yet acknowledged, at most: bounds memory in flight during catch-up.
+    public var maxInflightRecords: UInt64 = 32_768
+    /// A peer catching up this close to the leader's durable position becomes synchronous: from then on the leader
+    /// commits only what the peer also holds.
+    public var syncLagThresholdRecords: UInt64 = 4096
+
+    public init() {}
+}

@@ -1,0 +1,60 @@
+import BankCore
+import Storage
+
+/// Leader → follower: "here are records that follow `prevSeq`". Doubles as the probe and keep-alive (no records).
+/// The follower accepts the records only if its own record at `prevSeq` has hash `prevHash` (the log-matching
+/// check of Raft's AppendEntries, with the hash chain standing in for terms).
+public struct Append: Hashable, Sendable {
+    public var epoch: UInt64
+    public var prevSeq: Seq
+    public var prevHash: RecordHash
+    public var commitSeq: Seq
+    /// The leader's last seq when it sent this: a follower holding records beyond it after applying this message
+    /// holds records the cluster never committed, and drops them.
+    public var leaderLastSeq: Seq
+    public var records: [JournalRecord]
+
+    public init(epoch: UInt64, prevSeq: Seq, prevHash: RecordHash, commitSeq: Seq, leaderLastSeq: Seq,
+                records: [JournalRecord]) {
+        self.epoch = epoch
+        self.prevSeq = prevSeq
+        self.prevHash = prevHash
+        self.commitSeq = commitSeq
+        self.leaderLastSeq = leaderLastSeq
+        self.records = records
+    }
+}
+
+/// Follower → leader.
+public struct AppendAck: Hashable, Sendable {
+    /// The follower's epoch: higher than the leader's means the leader has been replaced.
+    public var epoch: UInt64
+    public var success: Bool
+    /// On success: the follower durably holds the leader's records up to here.
+    public var matchSeq: Seq
+    /// The follower's last seq, a hint for where to resume after a failed match.
+    public var lastSeq: Seq
+
+    public init(epoch: UInt64, success: Bool, matchSeq: Seq, lastSeq: Seq) {
+        self.epoch = epoch
+        self.success = success
+        self.matchSeq = matchSeq
+        self.lastSeq = lastSeq
+    }
+}
+
+/// Every message between the three processes.
+public enum PeerMessage: Hashable, Sendable {
+    /// Gateway → ledger, every heartbeat interval and on every configuration change.
+    case heartbeat(ClusterConfig)
+    /// Ledger → gateway, in answer to each heartbeat.
+    case report(NodeReport)
+    /// Gateway → leader: a client request body, untouched. `token` names the pending request in the gateway.
+    case forward(epoch: UInt64, token: UInt64, body: [UInt8])
+    /// Leader → gateway: the reply body for `token`, sent once it is durable on every required copy.
+    case reply(epoch: UInt64, token: UInt64, body: [UInt8])
+    /// Ledger → gateway: "I am not the leader of that epoch": hold the request and send it again later.
+    case redirect(epoch: UInt64, token: UInt64)
+    case append(Append)
+    case appendAck(AppendAck)
+}

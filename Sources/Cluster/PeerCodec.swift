@@ -1,0 +1,178 @@
+import BankCore
+import Storage
+
+/// The binary wire format between gateway and ledgers. Several messages for one destination travel together in
+/// one ZeroMQ message (a bundle), so that a busy loop pays the per-message cost once per iteration, not per
+/// request. Journal records travel in their on-disk encoding, which carries its own hash.
+public enum PeerCodec {
+    static let bundleVersion: UInt8 = 1
+
+    public enum DecodingError: Error, Hashable, Sendable {
+        case malformed(String)
+    }
+
+    public static func encodeBundle(from sender: NodeID, _ messages: [PeerMessage]) -> [UInt8] {
+        var writer = BinaryWriter()
+        writer.write(bundleVersion)
+        writer.write(sender.rawValue)
+        writer.write(UInt32(messages.count))
+        for message in messages {
+            encode(message, into: &writer)
+        }
+        return writer.bytes
+    }
+
+    public static func decodeBundle(_ bytes: [UInt8]) throws(DecodingError) -> (sender: NodeID, messages: [PeerMessage]) {
+        var reader = BinaryReader(bytes)
+        do {
+            guard try reader.readU8() == bundleVersion else { throw DecodingError.malformed("unknown bundle version") }
+            guard let sender = NodeID(rawValue: try reader.readU8()) else { throw DecodingError.malformed("unknown sender") }
+            let count = try reader.readU32()
+            var messages: [PeerMessage] = []
+            messages.reserveCapacity(Int(min(count, 65_536)))
+            for _ in 0..<count {
+                messages.append(try decodeMessage(&reader))
+            }
+            guard reader.isAtEnd else { throw DecodingError.malformed("trailing bytes") }
+            return (sender, messages)
+        } catch let error as DecodingError {
+            throw error
+        } catch {
+            throw DecodingError.malformed("\(error)")
+        }
+    }
+
+    // MARK: - Messages
+
+    private enum Tag: UInt8 {
+        case heartbeat = 1, report, forward, reply, redirect, append, appendAck
+    }
+
+    static func encode(_ message: PeerMessage, into writer: inout BinaryWriter) {
+        switch message {
+        case let .heartbeat(config):
+            writer.write(Tag.heartbeat.rawValue)
+            writer.write(config.epoch)
+            writer.write(config.leader?.rawValue ?? 0xFF)
+            writer.write(config.leaderDataID)
+            writer.write(config.follower?.rawValue ?? 0xFF)
+            writer.write(config.followerDataID)
+        case let .report(r):
+            writer.write(Tag.report.rawValue)
+            writer.write(r.node.rawValue)
+            writer.write(r.dataID)
+            writer.write(r.epoch)
+            writer.write(r.role.rawValue)
+            writer.write(r.lastSeq)
+            writer.write(r.lastEpoch)
+            r.lastHash.append(to: &writer.bytes)
+            writer.write(r.commitSeq)
+            writer.write(UInt8((r.peerInSync ? 1 : 0) | (r.peerStalled ? 2 : 0)))
+            writer.write(r.peerMatchSeq)
+        case let .forward(epoch, token, body):
+            writer.write(Tag.forward.rawValue)
+            writer.write(epoch)
+            writer.write(token)
+            writer.write(UInt32(body.count))
+            writer.write(bytes: body)
+        case let .reply(epoch, token, body):
+            writer.write(Tag.reply.rawValue)
+            writer.write(epoch)
+            writer.write(token)
+            writer.write(UInt32(body.count))
+            writer.write(bytes: body)
+        case let .redirect(epoch, token):
+            writer.write(Tag.redirect.rawValue)
+            writer.write(epoch)
+            writer.write(token)
+        case let .append(a):
+            writer.write(Tag.append.rawValue)
+            writer.write(a.epoch)
+            writer.write(a.prevSeq)
+            a.prevHash.append(to: &writer.bytes)
+            writer.write(a.commitSeq)
+            writer.write(a.leaderLastSeq)
+            writer.write(UInt32(a.records.count))
+            for record in a.records {
+                record.encode(into: &writer.bytes)
+            }
+        case let .appendAck(ack):
+            writer.write(Tag.appendAck.rawValue)
+            writer.write(ack.epoch)
+            writer.write(UInt8(ack.success ? 1 : 0))
+            writer.write(ack.matchSeq)
+            writer.write(ack.lastSeq)
+        }
+    }
+
+    private static func readNode(_ reader: inout BinaryReader) throws -> NodeID? {
+        let raw = try reader.readU8()
+        if raw == 0xFF { return nil }
+        guard let node = NodeID(rawValue: raw) else { throw DecodingError.malformed("unknown node \(raw)") }
+        return node
+    }
+
+    private static func readHash(_ reader: inout BinaryReader) throws -> RecordHash {
+        RecordHash(bytes: try reader.readBytes(count: 32))!
+    }
+
+    static func decodeMessage(_ reader: inout BinaryReader) throws -> PeerMessage {
+        guard let tag = Tag(rawValue: try reader.readU8()) else { throw DecodingError.malformed("unknown message tag") }
+        switch tag {
+        case .heartbeat:
+            let epoch = try reader.readU64()
+            let leader = try readNode(&reader)
+            let leaderDataID = try reader.readU64()
+            let follower = try readNode(&reader)
+            let followerDataID = try reader.readU64()
+            return .heartbeat(ClusterConfig(epoch: epoch, leader: leader, leaderDataID: leaderDataID,
+                                            follower: follower, followerDataID: followerDataID))
+        case .report:
+            guard let node = try readNode(&reader) else { throw DecodingError.malformed("report without node") }
+            let dataID = try reader.readU64()
+            let epoch = try reader.readU64()
+            guard let role = NodeReport.Role(rawValue: try reader.readU8()) else {
+                throw DecodingError.malformed("unknown role")
+            }
+            let lastSeq = try reader.readU64()
+            let lastEpoch = try reader.readU64()
+            let lastHash = try readHash(&reader)
+            let commitSeq = try reader.readU64()
+            let flags = try reader.readU8()
+            let peerMatchSeq = try reader.readU64()
+            return .report(NodeReport(node: node, dataID: dataID, epoch: epoch, role: role, lastSeq: lastSeq,
+                                      lastEpoch: lastEpoch, lastHash: lastHash, commitSeq: commitSeq,
+                                      peerInSync: flags & 1 != 0, peerMatchSeq: peerMatchSeq,
+                                      peerStalled: flags & 2 != 0))
+        case .forward, .reply:
+            let epoch = try reader.readU64()
+            let token = try reader.readU64()
+            let count = try reader.readU32()
+            let body = try reader.readBytes(count: Int(count))
+            return tag == .forward ? .forward(epoch: epoch, token: token, body: body)
+                : .reply(epoch: epoch, token: token, body: body)
+        case .redirect:
+            return .redirect(epoch: try reader.readU64(), token: try reader.readU64())
+        case .append:
+            let epoch = try reader.readU64()
+            let prevSeq = try reader.readU64()
+            let prevHash = try readHash(&reader)
+            let commitSeq = try reader.readU64()
+            let leaderLastSeq = try reader.readU64()
+            let count = try reader.readU32()
+            var records: [JournalRecord] = []
+            records.reserveCapacity(Int(min(count, 65_536)))
+            for _ in 0..<count {
+                records.append(try reader.readRecord())
+            }
+            return .append(Append(epoch: epoch, prevSeq: prevSeq, prevHash: prevHash, commitSeq: commitSeq,
+                                  leaderLastSeq: leaderLastSeq, records: records))
+        case .appendAck:
+            let epoch = try reader.readU64()
+            let success = try reader.readU8() != 0
+            let matchSeq = try reader.readU64()
+            let lastSeq = try reader.readU64()
+            return .appendAck(AppendAck(epoch: epoch, success: success, matchSeq: matchSeq, lastSeq: lastSeq))
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Cluster
+import Foundation
+
+/// The cluster configuration file (`deploy/local/cluster.json`): ports, data directories and timeouts.
+///
+/// Ports are derived from one base so two clusters can run side by side: the gateway's client endpoint is
+/// `port_base`, its inbox `port_base + 1`, the primary's inbox `+ 2` and the backup's `+ 3`.
+public struct ClusterFile: Codable, Hashable, Sendable {
+    public var host: String = "127.0.0.1"
+    public var portBase: Int = 5555
+    /// Data, logs and pid files live below this directory (relative to the working directory).
+    public var dataRoot: String = "var"
+    public var heartbeatIntervalMilliseconds: UInt64 = 50
+    public var failureTimeoutMilliseconds: UInt64 = 250
+    public var requestDeadlineMilliseconds: UInt64 = 5000
+
+    enum CodingKeys: String, CodingKey {
+        case host
+        case portBase = "port_base"
+        case dataRoot = "data_root"
+        case heartbeatIntervalMilliseconds = "heartbeat_interval_ms"
+        case failureTimeoutMilliseconds = "failure_timeout_ms"
+        case requestDeadlineMilliseconds = "request_deadline_ms"
+    }
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = ClusterFile()
+        host = try c.decodeIfPresent(String.self, forKey: .host) ?? defaults.host
+        portBase = try c.decodeIfPresent(Int.self, forKey: .portBase) ?? defaults.portBase
+        dataRoot = try c.decodeIfPresent(String.self, forKey: .dataRoot) ?? defaults.dataRoot
+        heartbeatIntervalMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .heartbeatIntervalMilliseconds)
+            ?? defaults.heartbeatIntervalMilliseconds
+        failureTimeoutMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .failureTimeoutMilliseconds)
+            ?? defaults.failureTimeoutMilliseconds
+        requestDeadlineMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .requestDeadlineMilliseconds)
+            ?? defaults.requestDeadlineMilliseconds
+    }
+
+    public static func load(path: String) throws -> ClusterFile {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return try JSONDecoder().decode(ClusterFile.self, from: data)
+    }
+
+    public var clientEndpoint: String { "tcp://\(host):\(portBase)" }
+
+    public func inboxEndpoint(of node: NodeID) -> String {
+        let offset: Int
+        switch node {
+        case .gateway: offset = 1
+        case .primary: offset = 2
+        case .backup: offset = 3
+        }
+        return "tcp://\(host):\(portBase + offset)"
+    }
+
+    public func dataDirectory(of node: NodeID) -> String { "\(dataRoot)/\(node.name)" }
+
+    public var gatewaySettings: GatewaySettings {
+        var settings = GatewaySettings()
+        settings.heartbeatIntervalNanos = .milliseconds(heartbeatIntervalMilliseconds)
+        settings.failureTimeoutNanos = .milliseconds(failureTimeoutMilliseconds)
+        settings.requestDeadlineNanos = .milliseconds(requestDeadlineMilliseconds)
+        return settings
+    }
+
+    public var ledgerSettings: LedgerSettings {
+        var settings = LedgerSettings()
+        settings.peerStallTimeoutNanos = .milliseconds(failureTimeoutMilliseconds)
+        return settings
+    }
+}

@@ -1,0 +1,113 @@
+import Cluster
+import Foundation
+import Logging
+import Storage
+import ZeroMQ
+
+/// The gateway process: a client ROUTER socket, the peer inbox, and one loop on one thread that feeds
+/// `GatewayCore` and carries out its actions. The configuration it decides is written durably (atomically
+/// replaced, fsync'd) before anything acts on it.
+public final class GatewayServer {
+    private let file: ClusterFile
+    private let logger: Logger
+    private let context: ZMQContext
+    private let clients: ZMQSocket
+    private let links: PeerLinks
+    private let statePath: String
+    private var core: GatewayCore
+    private var tickIntervalNanos: UInt64 = .milliseconds(5)
+
+    public init(file: ClusterFile, logger: Logger) throws {
+        self.file = file
+        self.logger = logger
+        let directory = file.dataDirectory(of: .gateway)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        statePath = directory + "/config.json"
+        var config = ClusterConfig.initial
+        if let bytes = try DurableFile.read(path: statePath) {
+            config = try JSONDecoder().decode(ClusterConfig.self, from: Data(bytes))
+            logger.info("gateway: resuming with \(config)")
+        } else {
+            logger.info("gateway: no saved configuration; electing once both ledgers answer")
+        }
+        core = GatewayCore(config: config, settings: file.gatewaySettings, startedAt: SystemClock.now())
+        context = try ZMQContext()
+        clients = try context.makeSocket(.router)
+        // Replies to a vanished client fail loudly instead of disappearing; we drop them ourselves.
+        try clients.setRouterMandatory(true)
+        try clients.setSendHighWaterMark(1_000_000)
+        try clients.setReceiveHighWaterMark(1_000_000)
+        // Far above the 1 MiB request limit, so oversized requests are answered `too_large`, not cut off.
+        try clients.setMaximumMessageSizeBytes(64 << 20)
+        try clients.bind(file.clientEndpoint)
+        links = try PeerLinks(context: context, me: .gateway, file: file, peers: NodeID.ledgers, logger: logger)
+        logger.info("gateway: clients at \(file.clientEndpoint)")
+    }
+
+    public func run(until stop: StopSignal) throws {
+        let poller = ZMQPoller()
+        poller.add(clients)
+        poller.add(links.inbox)
+        var events: [GatewayEvent] = []
+        events.reserveCapacity(4096)
+        var lastTickNanos: UInt64 = 0
+        while !stop.isRaised {
+            _ = try poller.poll(timeoutMilliseconds: 5)
+            let now = SystemClock.now()
+            events.removeAll(keepingCapacity: true)
+            drainClients(into: &events, limit: 4096)
+            links.drain(limit: 1024) { sender, message in events.append(.received(from: sender, message)) }
+            if now.nanos(since: lastTickNanos) >= tickIntervalNanos {
+                events.append(.tick)
+                lastTickNanos = now.monotonicNanos
+            }
+            if events.isEmpty { continue }
+            try carryOut(core.step(events, now: now))
+            links.flush()
+        }
+        clients.close()
+        links.close()
+        logger.info("gateway: stopped")
+    }
+
+    private func drainClients(into events: inout [GatewayEvent], limit: Int) {
+        for _ in 0..<limit {
+            let frames: [[UInt8]]
+            do {
+                guard let received = try clients.receive(dontWait: true) else { return }
+                frames = received
+            } catch {
+                logger.warning("client receive failed: \(error)")
+                return
+            }
+            guard let identity = frames.first else { continue }
+            let delimited = frames.count >= 2 && frames[1].isEmpty
+            let body = Array(frames.dropFirst(delimited ? 2 : 1))
+            events.append(.clientRequest(ClientEnvelope(identity: identity, delimited: delimited), frames: body))
+        }
+    }
+
+    private func carryOut(_ actions: [GatewayAction]) throws {
+        for action in actions {
+            switch action {
+            case let .reply(to: envelope, body: body):
+                let frames = envelope.delimited ? [envelope.identity, [], body] : [envelope.identity, body]
+                do {
+                    if try !clients.send(frames, dontWait: true) {
+                        logger.warning("client queue full; reply dropped")
+                    }
+                } catch {
+                    // The client went away (EHOSTUNREACH with ROUTER_MANDATORY): nobody to answer.
+                    logger.debug("reply to a departed client dropped: \(error)")
+                }
+            case let .send(to: node, message):
+                links.queue(message, to: node)
+            case let .persistConfig(config):
+                let bytes = try JSONEncoder().encode(config)
+                try DurableFile.write(Array(bytes), to: statePath)
+            case let .log(line):
+                logger.info("gateway: \(line)")
+            }
+        }
+    }
+}

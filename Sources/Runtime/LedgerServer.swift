@@ -1,0 +1,115 @@
+import BankCore
+import Cluster
+import Foundation
+import Logging
+import Storage
+import ZeroMQ
+
+/// The ledger process: opens the journal, rebuilds the ledger, then runs one loop on one thread that feeds
+/// network messages and timer ticks to `LedgerNode` and carries out its actions.
+///
+/// Group commit falls out of the loop's shape: everything that arrived since the last iteration is stepped
+/// together, the resulting records are written, replication messages are sent (so the follower's fsync overlaps
+/// ours), then one `fdatasync` covers them all and the node hears `.persisted`.
+public final class LedgerServer {
+    private let id: NodeID
+    private let file: ClusterFile
+    private let logger: Logger
+    private let context: ZMQContext
+    private let links: PeerLinks
+    private let journal: FileJournal
+    private let directory: String
+    private var node: LedgerNode
+    private var tickIntervalNanos: UInt64 = .milliseconds(10)
+
+    public init(id: NodeID, file: ClusterFile, logger: Logger) throws {
+        self.id = id
+        self.file = file
+        self.logger = logger
+        directory = file.dataDirectory(of: id)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+
+        let started = SystemClock.now()
+        journal = try FileJournal.open(directory: directory, logger: { logger.warning("\($0)") })
+        var ledger = Ledger()
+        try journal.forEachRecord { record in
+            let entry = try Entry(decoding: record.payload[...])
+            ledger.apply(entry, seq: record.seq)
+        }
+        let metadata: NodeMetadata
+        if let stored = try MetadataFile.load(directory: directory) {
+            metadata = stored
+        } else {
+            var generator = SystemRandomNumberGenerator()
+            metadata = NodeMetadata(dataID: generator.next() | 1, epoch: 0, leader: nil)
+            try MetadataFile.store(metadata, directory: directory)
+        }
+        let elapsedMillis = (SystemClock.now().monotonicNanos - started.monotonicNanos) / 1_000_000
+        logger.info("\(id): journal holds \(journal.lastSeq) records (epoch \(journal.lastEpoch)); state rebuilt in \(elapsedMillis) ms; data id \(String(metadata.dataID, radix: 16)), epoch \(metadata.epoch)")
+
+        node = LedgerNode(id: id, metadata: metadata, ledger: ledger, journal: journal, settings: file.ledgerSettings)
+        context = try ZMQContext()
+        links = try PeerLinks(context: context, me: id, file: file, peers: [.gateway, id.peer], logger: logger)
+    }
+
+    /// Runs until `stop` is raised.
+    public func run(until stop: StopSignal) throws {
+        let poller = ZMQPoller()
+        poller.add(links.inbox)
+        var events: [LedgerEvent] = []
+        events.reserveCapacity(4096)
+        var lastTickNanos: UInt64 = 0
+        while !stop.isRaised {
+            _ = try poller.poll(timeoutMilliseconds: 10)
+            let now = SystemClock.now()
+            events.removeAll(keepingCapacity: true)
+            links.drain(limit: 1024) { sender, message in events.append(.received(from: sender, message)) }
+            if now.nanos(since: lastTickNanos) >= tickIntervalNanos {
+                events.append(.tick)
+                lastTickNanos = now.monotonicNanos
+            }
+            if events.isEmpty { continue }
+            var needsSync = try carryOut(node.step(events, now: now))
+            links.flush()
+            while needsSync {
+                try journal.sync()
+                needsSync = try carryOut(node.step(.persisted(through: journal.lastSeq), now: SystemClock.now()))
+                links.flush()
+            }
+        }
+        links.close()
+        journal.close()
+        logger.info("\(id): stopped")
+    }
+
+    /// Returns whether records were written that still need a sync.
+    private func carryOut(_ actions: [LedgerAction]) throws -> Bool {
+        var wrote = false
+        var batch: [JournalRecord] = []
+        func writeBatch() throws {
+            if !batch.isEmpty {
+                try journal.append(batch)
+                batch.removeAll(keepingCapacity: true)
+                wrote = true
+            }
+        }
+        for action in actions {
+            switch action {
+            case let .send(to: node, message):
+                links.queue(message, to: node)
+            case let .append(records):
+                batch.append(contentsOf: records)
+            case let .truncate(after: seq):
+                try writeBatch()
+                logger.warning("\(id): dropping uncommitted records after seq \(seq) (journal ended at \(journal.lastSeq))")
+                try journal.truncate(after: seq)
+            case let .storeMetadata(metadata):
+                try writeBatch()
+                try MetadataFile.store(metadata, directory: directory)
+                logger.info("\(id): now at epoch \(metadata.epoch), leader \(metadata.leader ?? "unknown")")
+            }
+        }
+        try writeBatch()
+        return wrote
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Cluster
+import Runtime
+
+@main
+struct BankLedger: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bank-ledger",
+        abstract: "A ledger node: accounts and a journal, replicated synchronously to its peer.")
+
+    @Option(help: "Which ledger this is: primary or backup.")
+    var node: String
+
+    @Option(help: "Cluster configuration file (JSON).")
+    var config: String?
+
+    @Option(help: "Overrides the file's port_base.")
+    var portBase: Int?
+
+    @Option(help: "Overrides the file's data_root.")
+    var dataRoot: String?
+
+    func run() throws {
+        guard let id = NodeID(name: node), id.isLedger else {
+            throw ValidationError("--node must be primary or backup")
+        }
+        let file = try ServerCommandSupport.loadClusterFile(path: config, portBase: portBase, dataRoot: dataRoot)
+        let logger = ServerCommandSupport.makeLogger(label: "bank-ledger.\(id)")
+        let stop = StopSignal()
+        stop.installSignalHandlers()
+        let server = try LedgerServer(id: id, file: file, logger: logger)
+        try server.run(until: stop)
+    }
+}

@@ -1,0 +1,40 @@
+import Testing
+@testable import BankProtocol
+
+@Suite("Request peek")
+struct RequestPeekTests {
+    private func peek(_ text: String) -> GatewayOperation? {
+        RequestPeek.gatewayOperation(in: utf8(text))
+    }
+
+    @Test("detects status and switchover")
+    func detects() {
+        #expect(peek(#"{"op":"status"}"#) == .status)
+        #expect(peek(#" { "op" : "switchover" } "#) == .switchover)
+        #expect(peek(#"{"request_id":"x","op":"status"}"#) == .status)
+        #expect(utf8(#"{"op":"status"}"#).withUnsafeBytes { RequestPeek.gatewayOperation(in: $0) } == .status)
+    }
+
+    @Test("a transfer whose reference is \"status\" is not a status request")
+    func referenceIsNotOp() {
+        #expect(peek(#"{"op":"transfer","request_id":"r","from":"a","to":"b","amount":1,"reference":"status"}"#) == nil)
+        #expect(peek(#"{"op":"deposit","request_id":"switchover","account":"a","amount":1}"#) == nil)
+        #expect(peek(#"{"status":"op"}"#) == nil)
+        #expect(peek(#"{"op":"batch","requests":[{"op":"status"}]}"#) == nil)
+    }
+
+    @Test("ordinary requests and malformed bytes give nil")
+    func ordinaryAndMalformed() {
+        #expect(peek(#"{"op":"deposit","request_id":"r","account":"a","amount":1}"#) == nil)
+        #expect(peek(#"{"op":"status""#) == nil)
+        #expect(peek(#"{"op":"status",}"#) == nil)
+        #expect(peek(#"["op","status"]"#) == nil)
+        #expect(peek(#""status""#) == nil)
+        #expect(peek(#"{"op":"status","op":"status"}"#) == nil)
+        #expect(peek(#"{"op":"Status"}"#) == nil)
+        #expect(peek(#"{"op":"statuses"}"#) == nil)
+        #expect(peek("") == nil)
+        #expect(RequestPeek.gatewayOperation(in: [0x22, 0xFF, 0x22]) == nil)
+        #expect(RequestPeek.gatewayOperation(in: utf8(#"{"op":"status"}"#) + [0xFF]) == nil)
+    }
+}

@@ -1,0 +1,194 @@
+import BankProtocol
+import Storage
+import Testing
+@testable import Cluster
+
+/// The gateway's election and routing rules, driven event by event with no sockets or clocks.
+@Suite struct GatewayCoreTests {
+    var clock = TestClock()
+    var gateway: GatewayCore
+
+    init() {
+        gateway = GatewayCore(config: .initial, startedAt: clock.now)
+    }
+
+    static func report(_ node: NodeID, epoch: UInt64, role: NodeReport.Role, lastSeq: UInt64 = 0, lastEpoch: UInt64 = 0,
+                       dataID: UInt64? = nil, peerInSync: Bool = false, peerStalled: Bool = false) -> NodeReport {
+        NodeReport(node: node, dataID: dataID ?? UInt64(node.rawValue) * 100, epoch: epoch, role: role,
+                   lastSeq: lastSeq, lastEpoch: lastEpoch, lastHash: .zero, commitSeq: lastSeq,
+                   peerInSync: peerInSync, peerMatchSeq: lastSeq, peerStalled: peerStalled)
+    }
+
+    mutating func hear(_ report: NodeReport) -> [GatewayAction] {
+        gateway.step(.received(from: report.node, .report(report)), now: clock.now)
+    }
+
+    mutating func advance(milliseconds: UInt64) -> [GatewayAction] {
+        clock.advance(milliseconds: milliseconds)
+        return gateway.step(.tick, now: clock.now)
+    }
+
+    static func persisted(_ actions: [GatewayAction]) -> [ClusterConfig] {
+        actions.compactMap { if case let .persistConfig(c) = $0 { return c } else { return nil } }
+    }
+
+    /// Elects primary (both fresh) and lets it confirm, then records backup as in sync.
+    mutating func establishSyncedCluster() {
+        _ = hear(Self.report(.primary, epoch: 0, role: .recovering))
+        _ = hear(Self.report(.backup, epoch: 0, role: .recovering))
+        _ = hear(Self.report(.primary, epoch: 1, role: .leader))
+        _ = hear(Self.report(.backup, epoch: 1, role: .follower))
+        _ = hear(Self.report(.primary, epoch: 1, role: .leader, peerInSync: true))
+    }
+
+    @Test mutating func aNewGatewayElectsOnlyOnceBothLedgersAnswered() {
+        let first = hear(Self.report(.primary, epoch: 0, role: .recovering))
+        #expect(Self.persisted(first).isEmpty)
+        let second = hear(Self.report(.backup, epoch: 0, role: .recovering))
+        #expect(Self.persisted(second) == [ClusterConfig(epoch: 1, leader: .primary, leaderDataID: 100)])
+        #expect(second.contains(.send(to: .backup, .heartbeat(gateway.config))))
+    }
+
+    @Test mutating func theMostCompleteJournalWinsTheFirstElection() {
+        _ = hear(Self.report(.primary, epoch: 3, role: .recovering, lastSeq: 10, lastEpoch: 2))
+        let actions = hear(Self.report(.backup, epoch: 3, role: .recovering, lastSeq: 8, lastEpoch: 3))
+        #expect(Self.persisted(actions).first?.leader == .backup)
+        #expect(Self.persisted(actions).first?.epoch == 4)
+    }
+
+    @Test mutating func requestsWaitForAConfirmedLeaderThenGoOut() {
+        let envelope = ClientEnvelope(identity: [1], delimited: true)
+        let body = Array(#"{"op":"balance","account":"a"}"#.utf8)
+        var actions = gateway.step(.clientRequest(envelope, frames: [body]), now: clock.now)
+        #expect(!actions.contains { if case .send(_, .forward) = $0 { true } else { false } })
+        _ = hear(Self.report(.primary, epoch: 0, role: .recovering))
+        _ = hear(Self.report(.backup, epoch: 0, role: .recovering))
+        actions = hear(Self.report(.primary, epoch: 1, role: .leader))
+        #expect(actions.contains(.send(to: .primary, .forward(epoch: 1, token: 1, body: body))))
+        let reply = Array(#"{"ok":true}"#.utf8)
+        actions = gateway.step(.received(from: .primary, .reply(epoch: 1, token: 1, body: reply)), now: clock.now)
+        #expect(actions.contains(.reply(to: envelope, body: reply)))
+    }
+
+    @Test mutating func theInSyncFollowerIsRecordedBeforeItCanBePromoted() {
+        establishSyncedCluster()
+        #expect(gateway.config.follower == .backup)
+        #expect(gateway.config.followerDataID == 200)
+        #expect(gateway.config.epoch == 1)
+    }
+
+    @Test mutating func losingTheLeaderPromotesTheInSyncFollowerUnderANewEpoch() {
+        establishSyncedCluster()
+        var promoted: [ClusterConfig] = []
+        for _ in 0..<30 {
+            // Only the backup keeps answering.
+            _ = hear(Self.report(.backup, epoch: 1, role: .follower))
+            promoted += Self.persisted(advance(milliseconds: 20))
+        }
+        #expect(promoted == [ClusterConfig(epoch: 2, leader: .backup, leaderDataID: 200)])
+    }
+
+    @Test mutating func aStaleCopyIsNeverPromoted() {
+        _ = hear(Self.report(.primary, epoch: 0, role: .recovering))
+        _ = hear(Self.report(.backup, epoch: 0, role: .recovering))
+        _ = hear(Self.report(.primary, epoch: 1, role: .leader))
+        // The backup never became in sync; the primary dies.
+        var changes: [ClusterConfig] = []
+        for _ in 0..<50 {
+            _ = hear(Self.report(.backup, epoch: 1, role: .follower))
+            changes += Self.persisted(advance(milliseconds: 20))
+        }
+        #expect(changes.isEmpty)
+        #expect(gateway.config.leader == .primary)
+    }
+
+    @Test mutating func losingTheFollowerLetsTheLeaderGoOnAloneUnderANewEpoch() {
+        establishSyncedCluster()
+        var changes: [ClusterConfig] = []
+        for _ in 0..<30 {
+            _ = hear(Self.report(.primary, epoch: gateway.config.epoch, role: .leader))
+            changes += Self.persisted(advance(milliseconds: 20))
+        }
+        #expect(changes == [ClusterConfig(epoch: 2, leader: .primary, leaderDataID: 100)])
+    }
+
+    @Test mutating func aWipedFollowerIsNotTheInSyncCopy() {
+        establishSyncedCluster()
+        let actions = hear(Self.report(.backup, epoch: 0, role: .recovering, dataID: 999))
+        #expect(Self.persisted(actions) == [ClusterConfig(epoch: 2, leader: .primary, leaderDataID: 100)])
+    }
+
+    @Test mutating func aRestartedGatewayResumesWithTheCurrentLeader() {
+        let saved = ClusterConfig(epoch: 7, leader: .backup, leaderDataID: 200, follower: .primary, followerDataID: 100)
+        gateway = GatewayCore(config: saved, startedAt: clock.now)
+        var changes: [ClusterConfig] = []
+        changes += Self.persisted(hear(Self.report(.backup, epoch: 7, role: .leader)))
+        changes += Self.persisted(hear(Self.report(.primary, epoch: 7, role: .follower)))
+        changes += Self.persisted(advance(milliseconds: 10))
+        #expect(changes.isEmpty)
+        #expect(gateway.leaderConfirmed)
+    }
+
+    @Test mutating func repliesFromAReplacedLeaderAreIgnoredAndRequestsGoToTheNewOne() {
+        establishSyncedCluster()
+        let envelope = ClientEnvelope(identity: [7], delimited: false)
+        let body = Array(#"{"op":"deposit","request_id":"r","account":"a","amount":5}"#.utf8)
+        _ = gateway.step(.clientRequest(envelope, frames: [body]), now: clock.now)
+        for _ in 0..<30 {
+            _ = hear(Self.report(.backup, epoch: gateway.config.epoch == 1 ? 1 : 2, role: .follower))
+            _ = advance(milliseconds: 20)
+        }
+        #expect(gateway.config.leader == .backup)
+        // The old leader wakes up and answers: dropped.
+        var actions = gateway.step(.received(from: .primary, .reply(epoch: 1, token: 1, body: [1])), now: clock.now)
+        #expect(!actions.contains { if case .reply = $0 { true } else { false } })
+        actions = hear(Self.report(.backup, epoch: 2, role: .leader))
+        #expect(actions.contains(.send(to: .backup, .forward(epoch: 2, token: 1, body: body))))
+    }
+
+    @Test mutating func requestsThatFindNoLeaderInTimeAreAnsweredUnavailable() {
+        let envelope = ClientEnvelope(identity: [9], delimited: true)
+        _ = gateway.step(.clientRequest(envelope, frames: [Array(#"{"op":"balance","account":"a"}"#.utf8)]),
+                         now: clock.now)
+        var replies: [[UInt8]] = []
+        for _ in 0..<60 {
+            for action in advance(milliseconds: 100) {
+                if case let .reply(_, body) = action { replies.append(body) }
+            }
+        }
+        #expect(replies.count == 1)
+        let text = String(decoding: replies[0], as: UTF8.self)
+        #expect(text.contains("\"unavailable\""))
+        #expect(text.contains("\"retryable\":true"))
+    }
+
+    @Test mutating func badFramesAndOversizedRequestsAreAnsweredAtTheGateway() {
+        let envelope = ClientEnvelope(identity: [3], delimited: true)
+        var actions = gateway.step(.clientRequest(envelope, frames: [[1], [2]]), now: clock.now)
+        #expect(actions.count == 1)
+        if case let .reply(_, body) = actions[0] { #expect(String(decoding: body, as: UTF8.self).contains("bad_request")) }
+        actions = gateway.step(.clientRequest(envelope, frames: [[UInt8](repeating: 32, count: (1 << 20) + 1)]),
+                               now: clock.now)
+        if case let .reply(_, body) = actions.first { #expect(String(decoding: body, as: UTF8.self).contains("too_large")) }
+        else { Issue.record("no reply") }
+    }
+
+    @Test mutating func switchoverMovesLeadershipToTheInSyncFollower() {
+        establishSyncedCluster()
+        let envelope = ClientEnvelope(identity: [5], delimited: true)
+        var actions = gateway.step(.clientRequest(envelope, frames: [Array(#"{"op":"switchover"}"#.utf8)]),
+                                   now: clock.now)
+        #expect(Self.persisted(actions) == [ClusterConfig(epoch: 2, leader: .backup, leaderDataID: 200)])
+        actions = hear(Self.report(.backup, epoch: 2, role: .leader))
+        let replied = actions.contains { if case .reply(to: envelope, _) = $0 { true } else { false } }
+        #expect(replied)
+    }
+}
+
+struct TestClock {
+    var now = Instant(monotonicNanos: 1_000_000_000, wallMillis: 1_700_000_000_000)
+    mutating func advance(milliseconds: UInt64) {
+        now.monotonicNanos += milliseconds * 1_000_000
+        now.wallMillis += Int64(milliseconds)
+    }
+}

@@ -1,0 +1,120 @@
+import BankProtocol
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Process-level fault tests: real gateway and ledgers, transfers from several clients, one fault each.
+/// Every test ends with the same checks: every acknowledged transfer applied exactly once, no refused one applied,
+/// money conserved, no balance below its limit, and both journals converged to the same hash.
+@Suite(.serialized) struct FailoverTests {
+    /// Starts a cluster, waits for two in-sync ledgers, runs `fault` while transfers flow, then checks everything.
+    /// - Parameter clientsSeeNoErrors: the fault must show clients nothing but a delay (no timeout, no
+    ///   `unavailable`).
+    func scenario(clientsSeeNoErrors: Bool = true,
+                  _ fault: (ClusterHarness, BankClient, TransferLoad) throws -> Void) throws {
+        let harness = try ClusterHarness()
+        try harness.startAll()
+        let admin = try BankClient(endpoint: harness.gatewayEndpoint)
+        try harness.waitForLeader(client: admin)
+        let load = TransferLoad(endpoint: harness.gatewayEndpoint)
+        try load.setUp()
+        try harness.waitForConvergence(client: admin)
+        let threads = load.start(clients: 3)
+        try waitForProgress(load, harness, atLeast: 50)
+        try fault(harness, admin, load)
+        let reached = load.acknowledgedCount
+        try waitForProgress(load, harness, atLeast: reached + 50)
+        try load.stop(threads)
+        if clientsSeeNoErrors {
+            #expect(load.unknownCount == 0, "clients saw \(load.unknownCount) timeouts or unavailable replies")
+        }
+        try harness.waitForConvergence(client: admin, seconds: 40)
+        try load.verifyBooks()
+        try harness.waitForConvergence(client: admin)
+    }
+
+    func waitForProgress(_ load: TransferLoad, _ harness: ClusterHarness, atLeast count: Int) throws {
+        try harness.waitUntil("\(count) acknowledged transfers", seconds: 40) { load.acknowledgedCount >= count }
+    }
+
+    static func leader(_ admin: BankClient, _ harness: ClusterHarness) throws -> ClusterHarness.Node {
+        ClusterHarness.Node(rawValue: try harness.waitForLeader(client: admin))!
+    }
+
+    static func follower(of leader: ClusterHarness.Node) -> ClusterHarness.Node {
+        leader == .primary ? .backup : .primary
+    }
+
+    @Test func killingTheLeaderLosesNothing() throws {
+        try scenario { harness, admin, _ in
+            let leader = try Self.leader(admin, harness)
+            harness.kill9(leader)
+            try harness.waitUntil("a new leader") { (try? harness.waitForLeader(client: admin, seconds: 1)) == Self.follower(of: leader).rawValue }
+            try harness.start(leader)
+        }
+    }
+
+    @Test func aPausedLeaderIsReplacedAndNeverAcknowledgesAgain() throws {
+        try scenario { harness, admin, _ in
+            let leader = try Self.leader(admin, harness)
+            harness.signal(leader, SIGSTOP)
+            try harness.waitUntil("the follower to take over") {
+                (try? harness.waitForLeader(client: admin, seconds: 1)) == Self.follower(of: leader).rawValue
+            }
+            harness.signal(leader, SIGCONT)
+        }
+    }
+
+    @Test func aKilledFollowerCatchesUpAfterRestart() throws {
+        try scenario { harness, admin, load in
+            let follower = Self.follower(of: try Self.leader(admin, harness))
+            harness.kill9(follower)
+            let reached = load.acknowledgedCount
+            try harness.waitUntil("writes to go on without the follower") { load.acknowledgedCount >= reached + 100 }
+            try harness.start(follower)
+            try harness.waitForConvergence(client: admin, seconds: 40)
+        }
+    }
+
+    @Test func restartingTheGatewayKeepsTheLeader() throws {
+        // Requests in flight inside the killed gateway are lost with it: those clients time out and retry.
+        try scenario(clientsSeeNoErrors: false) { harness, admin, _ in
+            let leader = try Self.leader(admin, harness)
+            harness.kill9(.gateway)
+            try harness.start(.gateway)
+            #expect(try Self.leader(admin, harness) == leader)
+        }
+    }
+
+    @Test func killingTheLeaderRightAfterTheOldOneRestarted() throws {
+        // With no in-sync copy for a moment, writes wait (and may time out) until a ledger returns.
+        try scenario(clientsSeeNoErrors: false) { harness, admin, load in
+            let first = try Self.leader(admin, harness)
+            let second = Self.follower(of: first)
+            harness.kill9(first)
+            try harness.waitUntil("\(second) to lead") { (try? harness.waitForLeader(client: admin, seconds: 1)) == second.rawValue }
+            // Before the old leader has caught up: writes stop until it is back, nothing is lost.
+            try harness.start(first)
+            harness.kill9(second)
+            try harness.start(second)
+            try harness.waitForConvergence(client: admin, seconds: 40)
+            // After it has caught up: a clean failover.
+            let leader = try Self.leader(admin, harness)
+            let reached = load.acknowledgedCount
+            try harness.waitUntil("more transfers") { load.acknowledgedCount >= reached + 30 }
+            harness.kill9(leader)
+            try harness.start(leader)
+        }
+    }
+
+    @Test func switchoverUnderLoadFailsNoRequest() throws {
+        try scenario { harness, admin, _ in
+            let leader = try Self.leader(admin, harness)
+            let reply = try admin.call(["op": "switchover"])
+            #expect(reply.isOK, "\(reply)")
+            #expect(reply["leader"]?.stringValue == Self.follower(of: leader).rawValue)
+        }
+    }
+}
