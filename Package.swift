@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "bank-gateway", targets: ["bank-gateway"]),
         .executable(name: "bank-ledger", targets: ["bank-ledger"]),
         .executable(name: "bankctl", targets: ["bankctl"]),
+        .executable(name: "bank-sim", targets: ["bank-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,6 +39,13 @@ let package = Package(
             "Cluster", "ZeroMQ", "Storage", "BankProtocol",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Deterministic simulation: the real state machines against a simulated network, disk and clock.
+        .target(name: "Simulation", dependencies: [
+            "Cluster", "BankCore", "BankProtocol", "Storage", .product(name: "HeapModule", package: "swift-collections"),
+        ]),
+        .executableTarget(name: "bank-sim", dependencies: [
+            "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "bank-gateway", dependencies: [
             "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -52,6 +60,7 @@ let package = Package(
         .testTarget(name: "BankProtocolTests", dependencies: ["BankProtocol"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ZeroMQ", "BankProtocol", "Runtime"]),
     ],
     swiftLanguageModes: [.v6]

@@ -15,6 +15,9 @@ public struct Ledger: Sendable {
         var receipt: Receipt
     }
 
+    /// Test-only, for the simulator's bug injection: treat every request as new, so retries apply twice.
+    public var forgetsRequestIDs = false
+
     public init() {}
 
     public var accountCount: Int { accounts.values.count { !$0.isSettlement } }
@@ -87,7 +90,7 @@ public struct Ledger: Sendable {
 
     private mutating func perform(_ mutation: Mutation, seq: Seq, timeMillis: Int64,
                                   undo: inout UndoLog?) -> Result<Receipt, LedgerError> {
-        if let stored = receipts[mutation.requestID] {
+        if !forgetsRequestIDs, let stored = receipts[mutation.requestID] {
             guard stored.operation == mutation.operation else {
                 return .failure(.idempotencyConflict(mutation.requestID))
             }

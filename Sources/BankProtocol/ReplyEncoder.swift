@@ -43,15 +43,21 @@ extension JSONWriter {
 /// - batch: `{"ok":true,"results":[…]}`, each result the reply its item would get alone; an atomic batch that
 ///   failed: `{"ok":false,"error","message":"batch item N (request_id X) failed: …","retryable","failed_index",
 ///   "results"}`.
-/// - failure: `{"ok":false,"error","message","retryable"}`.
+/// - failure: `{"ok":false,"error","message","retryable"}`, plus `"request_id"` when a single mutation was refused.
 public enum ReplyEncoder {
     public static func encode(_ response: LedgerResponse, for request: LedgerRequest) -> [UInt8] {
         var writer = JSONWriter(reservingCapacity: 256)
         switch response {
         case .mutation(let result):
             let operation: Operation?
-            if case .mutation(let mutation) = request { operation = mutation.operation } else { operation = nil }
-            writeMutation(result, operation: operation, to: &writer)
+            var requestID: RequestID?
+            if case .mutation(let mutation) = request {
+                operation = mutation.operation
+                requestID = mutation.requestID
+            } else {
+                operation = nil
+            }
+            writeMutation(result, operation: operation, requestID: requestID, to: &writer)
         case .query(let result):
             var limit: Int? = nil
             if case .query(.statement(_, let pageLimit, _)) = request { limit = pageLimit }
@@ -117,11 +123,17 @@ public enum ReplyEncoder {
         if close { w.endObject() }
     }
 
+    /// A refusal echoes the request id (when known) so that a client pipelining requests, or one that retried,
+    /// can tell which request a reply answers.
     private static func writeMutation(_ result: Result<Receipt, LedgerError>, operation: Operation?,
-                                      to w: inout JSONWriter) {
+                                      requestID: RequestID? = nil, to w: inout JSONWriter) {
         switch result {
         case .failure(let error):
-            writeError(ProtocolError(error), to: &w, close: true)
+            writeError(ProtocolError(error), to: &w, close: requestID == nil)
+            if let requestID {
+                w.put("request_id", requestID.rawValue)
+                w.endObject()
+            }
         case .success(let receipt):
             writeReceipt(receipt, operation: operation, to: &w)
         }

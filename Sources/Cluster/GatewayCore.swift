@@ -157,13 +157,14 @@ public struct GatewayCore {
     }
 
     private mutating func tick() {
-        let nowNanos = now.monotonicNanos
         if lastHeartbeatNanos.map({ now.nanos(since: $0) >= settings.heartbeatIntervalNanos }) ?? true {
             sendHeartbeats()
         }
         // Loss protection and deadlines. The table holds the requests in flight: small.
         var expired: [UInt64] = []
-        for (token, request) in pending {
+        // In token order: the simulator must see the same actions on every run (dictionary order varies).
+        for token in pending.keys.sorted() {
+            let request = pending[token]!
             if now.nanos(since: request.receivedNanos) >= settings.requestDeadlineNanos {
                 expired.append(token)
             } else if request.forwardedEpoch == config.epoch, canForward,
@@ -183,7 +184,6 @@ public struct GatewayCore {
                 code: .unavailable, message: "the new leader did not take over in time")))
             return true
         }
-        _ = nowNanos
     }
 
     private mutating func sendHeartbeats() {
@@ -238,6 +238,8 @@ public struct GatewayCore {
             if config.follower == follower, let r = report(follower), r.dataID == config.followerDataID {
                 actions.append(.log("leader \(leader) lost; promoting in-sync \(follower)"))
                 change(to: ClusterConfig(epoch: config.epoch + 1, leader: follower, leaderDataID: r.dataID))
+            } else if settings.injectedBugs.contains(.promoteStaleFollower), let r = report(follower) {
+                change(to: ClusterConfig(epoch: config.epoch + 1, leader: follower, leaderDataID: r.dataID))
             } else if let r = leaderReport, r.dataID == config.leaderDataID, r.role == .recovering {
                 actions.append(.log("leader \(leader) restarted; it leads again under a new epoch"))
                 change(to: ClusterConfig(epoch: config.epoch + 1, leader: leader, leaderDataID: r.dataID))
@@ -289,9 +291,8 @@ public struct GatewayCore {
         if newEpoch {
             leaderConfirmed = false
             // Everything in flight goes again to whoever leads the new epoch, oldest first.
-            for (token, var request) in pending where request.forwardedEpoch != nil {
-                request.forwardedEpoch = nil
-                pending[token] = request
+            for token in pending.keys.sorted() where pending[token]!.forwardedEpoch != nil {
+                pending[token]!.forwardedEpoch = nil
                 waiting.append(token)
             }
             waiting.sort()

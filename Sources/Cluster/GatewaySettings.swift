@@ -8,5 +8,8 @@ public struct GatewaySettings: Hashable, Sendable {
     /// A forwarded request unanswered for this long is sent again (same token, same request id): loss protection.
     public var resendIntervalNanos: UInt64 = .milliseconds(1000)
 
+    /// Test-only: rules the simulator breaks on purpose.
+    public var injectedBugs: InjectedBugs = []
+
     public init() {}
 }

@@ -81,6 +81,7 @@ public struct LedgerNode {
         self.ledger = ledger
         self.journal = journal
         self.settings = settings
+        self.ledger.forgetsRequestIDs = settings.injectedBugs.contains(.forgetIdempotency)
         lastSeq = journal.lastSeq
         lastHash = journal.lastHash
         lastEpoch = journal.lastEpoch
@@ -245,13 +246,15 @@ public struct LedgerNode {
     // MARK: - Replication, leader side
 
     private mutating func receiveAck(_ ack: AppendAck) {
-        if ack.epoch > metadata.epoch {
+        if ack.epoch > metadata.epoch, !settings.injectedBugs.contains(.skipEpochCheck) {
             // Someone newer leads: stop acknowledging anything at once.
             raiseEpoch(to: ack.epoch, leader: nil)
             stepDown()
             return
         }
-        guard role == .leader, ack.epoch == metadata.epoch else { return }
+        guard role == .leader, ack.epoch == metadata.epoch || settings.injectedBugs.contains(.skipEpochCheck) else {
+            return
+        }
         if ack.success {
             precondition(ack.matchSeq <= lastSeq, "peer claims records the leader never wrote")
             if ack.matchSeq > peer.matchSeq {
@@ -348,7 +351,11 @@ public struct LedgerNode {
     // MARK: - Replication, follower side
 
     private mutating func receiveAppend(_ append: Append, from leader: NodeID) {
-        if append.epoch < metadata.epoch {
+        if append.epoch < metadata.epoch, settings.injectedBugs.contains(.skipEpochCheck) {
+            // Broken on purpose: obey whoever sends, whatever its epoch.
+            stepDown()
+            role = .follower(leader: leader)
+        } else if append.epoch < metadata.epoch {
             send(.appendAck(AppendAck(epoch: metadata.epoch, success: false, matchSeq: 0, lastSeq: lastSeq)),
                  to: leader)
             return
@@ -391,7 +398,7 @@ public struct LedgerNode {
         }
         matchedSeq = max(matchedSeq, matched)
         // Nothing new to make durable: answer now. Otherwise the answer follows the next sync.
-        if matched <= durableSeq { ackOwed = true }
+        if matched <= durableSeq || settings.injectedBugs.contains(.acknowledgeBeforeSync) { ackOwed = true }
     }
 
     private mutating func apply(_ record: JournalRecord) {
@@ -409,6 +416,7 @@ public struct LedgerNode {
         precondition(seq >= commitSeq, "refusing to drop committed records (commit \(commitSeq), cut after \(seq))")
         precondition(role != .leader, "a leader never truncates its journal")
         var rebuilt = Ledger()
+        rebuilt.forgetsRequestIDs = ledger.forgetsRequestIDs
         var hashAtCut = RecordHash.zero
         var epochAtCut: UInt64 = 0
         var next: Seq = 1
@@ -443,7 +451,8 @@ public struct LedgerNode {
         replicate()
         advanceCommit()
         if case let .follower(leader) = role {
-            let match = min(durableSeq, matchedSeq)
+            let durable = settings.injectedBugs.contains(.acknowledgeBeforeSync) ? lastSeq : durableSeq
+            let match = min(durable, matchedSeq)
             if ackOwed || match > ackedSeq {
                 send(.appendAck(AppendAck(epoch: metadata.epoch, success: true, matchSeq: match, lastSeq: lastSeq)),
                      to: leader)

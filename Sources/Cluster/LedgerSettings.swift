@@ -15,5 +15,8 @@ public struct LedgerSettings: Hashable, Sendable {
     /// commits only what the peer also holds.
     public var syncLagThresholdRecords: UInt64 = 4096
 
+    /// Test-only: rules the simulator breaks on purpose.
+    public var injectedBugs: InjectedBugs = []
+
     public init() {}
 }

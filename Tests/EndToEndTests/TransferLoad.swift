@@ -112,6 +112,9 @@ final class TransferLoad: Sendable {
             outcomes[index].1 = settled
         }
 
+        let applied = outcomes.count { if case .applied = $0.1 { true } else { false } }
+        print("transfer load: \(outcomes.count) sent, \(applied) applied, \(outcomes.count - applied) refused, "
+              + "\(unknownCount) settled by retrying")
         var expected = Dictionary(uniqueKeysWithValues: accounts.map { ($0, initialBalanceMinor) })
         var appliedIDs: [String: Int64] = [:]
         for (transfer, outcome) in outcomes {

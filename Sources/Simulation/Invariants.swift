@@ -1,0 +1,67 @@
+import BankCore
+import Cluster
+import Storage
+
+/// The properties every run must keep, checked while it runs and at the end.
+extension Simulator {
+    /// A newly elected leader holds every write a client was told about, at the seq it was told.
+    func checkLeaderHoldsAcknowledged(_ id: NodeID) {
+        guard let ledger = ledgers[id]?.node?.ledger else { return }
+        for requestID in model.acknowledged.keys.sorted() {
+            let seq = model.acknowledged[requestID]!
+            guard let receipt = ledger.receipt(for: RequestID(requestID)!), receipt.seq == seq else {
+                fail("acknowledged write lost: \(requestID) (seq \(seq)) is not on \(id), which now leads")
+                return
+            }
+        }
+    }
+
+    /// Committed journals agree: where both ledgers have committed, their hashes at that seq are equal (the hash
+    /// chain makes that the whole prefix).
+    func checkReplicas() {
+        guard let a = ledgers[.primary]?.node, let b = ledgers[.backup]?.node else { return }
+        let seq = min(a.commitSeq, b.commitSeq)
+        guard seq > 0 else { return }
+        let hashA = ledgers[.primary]!.journal.hash(at: seq)
+        let hashB = ledgers[.backup]!.journal.hash(at: seq)
+        if hashA == nil || hashA != hashB {
+            fail("committed journals differ at seq \(seq): primary \(hashA?.description ?? "-"), backup \(hashB?.description ?? "-")")
+        }
+    }
+
+    /// The cluster is back to normal: a confirmed leader, a recorded in-sync follower, identical journals, every
+    /// client answered.
+    func isSettled() -> Bool {
+        guard let gateway, gateway.leaderConfirmed, gateway.config.follower != nil, !clientsActive,
+              clients.allSatisfy({ $0.outstanding == nil }) else { return false }
+        guard let a = ledgers[.primary], let b = ledgers[.backup], a.node != nil, b.node != nil,
+              !a.paused, !b.paused else { return false }
+        return a.journal.lastSeq == b.journal.lastSeq && a.journal.lastHash == b.journal.lastHash
+            && a.node!.commitSeq == a.journal.lastSeq && b.node!.commitSeq == b.journal.lastSeq
+    }
+
+    func finalChecks() {
+        guard let leaderID = gateway?.config.leader, let leader = ledgers[leaderID]?.node,
+              let follower = ledgers[leaderID.peer]?.node else { return }
+        checkLeaderHoldsAcknowledged(leaderID)
+        if leader.ledger.stateDigest != follower.ledger.stateDigest {
+            fail("the ledgers' balances differ although their journals are identical")
+        }
+        // Applied at most once: no request id in two journal entries.
+        var seen: [String: UInt64] = [:]
+        for record in ledgers[leaderID]!.journal.records {
+            guard let entry = try? Entry(decoding: record.payload[...]) else {
+                fail("journal record \(record.seq) does not decode")
+                return
+            }
+            for mutation in entry.mutations {
+                if let earlier = seen[mutation.requestID.rawValue] {
+                    fail("request \(mutation.requestID) applied twice: seq \(earlier) and seq \(record.seq)")
+                    return
+                }
+                seen[mutation.requestID.rawValue] = record.seq
+            }
+        }
+        leader.ledger.checkInvariants()
+    }
+}

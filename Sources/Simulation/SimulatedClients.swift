@@ -1,0 +1,145 @@
+import BankCore
+import BankProtocol
+import Cluster
+
+/// A client of the simulated cluster: one request at a time, retried with the same bytes (hence the same
+/// request id) on timeout or `unavailable`, as a careful real client would.
+struct SimClient {
+    let index: Int
+    var outstanding: Outstanding?
+    var counter = 0
+    var openHolds: [String] = []
+
+    init(index: Int) { self.index = index }
+
+    struct Outstanding {
+        var requestID: String?
+        var body: [UInt8]
+        var holdID: String?
+        var isHoldSettlement: Bool
+        var sentAt: UInt64
+        /// Set after an `unavailable` reply: try again at this time.
+        var retryAt: UInt64?
+        var attempts = 1
+    }
+}
+
+/// What clients were told: the outcomes every invariant is checked against.
+struct ClientModel {
+    var accounts: [String] = []
+    /// Request id → the seq it was acknowledged at.
+    var acknowledged: [String: UInt64] = [:]
+    var refusedCount = 0
+}
+
+extension Simulator {
+    static let clientTimeoutNanos: UInt64 = 1_000_000_000
+
+    func clientWake(_ index: Int) {
+        if index < 0 {
+            clientsActive = false
+            return
+        }
+        if let outstanding = clients[index].outstanding {
+            guard now >= (outstanding.retryAt ?? outstanding.sentAt + Self.clientTimeoutNanos) else { return }
+            resend(index) // Timed out: maybe lost with a crashed gateway. Same bytes, same request id.
+            return
+        }
+        guard clientsActive else { return }
+        issue(index)
+    }
+
+    private func resend(_ index: Int) {
+        clients[index].outstanding!.sentAt = now
+        clients[index].outstanding!.retryAt = nil
+        clients[index].outstanding!.attempts += 1
+        send(.request(clients[index].outstanding!.body), from: .client(index), to: .node(.gateway))
+        schedule(Self.clientTimeoutNanos, .clientWake(index))
+    }
+
+    private func issue(_ index: Int) {
+        var client = clients[index]
+        client.counter += 1
+        let requestID = "c\(index)-\(client.counter)"
+        let accounts = model.accounts
+        func account() -> String { accounts[Int(random.next() % UInt64(accounts.count))] }
+        var request: JSONValue
+        var holdID: String?
+        var settlesHold = false
+        if index == 0 && client.counter <= accounts.count * 2 {
+            // Client 0 opens and funds the accounts first.
+            let name = accounts[(client.counter - 1) % accounts.count]
+            request = client.counter <= accounts.count
+                ? ["op": "open_account", "request_id": .string(requestID), "account": .string(name),
+                   "overdraft_limit": .int(Int64(random.next() % 3) * 100)]
+                : ["op": "deposit", "request_id": .string(requestID), "account": .string(name), "amount": 10_000]
+        } else {
+            switch random.next() % 10 {
+            case 0:
+                request = ["op": "balance", "account": .string(account())]
+            case 1:
+                request = ["op": "deposit", "request_id": .string(requestID), "account": .string(account()),
+                           "amount": .int(Int64(random.between(1, 500)))]
+            case 2:
+                let id = "h\(index)-\(client.counter)"
+                holdID = id
+                request = ["op": "hold", "request_id": .string(requestID), "account": .string(account()),
+                           "amount": .int(Int64(random.between(1, 400))), "hold_id": .string(id)]
+            case 3 where !client.openHolds.isEmpty:
+                let id = client.openHolds.removeFirst()
+                settlesHold = true
+                request = random.chance(1, in: 2)
+                    ? ["op": "release", "request_id": .string(requestID), "hold_id": .string(id)]
+                    : ["op": "capture", "request_id": .string(requestID), "hold_id": .string(id),
+                       "amount": .int(Int64(random.between(1, 50)))]
+            default:
+                var to = account()
+                let from = account()
+                while to == from { to = account() }
+                let amount = random.chance(1, in: 20) ? 50_000 : Int64(random.between(1, 300))
+                request = ["op": "transfer", "request_id": .string(requestID), "from": .string(from),
+                           "to": .string(to), "amount": .int(amount)]
+            }
+        }
+        let isRead = request["op"]?.stringValue == "balance"
+        client.outstanding = SimClient.Outstanding(requestID: isRead ? nil : requestID, body: request.serialized(),
+                                                   holdID: holdID, isHoldSettlement: settlesHold, sentAt: now)
+        clients[index] = client
+        send(.request(client.outstanding!.body), from: .client(index), to: .node(.gateway))
+        schedule(Self.clientTimeoutNanos, .clientWake(index))
+    }
+
+    func clientReceive(_ index: Int, _ body: [UInt8]) {
+        guard let outstanding = clients[index].outstanding else { return } // A late duplicate.
+        guard let reply = try? JSONValue.parse(body) else {
+            fail("client \(index) got an unparsable reply")
+            return
+        }
+        // Skip replies to earlier copies of earlier requests (the client retried one while it was still queued):
+        // a mutation's answer names its request id; the gateway's `unavailable` names none but means "retry".
+        let echoed = reply["request_id"]?.stringValue
+        let retryable = reply["retryable"]?.boolValue == true
+        if outstanding.requestID != nil ? (echoed != outstanding.requestID && !retryable) : echoed != nil { return }
+        if reply["ok"]?.boolValue == true {
+            if let requestID = outstanding.requestID {
+                guard let seq = reply["seq"]?.intValue else {
+                    fail("acknowledged mutation \(requestID) without a seq: \(reply)")
+                    return
+                }
+                if let earlier = model.acknowledged[requestID], earlier != UInt64(seq) {
+                    fail("request \(requestID) acknowledged at seq \(earlier) and again at seq \(seq)")
+                }
+                model.acknowledged[requestID] = UInt64(seq)
+                if let holdID = outstanding.holdID { clients[index].openHolds.append(holdID) }
+            }
+        } else if reply["retryable"]?.boolValue == true {
+            clients[index].outstanding!.retryAt = now + 50_000_000
+            schedule(50_000_000, .clientWake(index))
+            return
+        } else {
+            model.refusedCount += 1
+        }
+        clients[index].outstanding = nil
+        if clientsActive { schedule(random.between(100_000, 5_000_000), .clientWake(index)) }
+    }
+}

@@ -1,0 +1,66 @@
+import Cluster
+
+/// One simulation run, entirely decided by its seed and these options.
+public struct SimulationOptions: Sendable {
+    public var seed: UInt64
+    public var clients = 4
+    public var accounts = 6
+    /// Faults are injected during this much virtual time; then everything heals.
+    public var faultPhaseNanos: UInt64 = 4_000_000_000
+    /// After the faults stop, the cluster must be back to two in-sync ledgers within this much virtual time.
+    public var recoveryDeadlineNanos: UInt64 = 20_000_000_000
+    public var injectedBugs: InjectedBugs = []
+    /// Print every event as it happens.
+    public var verbose = false
+
+    public init(seed: UInt64) { self.seed = seed }
+}
+
+/// What one run saw.
+public struct SimulationStats: Sendable {
+    public var events = 0
+    public var faults: [String: Int] = [:]
+    public var leaderChanges = 0
+    public var acknowledgedWrites = 0
+    public var refusedWrites = 0
+    public var virtualNanos: UInt64 = 0
+
+    public init() {}
+
+    public mutating func merge(_ other: SimulationStats) {
+        events += other.events
+        for (kind, count) in other.faults { faults[kind, default: 0] += count }
+        leaderChanges += other.leaderChanges
+        acknowledgedWrites += other.acknowledgedWrites
+        refusedWrites += other.refusedWrites
+        virtualNanos += other.virtualNanos
+    }
+}
+
+/// A broken invariant, with the events that led to it.
+public struct SimulationFailure: Error, CustomStringConvertible, Sendable {
+    public var seed: UInt64
+    public var invariant: String
+    public var trace: [String]
+
+    public var description: String {
+        "seed \(seed): \(invariant)\nlast events:\n" + trace.joined(separator: "\n")
+            + "\nreplay: make simulate SEED=\(seed)"
+    }
+}
+
+/// SplitMix64: small, fast, and the same on every platform, so a seed replays exactly.
+public struct SimRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// True with probability `numerator / denominator`.
+    public mutating func chance(_ numerator: UInt64, in denominator: UInt64) -> Bool { next() % denominator < numerator }
+    public mutating func between(_ low: UInt64, _ high: UInt64) -> UInt64 { low + next() % (high - low + 1) }
+}

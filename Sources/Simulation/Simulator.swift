@@ -1,0 +1,394 @@
+import BankCore
+import BankProtocol
+import Cluster
+import HeapModule
+import Storage
+
+/// Runs the real `GatewayCore` and two real `LedgerNode`s against a simulated network, disk and clock, on one
+/// thread, with faults chosen from a seed (after TigerBeetle's VOPR). Same seed, same run: every choice comes from
+/// `SimRandom`, and time is virtual.
+public final class Simulator {
+    enum Endpoint: Hashable, CustomStringConvertible {
+        case node(NodeID)
+        case client(Int)
+        var description: String {
+            switch self {
+            case let .node(id): return id.name
+            case let .client(index): return "client\(index)"
+            }
+        }
+    }
+
+    enum Payload {
+        case peer(PeerMessage)
+        case request([UInt8])
+        case reply([UInt8])
+    }
+
+    enum Event {
+        case deliver(from: Endpoint, to: Endpoint, incarnation: Int, Payload)
+        case tick(NodeID, incarnation: Int)
+        case syncDone(NodeID, incarnation: Int)
+        case clientWake(Int)
+        case restart(NodeID)
+        case resume(NodeID)
+        case heal(NodeID, NodeID)
+        case injectFault
+        case endFaults
+    }
+
+    struct Scheduled: Comparable {
+        var time: UInt64
+        var order: UInt64
+        var event: Event
+        static func < (a: Scheduled, b: Scheduled) -> Bool { (a.time, a.order) < (b.time, b.order) }
+        static func == (a: Scheduled, b: Scheduled) -> Bool { (a.time, a.order) == (b.time, b.order) }
+    }
+
+    /// A ledger process and what survives its crashes (journal, metadata).
+    struct LedgerHost {
+        var node: LedgerNode?
+        let journal = MemoryJournal()
+        var metadata: NodeMetadata
+        var paused = false
+        var incarnation = 0
+        var syncInFlight = false
+        var held: [Event] = []
+        var highestEpoch: UInt64 = 0
+    }
+
+    let options: SimulationOptions
+    var random: SimRandom
+    var now: UInt64 = 0
+    var queue = Heap<Scheduled>()
+    var order: UInt64 = 0
+    var stats = SimulationStats()
+    var trace = TraceBuffer()
+
+    var ledgers: [NodeID: LedgerHost] = [:]
+    var gateway: GatewayCore?
+    var gatewayDisk: ClusterConfig?
+    var gatewayIncarnation = 0
+    var gatewayLeaderChangesBefore = 0
+    var partitions: Set<[NodeID]> = []
+    var faultsActive = true
+    var clientsActive = true
+
+    var clients: [SimClient] = []
+    var model = ClientModel()
+    /// Which ledger answered the gateway in each epoch: at most one may.
+    var answererByEpoch: [UInt64: NodeID] = [:]
+    var failure: String?
+
+    let ledgerSettings: LedgerSettings
+    let gatewaySettings: GatewaySettings
+    static let tickNanos: UInt64 = 10_000_000
+
+    public init(options: SimulationOptions) {
+        self.options = options
+        random = SimRandom(seed: options.seed)
+        var ledgerSettings = LedgerSettings()
+        ledgerSettings.injectedBugs = options.injectedBugs
+        self.ledgerSettings = ledgerSettings
+        var gatewaySettings = GatewaySettings()
+        gatewaySettings.injectedBugs = options.injectedBugs
+        gatewaySettings.requestDeadlineNanos = 3_000_000_000
+        self.gatewaySettings = gatewaySettings
+        trace.verbose = options.verbose
+    }
+
+    // MARK: - Running
+
+    public func run() -> Result<SimulationStats, SimulationFailure> {
+        for (index, id) in NodeID.ledgers.enumerated() {
+            ledgers[id] = LedgerHost(metadata: NodeMetadata(dataID: random.next() | UInt64(index + 1), epoch: 0,
+                                                            leader: nil))
+            startLedger(id)
+        }
+        startGateway()
+        clients = (0..<options.clients).map { SimClient(index: $0) }
+        model.accounts = (0..<options.accounts).map { "a\($0)" }
+        for index in clients.indices { schedule(random.between(1_000_000, 20_000_000), .clientWake(index)) }
+        schedule(random.between(200_000_000, 600_000_000), .injectFault)
+        schedule(options.faultPhaseNanos, .endFaults)
+
+        let deadline = options.faultPhaseNanos + options.recoveryDeadlineNanos
+        while failure == nil, let next = queue.popMin() {
+            now = next.time
+            if now > deadline {
+                fail("liveness: the cluster did not return to two in-sync ledgers serving every client within "
+                     + "\(options.recoveryDeadlineNanos / 1_000_000_000) s of the faults stopping")
+                break
+            }
+            stats.events += 1
+            handle(next.event)
+            if failure == nil, stats.events % 64 == 0 { checkReplicas() }
+            if failure == nil, !faultsActive, now > options.faultPhaseNanos + 1_000_000_000, isSettled() {
+                finalChecks()
+                break
+            }
+        }
+        stats.virtualNanos = now
+        stats.leaderChanges = gatewayLeaderChangesBefore + (gateway?.leaderChanges ?? 0)
+        stats.acknowledgedWrites = model.acknowledged.count
+        stats.refusedWrites = model.refusedCount
+        if let failure {
+            return .failure(SimulationFailure(seed: options.seed, invariant: failure, trace: trace.lines()))
+        }
+        return .success(stats)
+    }
+
+    func schedule(_ delay: UInt64, _ event: Event) {
+        order += 1
+        queue.insert(Scheduled(time: now + delay, order: order, event: event))
+    }
+
+    func fail(_ invariant: String) {
+        if failure == nil { failure = invariant }
+    }
+
+    var instant: Instant { Instant(monotonicNanos: now + 1_000_000_000, wallMillis: 1_760_000_000_000 + Int64(now / 1_000_000)) }
+
+    // MARK: - Events
+
+    func handle(_ event: Event) {
+        switch event {
+        case let .deliver(from, to, incarnation, payload):
+            deliver(from: from, to: to, incarnation: incarnation, payload)
+        case let .tick(id, incarnation):
+            if id == .gateway {
+                guard incarnation == gatewayIncarnation, gateway != nil else { return }
+                stepGateway(.tick)
+                schedule(Self.tickNanos, .tick(.gateway, incarnation: incarnation))
+            } else {
+                guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
+                if host.paused { ledgers[id]!.held.append(event); return }
+                stepLedger(id, .tick)
+                schedule(Self.tickNanos, .tick(id, incarnation: incarnation))
+            }
+        case let .syncDone(id, incarnation):
+            guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
+            if host.paused { ledgers[id]!.held.append(event); return }
+            host.journal.sync()
+            ledgers[id]!.syncInFlight = false
+            stepLedger(id, .persisted(through: host.journal.lastSeq))
+        case let .clientWake(index):
+            clientWake(index)
+        case let .restart(id):
+            guard id == .gateway ? gateway == nil : ledgers[id]!.node == nil else { return }
+            trace.note(now, "restart \(id)")
+            if id == .gateway { startGateway() } else { startLedger(id) }
+        case let .resume(id):
+            guard ledgers[id]?.paused == true else { return }
+            trace.note(now, "resume \(id)")
+            ledgers[id]!.paused = false
+            let held = ledgers[id]!.held
+            ledgers[id]!.held = []
+            for event in held { handle(event) }
+        case let .heal(a, b):
+            trace.note(now, "heal \(a)–\(b)")
+            partitions.remove([a, b].sorted { $0.rawValue < $1.rawValue })
+        case .injectFault:
+            guard faultsActive else { return }
+            injectFault()
+            schedule(random.between(150_000_000, 900_000_000), .injectFault)
+        case .endFaults:
+            endFaults()
+        }
+    }
+
+    private func deliver(from: Endpoint, to: Endpoint, incarnation: Int, _ payload: Payload) {
+        switch to {
+        case let .client(index):
+            if case let .reply(body) = payload { clientReceive(index, body) }
+        case .node(.gateway):
+            guard incarnation == gatewayIncarnation, gateway != nil else { return }
+            switch payload {
+            case let .request(body):
+                guard case let .client(index) = from else { return }
+                stepGateway(.clientRequest(ClientEnvelope(identity: [UInt8(index)], delimited: true), frames: [body]))
+            case let .peer(message):
+                guard case let .node(sender) = from else { return }
+                stepGateway(.received(from: sender, message))
+            case .reply:
+                break
+            }
+        case let .node(id):
+            guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil,
+                  case let .peer(message) = payload, case let .node(sender) = from else { return }
+            if host.paused {
+                ledgers[id]!.held.append(.deliver(from: from, to: to, incarnation: incarnation, payload))
+                return
+            }
+            stepLedger(id, .received(from: sender, message))
+        }
+    }
+
+    // MARK: - Stepping the state machines
+
+    func stepLedger(_ id: NodeID, _ event: LedgerEvent) {
+        trace.record(now, id, event)
+        let wasLeader = ledgers[id]!.node!.role == .leader
+        let actions = ledgers[id]!.node!.step(event, now: instant)
+        for action in actions {
+            switch action {
+            case let .send(to: destination, message):
+                if case let .reply(epoch, _, _) = message {
+                    if let other = answererByEpoch[epoch], other != id {
+                        fail("two ledgers answered clients in epoch \(epoch): \(other) and \(id)")
+                    }
+                    answererByEpoch[epoch] = id
+                }
+                send(.peer(message), from: .node(id), to: .node(destination))
+            case let .append(records):
+                ledgers[id]!.journal.append(records)
+                if !ledgers[id]!.syncInFlight {
+                    ledgers[id]!.syncInFlight = true
+                    schedule(random.between(50_000, 400_000), .syncDone(id, incarnation: ledgers[id]!.incarnation))
+                }
+            case let .truncate(after: seq):
+                ledgers[id]!.journal.truncate(after: seq)
+                ledgers[id]!.journal.sync() // ftruncate + fsync makes everything written durable.
+            case let .storeMetadata(metadata):
+                if metadata.epoch < ledgers[id]!.highestEpoch {
+                    fail("\(id) stored epoch \(metadata.epoch) after \(ledgers[id]!.highestEpoch): epochs only grow")
+                }
+                ledgers[id]!.highestEpoch = metadata.epoch
+                ledgers[id]!.metadata = metadata
+            }
+        }
+        let node = ledgers[id]!.node!
+        node.ledger.checkInvariants()
+        if !wasLeader, node.role == .leader { checkLeaderHoldsAcknowledged(id) }
+    }
+
+    func stepGateway(_ event: GatewayEvent) {
+        trace.record(now, .gateway, event)
+        guard let actions = gateway?.step(event, now: instant) else { return }
+        for action in actions {
+            switch action {
+            case let .reply(to: envelope, body: body):
+                send(.reply(body), from: .node(.gateway), to: .client(Int(envelope.identity[0])))
+            case let .send(to: destination, message):
+                send(.peer(message), from: .node(.gateway), to: .node(destination))
+            case let .persistConfig(config):
+                if let previous = gatewayDisk, config.epoch < previous.epoch {
+                    fail("the gateway stored epoch \(config.epoch) after \(previous.epoch)")
+                }
+                gatewayDisk = config
+            case let .log(line):
+                trace.note(now, "gateway: \(line)")
+            }
+        }
+    }
+
+    /// The network: loss, duplication, delay and reordering while faults are on; partitions between processes.
+    func send(_ payload: Payload, from: Endpoint, to: Endpoint) {
+        if case let .node(a) = from, case let .node(b) = to,
+           partitions.contains([a, b].sorted { $0.rawValue < $1.rawValue }) {
+            return
+        }
+        let incarnation: Int
+        switch to {
+        case .client: incarnation = 0
+        case .node(.gateway): incarnation = gatewayIncarnation
+        case let .node(id): incarnation = ledgers[id]!.incarnation
+        }
+        var copies = 1
+        let betweenNodes = { if case .node = from, case .node = to { return true } else { return false } }()
+        if faultsActive && betweenNodes {
+            if random.chance(1, in: 100) { copies = 0 }
+            else if random.chance(1, in: 100) { copies = 2 }
+        }
+        for _ in 0..<copies {
+            var delay = random.between(20_000, 150_000)
+            if faultsActive && betweenNodes && random.chance(3, in: 100) { delay += random.between(1_000_000, 30_000_000) }
+            schedule(delay, .deliver(from: from, to: to, incarnation: incarnation, payload))
+        }
+    }
+
+    // MARK: - Processes
+
+    func startLedger(_ id: NodeID) {
+        var host = ledgers[id]!
+        host.incarnation += 1
+        host.paused = false
+        host.held = []
+        host.syncInFlight = false
+        var ledger = Ledger()
+        ledger.forgetsRequestIDs = ledgerSettings.injectedBugs.contains(.forgetIdempotency)
+        for record in host.journal.records {
+            do { ledger.apply(try Entry(decoding: record.payload[...]), seq: record.seq) } catch {
+                fail("\(id): journal record \(record.seq) does not decode: \(error)")
+            }
+        }
+        host.journal.sync()
+        host.node = LedgerNode(id: id, metadata: host.metadata, ledger: ledger, journal: host.journal,
+                               settings: ledgerSettings)
+        ledgers[id] = host
+        schedule(random.between(1, Self.tickNanos), .tick(id, incarnation: host.incarnation))
+    }
+
+    func startGateway() {
+        gatewayIncarnation += 1
+        gateway = GatewayCore(config: gatewayDisk ?? .initial, settings: gatewaySettings, startedAt: instant)
+        schedule(random.between(1, Self.tickNanos), .tick(.gateway, incarnation: gatewayIncarnation))
+    }
+
+    func crash(_ id: NodeID) {
+        if id == .gateway {
+            gatewayLeaderChangesBefore += gateway?.leaderChanges ?? 0
+            gateway = nil
+            gatewayIncarnation += 1
+        } else {
+            // The page cache may have written some of what was not synced; a torn record would be cut off.
+            let keep = Int(random.next() % UInt64(ledgers[id]!.journal.unsyncedCount + 1))
+            ledgers[id]!.journal.crash(keepingUnsynced: keep)
+            ledgers[id]!.node = nil
+            ledgers[id]!.incarnation += 1
+            ledgers[id]!.paused = false
+            ledgers[id]!.held = []
+        }
+    }
+
+    func injectFault() {
+        let targets: [NodeID] = [.primary, .backup, .gateway]
+        let target = targets[Int(random.next() % 3)]
+        switch random.next() % 8 {
+        case 0, 1:
+            guard target == .gateway ? gateway != nil : ledgers[target]!.node != nil else { return }
+            let kind = target == .gateway ? "crash gateway" : "crash ledger"
+            stats.faults[kind, default: 0] += 1
+            trace.note(now, "CRASH \(target)")
+            crash(target)
+            schedule(random.between(20_000_000, 900_000_000), .restart(target))
+        case 2, 3:
+            guard target != .gateway, ledgers[target]!.node != nil, !ledgers[target]!.paused else { return }
+            stats.faults["pause ledger", default: 0] += 1
+            trace.note(now, "PAUSE \(target)")
+            ledgers[target]!.paused = true
+            schedule(random.between(50_000_000, 1_500_000_000), .resume(target))
+        case 4, 5:
+            let other = targets[Int(random.next() % 3)]
+            guard other != target else { return }
+            stats.faults["partition", default: 0] += 1
+            trace.note(now, "PARTITION \(target)–\(other)")
+            partitions.insert([target, other].sorted { $0.rawValue < $1.rawValue })
+            schedule(random.between(50_000_000, 1_500_000_000), .heal(target, other))
+        default:
+            stats.faults["network noise", default: 0] += 1 // Loss, duplication and delay are always on.
+        }
+    }
+
+    func endFaults() {
+        trace.note(now, "faults stop; everything heals")
+        faultsActive = false
+        partitions.removeAll()
+        for id in NodeID.ledgers {
+            if ledgers[id]!.node == nil { startLedger(id) }
+            handle(.resume(id))
+        }
+        if gateway == nil { startGateway() }
+        schedule(2_000_000_000, .clientWake(-1)) // Clients stop starting new requests.
+    }
+}
