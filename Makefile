@@ -7,6 +7,7 @@ BIN := .build/release
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NODE := VAR=$(VAR) PORT_BASE=$(PORT_BASE) BIN=$(BIN) deploy/local/node.sh
 SEEDS ?= 500
+FIRST ?= 1
 
 .PHONY: help deps build test cluster stop status clean switchover bench simulate \
         kill-primary kill-backup kill-gateway start-primary start-backup start-gateway \
@@ -25,9 +26,15 @@ deps: ## Install libzmq (Debian's libzmq3-dev) when pkg-config cannot find it
 build: deps ## Release build of every executable
 	swift build -c release
 
-test: deps ## Build and run the whole test suite
+test: deps ## Build and run the whole test suite, then 500 seeds of the simulation
 	swift build --build-tests
 	swift test --skip-build
+	$(MAKE) --no-print-directory simulate SEEDS=500
+
+simulate: deps ## Deterministic simulation: SEEDS=N seeds (default 500, FIRST=1), or SEED=x to replay one verbosely
+	swift build -c release --product bank-sim
+	@if [ -n "$(SEED)" ]; then $(BIN)/bank-sim --seed $(SEED) $(if $(BUG),--bug $(BUG)); \
+	else BIN=$(BIN) deploy/local/simulate.sh $(SEEDS) $(FIRST); fi
 
 cluster: build ## Start gateway, primary and backup in the background (only what is missing)
 	@$(NODE) start primary

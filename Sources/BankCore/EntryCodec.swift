@@ -107,7 +107,7 @@ extension Entry {
     private static func put(_ value: Int64, _ out: inout [UInt8]) { put(UInt64(bitPattern: value), &out) }
     private static func put(_ value: String, _ out: inout [UInt8]) {
         let utf8 = value.utf8
-        precondition(utf8.count <= Int(UInt16.max))
+        invariant(utf8.count <= Int(UInt16.max), "journal strings are at most 65535 bytes")
         withUnsafeBytes(of: UInt16(utf8.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(contentsOf: utf8)
     }

@@ -79,7 +79,7 @@ public struct Ledger: Sendable {
         for mutation in entry.mutations {
             let result = perform(mutation, seq: seq, timeMillis: entry.timeMillis, undo: &undo)
             guard case let .success(receipt) = result, !receipt.replayed else {
-                preconditionFailure("journal entry \(seq) does not apply: \(mutation) gave \(result)")
+                fatalError("journal entry \(seq) does not apply: \(mutation) gave \(result)")
             }
         }
     }
@@ -186,7 +186,7 @@ public struct Ledger: Sendable {
         } catch let error as LedgerError {
             return .failure(error)
         } catch {
-            preconditionFailure("unexpected error \(error)")
+            fatalError("unexpected error \(error)")
         }
     }
 
@@ -216,7 +216,7 @@ public struct Ledger: Sendable {
         holds[id]!.isOpen = false
         save(hold.account, &undo)
         accounts[hold.account]!.heldMinor -= hold.amountMinor
-        precondition(accounts[hold.account]!.heldMinor >= 0, "held amount went negative")
+        invariant(accounts[hold.account]!.heldMinor >= 0, "held amount went negative")
     }
 
     private mutating func settlementAccount(for currency: CurrencyCode, _ undo: inout UndoLog?) -> AccountID {
@@ -231,7 +231,7 @@ public struct Ledger: Sendable {
     /// Moves money between two accounts of one currency, refusing overflow, and writes statement lines.
     private mutating func move(_ amount: Int64, from debit: AccountID, to credit: AccountID, kind: EntryKind,
                                reference: String?, _ c: MutationContext, _ undo: inout UndoLog?) throws {
-        precondition(amount > 0, "amounts are positive")
+        invariant(amount > 0, "amounts are positive")
         let (debited, debitOverflow) = accounts[debit]!.balanceMinor.subtractingReportingOverflow(amount)
         let (credited, creditOverflow) = accounts[credit]!.balanceMinor.addingReportingOverflow(amount)
         guard !debitOverflow && !creditOverflow else { throw LedgerError.invalid("the balance would overflow") }
@@ -330,13 +330,13 @@ public struct Ledger: Sendable {
     /// Crashes on a broken invariant: better than serving wrong balances.
     public func checkInvariants() {
         for (currency, total) in balanceTotals() {
-            precondition(total == 0, "books do not balance in \(currency): \(total)")
+            invariant(total == 0, "books do not balance in \(currency): \(total)")
         }
         var heldByAccount: [AccountID: Int64] = [:]
         for hold in holds.values where hold.isOpen { heldByAccount[hold.account, default: 0] += hold.amountMinor }
         for (id, account) in accounts where !account.isSettlement {
-            precondition(account.availableMinor >= 0, "\(id) is beyond its limit: available \(account.availableMinor)")
-            precondition(account.heldMinor == heldByAccount[id, default: 0], "\(id): held differs from its open holds")
+            invariant(account.availableMinor >= 0, "\(id) is beyond its limit: available \(account.availableMinor)")
+            invariant(account.heldMinor == heldByAccount[id, default: 0], "\(id): held differs from its open holds")
         }
     }
 

@@ -1,3 +1,4 @@
+import BankCore
 import BankProtocol
 import Storage
 
@@ -283,7 +284,7 @@ public struct GatewayCore {
     }
 
     private mutating func change(to next: ClusterConfig) {
-        precondition(next.epoch >= config.epoch, "epochs only grow")
+        invariant(next.epoch >= config.epoch, "epochs only grow")
         let newEpoch = next.epoch > config.epoch
         if newEpoch && next.leader != config.leader { leaderChanges += 1 }
         config = next

@@ -75,7 +75,7 @@ public struct LedgerNode {
     ///   - ledger: the state rebuilt from every record of `journal`.
     public init(id: NodeID, metadata: NodeMetadata, ledger: Ledger, journal: any JournalReading,
                 settings: LedgerSettings = LedgerSettings()) {
-        precondition(id.isLedger)
+        invariant(id.isLedger, "a ledger node must be the primary or the backup")
         self.id = id
         self.metadata = metadata
         self.ledger = ledger
@@ -110,7 +110,7 @@ public struct LedgerNode {
         case .tick:
             break
         case let .persisted(through: seq):
-            precondition(seq <= lastSeq, "persisted beyond the journal's end")
+            invariant(seq <= lastSeq, "persisted beyond the journal's end")
             if seq > durableSeq {
                 durableSeq = seq
                 if let first = unstable.first, first.seq <= seq {
@@ -177,7 +177,7 @@ public struct LedgerNode {
     }
 
     private mutating func raiseEpoch(to epoch: UInt64, leader: NodeID?) {
-        precondition(epoch > metadata.epoch, "epochs only grow")
+        invariant(epoch > metadata.epoch, "epochs only grow")
         metadata.epoch = epoch
         metadata.leader = leader?.name
         actions.append(.storeMetadata(metadata))
@@ -234,8 +234,8 @@ public struct LedgerNode {
     }
 
     private mutating func appendLocally(_ record: JournalRecord) {
-        precondition(record.seq == lastSeq + 1 && record.prevHash == lastHash, "journal chain broken")
-        precondition(record.epoch >= lastEpoch, "epochs never decrease along the journal")
+        invariant(record.seq == lastSeq + 1 && record.prevHash == lastHash, "journal chain broken")
+        invariant(record.epoch >= lastEpoch, "epochs never decrease along the journal")
         unstable.append(record)
         lastSeq = record.seq
         lastHash = record.hash
@@ -256,7 +256,7 @@ public struct LedgerNode {
             return
         }
         if ack.success {
-            precondition(ack.matchSeq <= lastSeq, "peer claims records the leader never wrote")
+            invariant(ack.matchSeq <= lastSeq, "peer claims records the leader never wrote")
             if ack.matchSeq > peer.matchSeq {
                 peer.matchSeq = ack.matchSeq
                 peer.lastProgressNanos = now.monotonicNanos
@@ -304,7 +304,7 @@ public struct LedgerNode {
             while peer.nextSeq <= lastSeq, peer.nextSeq - 1 - peer.matchSeq < settings.maxInflightRecords {
                 let records = readRecords(from: peer.nextSeq, maxCount: settings.maxRecordsPerAppend,
                                           maxBytes: settings.maxBytesPerAppend)
-                precondition(!records.isEmpty, "journal has no record at \(peer.nextSeq)")
+                invariant(!records.isEmpty, "journal has no record at \(peer.nextSeq)")
                 sendAppend(from: peer.nextSeq, records: records)
                 peer.nextSeq += UInt64(records.count)
                 sentAny = true
@@ -365,7 +365,7 @@ public struct LedgerNode {
             raiseEpoch(to: append.epoch, leader: leader)
             becomeFollower(of: leader)
         } else {
-            precondition(role != .leader, "two leaders in epoch \(metadata.epoch)")
+            invariant(role != .leader, "two leaders in epoch \(metadata.epoch)")
             becomeFollower(of: leader)
         }
         leaderCommitSeq = max(leaderCommitSeq, append.commitSeq)
@@ -378,7 +378,7 @@ public struct LedgerNode {
         }
         var matched = append.prevSeq
         for record in append.records {
-            precondition(record.seq == matched + 1, "append records are not consecutive")
+            invariant(record.seq == matched + 1, "append records are not consecutive")
             if record.seq <= lastSeq {
                 if hash(at: record.seq) == record.hash {
                     matched = record.seq
@@ -406,15 +406,15 @@ public struct LedgerNode {
         do {
             entry = try Entry(decoding: record.payload[...])
         } catch {
-            preconditionFailure("record \(record.seq) holds an undecodable entry: \(error)")
+            fatalError("record \(record.seq) holds an undecodable entry: \(error)")
         }
         ledger.apply(entry, seq: record.seq)
     }
 
     /// Drops records after `seq` and rebuilds the ledger from the journal that remains.
     private mutating func truncate(after seq: Seq) {
-        precondition(seq >= commitSeq, "refusing to drop committed records (commit \(commitSeq), cut after \(seq))")
-        precondition(role != .leader, "a leader never truncates its journal")
+        invariant(seq >= commitSeq, "refusing to drop committed records (commit \(commitSeq), cut after \(seq))")
+        invariant(role != .leader, "a leader never truncates its journal")
         var rebuilt = Ledger()
         rebuilt.forgetsRequestIDs = ledger.forgetsRequestIDs
         var hashAtCut = RecordHash.zero
@@ -422,11 +422,11 @@ public struct LedgerNode {
         var next: Seq = 1
         while next <= seq {
             let records = readRecords(from: next, maxCount: 8192, maxBytes: 8 << 20)
-            precondition(!records.isEmpty, "journal has no record at \(next)")
+            invariant(!records.isEmpty, "journal has no record at \(next)")
             for record in records where record.seq <= seq {
                 let entry: Entry
                 do { entry = try Entry(decoding: record.payload[...]) } catch {
-                    preconditionFailure("record \(record.seq) holds an undecodable entry: \(error)")
+                    fatalError("record \(record.seq) holds an undecodable entry: \(error)")
                 }
                 rebuilt.apply(entry, seq: record.seq)
                 hashAtCut = record.hash
@@ -470,7 +470,7 @@ public struct LedgerNode {
         if let first = unstable.first, seq >= first.seq {
             return unstable[Int(seq - first.seq)].hash
         }
-        guard let hash = journal.hash(at: seq) else { preconditionFailure("journal has no record at \(seq)") }
+        guard let hash = journal.hash(at: seq) else { fatalError("journal has no record at \(seq)") }
         return hash
     }
 
@@ -479,7 +479,7 @@ public struct LedgerNode {
         if let first = unstable.first, seq >= first.seq {
             return unstable[Int(seq - first.seq)].epoch
         }
-        guard let epoch = journal.epoch(at: seq) else { preconditionFailure("journal has no record at \(seq)") }
+        guard let epoch = journal.epoch(at: seq) else { fatalError("journal has no record at \(seq)") }
         return epoch
     }
 

@@ -13,7 +13,7 @@ public enum NodeID: UInt8, Hashable, Sendable, CaseIterable, CustomStringConvert
         switch self {
         case .primary: return .backup
         case .backup: return .primary
-        case .gateway: preconditionFailure("the gateway has no peer ledger")
+        case .gateway: fatalError("the gateway has no peer ledger")
         }
     }
 

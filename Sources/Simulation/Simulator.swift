@@ -46,7 +46,9 @@ public final class Simulator {
     }
 
     /// A ledger process and what survives its crashes (journal, metadata).
-    struct LedgerHost {
+    /// A class, so that stepping its node mutates it in place (a struct in a dictionary is copied out and back,
+    /// which would copy the whole ledger on every step).
+    final class LedgerHost {
         var node: LedgerNode?
         let journal = MemoryJournal()
         var metadata: NodeMetadata
@@ -55,6 +57,8 @@ public final class Simulator {
         var syncInFlight = false
         var held: [Event] = []
         var highestEpoch: UInt64 = 0
+
+        init(metadata: NodeMetadata) { self.metadata = metadata }
     }
 
     let options: SimulationOptions
@@ -244,7 +248,10 @@ public final class Simulator {
                 ledgers[id]!.journal.append(records)
                 if !ledgers[id]!.syncInFlight {
                     ledgers[id]!.syncInFlight = true
-                    schedule(random.between(50_000, 400_000), .syncDone(id, incarnation: ledgers[id]!.incarnation))
+                    // Mostly fast, sometimes an fsync stall.
+                    let latency = random.chance(1, in: 10) ? random.between(2_000_000, 40_000_000)
+                        : random.between(50_000, 400_000)
+                    schedule(latency, .syncDone(id, incarnation: ledgers[id]!.incarnation))
                 }
             case let .truncate(after: seq):
                 ledgers[id]!.journal.truncate(after: seq)
@@ -310,7 +317,7 @@ public final class Simulator {
     // MARK: - Processes
 
     func startLedger(_ id: NodeID) {
-        var host = ledgers[id]!
+        let host = ledgers[id]!
         host.incarnation += 1
         host.paused = false
         host.held = []
@@ -325,7 +332,6 @@ public final class Simulator {
         host.journal.sync()
         host.node = LedgerNode(id: id, metadata: host.metadata, ledger: ledger, journal: host.journal,
                                settings: ledgerSettings)
-        ledgers[id] = host
         schedule(random.between(1, Self.tickNanos), .tick(id, incarnation: host.incarnation))
     }
 
@@ -354,7 +360,16 @@ public final class Simulator {
     func injectFault() {
         let targets: [NodeID] = [.primary, .backup, .gateway]
         let target = targets[Int(random.next() % 3)]
-        switch random.next() % 8 {
+        switch random.next() % 9 {
+        case 8:
+            // Power loss: both ledgers at once, each losing what it had not synced.
+            guard ledgers[.primary]!.node != nil, ledgers[.backup]!.node != nil else { return }
+            stats.faults["power loss", default: 0] += 1
+            trace.note(now, "POWER LOSS primary+backup")
+            for id in NodeID.ledgers {
+                crash(id)
+                schedule(random.between(20_000_000, 600_000_000), .restart(id))
+            }
         case 0, 1:
             guard target == .gateway ? gateway != nil : ledgers[target]!.node != nil else { return }
             let kind = target == .gateway ? "crash gateway" : "crash ledger"

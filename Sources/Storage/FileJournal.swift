@@ -187,7 +187,7 @@ public final class FileJournal: JournalReading {
             while offset < raw.count {
                 guard case let .record(record, count) = JournalRecord.decode(
                     UnsafeRawBufferPointer(rebasing: raw[offset...]), verify: false) else {
-                    preconditionFailure("journal record at seq \(seq + UInt64(records.count)) is unreadable")
+                    fatalError("journal record at seq \(seq + UInt64(records.count)) is unreadable")
                 }
                 records.append(record)
                 offset += count

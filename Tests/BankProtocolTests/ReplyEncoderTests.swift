@@ -106,12 +106,15 @@ struct ReplyEncoderTests {
     func ledgerErrorReplies(_ error: LedgerError, _ code: ErrorCode, _ message: String) throws {
         let bytes = ReplyEncoder.encode(.mutation(.failure(error)), for: mutationRequest(.deposit(account("bob"), amountMinor: 1)))
         let reply = try replyObject(bytes)
-        #expect(reply.keys == ["ok", "error", "message", "retryable"])
+        // A refusal names the request it answers, so pipelining and retrying clients can match it.
+        #expect(reply.keys == ["ok", "error", "message", "retryable", "request_id"])
         #expect(reply["ok"] == false)
         #expect(reply["error"] == .string(code.rawValue))
         #expect(reply["message"] == .string(message))
         #expect(reply["retryable"] == false)
-        #expect(ReplyEncoder.error(error) == bytes)
+        #expect(reply["request_id"] != nil)
+        let bare = try replyObject(ReplyEncoder.error(error))
+        #expect(bare.keys == ["ok", "error", "message", "retryable"] && bare["message"] == .string(message))
     }
 
     @Test("only unavailable is retryable")

@@ -1,0 +1,7 @@
+/// Stops the process when an invariant is broken: better to crash than to serve wrong balances (TigerBeetle's
+/// assertions). Unlike `precondition`, it prints its message in optimised builds too, so the log says why.
+@inline(__always)
+public func invariant(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+                      file: StaticString = #fileID, line: UInt = #line) {
+    if !condition() { fatalError("invariant broken: \(message())", file: file, line: line) }
+}
