@@ -41,7 +41,7 @@ cluster: build ## Start gateway, primary and backup in the background (only what
 	@$(NODE) start backup
 	@$(NODE) start gateway
 	@$(NODE) wait-leader
-	@$(BIN)/bankctl --gateway tcp://127.0.0.1:$(PORT_BASE) status
+	@$(BIN)/bankctl status --gateway tcp://127.0.0.1:$(PORT_BASE)
 	@echo
 	@echo "The cluster is up. Try:"
 	@echo "  export BANK_GATEWAY=tcp://127.0.0.1:$(PORT_BASE) PATH=\$$PWD/$(BIN):\$$PATH"
@@ -51,10 +51,10 @@ stop: ## Stop all three processes (SIGTERM)
 	@$(NODE) stop gateway; $(NODE) stop primary; $(NODE) stop backup
 
 status: ## Show leader, epoch and each ledger's state
-	@$(BIN)/bankctl --gateway tcp://127.0.0.1:$(PORT_BASE) status
+	@$(BIN)/bankctl status --gateway tcp://127.0.0.1:$(PORT_BASE)
 
 switchover: ## Move leadership to the in-sync follower (planned maintenance)
-	@$(BIN)/bankctl --gateway tcp://127.0.0.1:$(PORT_BASE) switchover
+	@$(BIN)/bankctl switchover --gateway tcp://127.0.0.1:$(PORT_BASE)
 
 kill-primary: ## SIGKILL the primary ledger
 	@$(NODE) kill primary

@@ -9,12 +9,14 @@ let package = Package(
         .executable(name: "bank-ledger", targets: ["bank-ledger"]),
         .executable(name: "bankctl", targets: ["bankctl"]),
         .executable(name: "bank-sim", targets: ["bank-sim"]),
+        .executable(name: "bank-bench", targets: ["bank-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // libzmq, found through pkg-config; `make` installs libzmq3-dev when it is missing.
@@ -54,6 +56,12 @@ let package = Package(
         ]),
         .executableTarget(name: "bankctl", dependencies: [
             "ZeroMQ", "BankProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Benchmark: starts its own cluster, measures throughput, latency, failover and catch-up (`make bench`).
+        .executableTarget(name: "bank-bench", dependencies: [
+            "ZeroMQ", "BankProtocol", "Runtime",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "BankCoreTests", dependencies: ["BankCore"]),

@@ -33,7 +33,7 @@ case "$action" in
     fi ;;
   wait-leader)
     for _ in $(seq 300); do
-      if "$BIN/bankctl" --gateway "tcp://127.0.0.1:$PORT_BASE" --timeout 1 status --json 2>/dev/null \
+      if "$BIN/bankctl" status --json --gateway "tcp://127.0.0.1:$PORT_BASE" --timeout 1 2>/dev/null \
           | grep -Eq '"leader":"(primary|backup)"'; then exit 0; fi
       sleep 0.1
     done

@@ -1,0 +1,155 @@
+import BankCore
+import BankProtocol
+import Storage
+import Testing
+@testable import Cluster
+
+/// The replication rules of one ledger node, event by event: no sockets, no disk, no clock.
+@Suite struct LedgerNodeTests {
+    var clock = TestClock()
+
+    static func makeNode(_ id: NodeID, dataID: UInt64 = 7, journal: MemoryJournal = MemoryJournal()) -> LedgerNode {
+        LedgerNode(id: id, metadata: NodeMetadata(dataID: dataID, epoch: 0, leader: nil), ledger: Ledger(),
+                   journal: journal)
+    }
+
+    static func config(epoch: UInt64, leader: NodeID, follower: NodeID? = nil) -> ClusterConfig {
+        ClusterConfig(epoch: epoch, leader: leader, leaderDataID: 7, follower: follower, followerDataID: 7)
+    }
+
+    static func body(_ json: String) -> [UInt8] { Array(json.utf8) }
+
+    static func sends(_ actions: [LedgerAction]) -> [(NodeID, PeerMessage)] {
+        actions.compactMap { if case let .send(to, message) = $0 { return (to, message) } else { return nil } }
+    }
+
+    static func replies(_ actions: [LedgerAction]) -> [UInt64] {
+        sends(actions).compactMap { if case let (.gateway, .reply(_, token, _)) = $0 { return token } else { return nil } }
+    }
+
+    static func appends(_ actions: [LedgerAction]) -> [Append] {
+        sends(actions).compactMap { if case let (_, .append(a)) = $0 { return a } else { return nil } }
+    }
+
+    /// Carries out `.append` actions on the journal, as the driver would.
+    static func write(_ actions: [LedgerAction], to journal: MemoryJournal) {
+        for case let .append(records) in actions { journal.append(records) }
+    }
+
+    @Test mutating func aLeaderAloneAnswersOnceItsOwnWriteIsDurable() {
+        let journal = MemoryJournal()
+        var node = Self.makeNode(.primary, journal: journal)
+        _ = node.step(.received(from: .gateway, .heartbeat(Self.config(epoch: 1, leader: .primary))), now: clock.now)
+        #expect(node.role == .leader)
+        let actions = node.step(.received(from: .gateway, .forward(epoch: 1, token: 9, body: Self.body(
+            #"{"op":"open_account","request_id":"o","account":"alice"}"#))), now: clock.now)
+        Self.write(actions, to: journal)
+        #expect(Self.replies(actions).isEmpty, "answered before the record was durable")
+        journal.sync()
+        let after = node.step(.persisted(through: 1), now: clock.now)
+        #expect(Self.replies(after) == [9])
+    }
+
+    @Test mutating func aRequiredFollowerMustAcknowledgeBeforeTheLeaderAnswers() {
+        let journal = MemoryJournal()
+        var node = Self.makeNode(.primary, journal: journal)
+        _ = node.step(.received(from: .gateway, .heartbeat(Self.config(epoch: 1, leader: .primary))), now: clock.now)
+        _ = node.step(.received(from: .backup, .appendAck(AppendAck(epoch: 1, success: true, matchSeq: 0, lastSeq: 0))),
+                      now: clock.now)
+        let actions = node.step(.received(from: .gateway, .forward(epoch: 1, token: 3, body: Self.body(
+            #"{"op":"open_account","request_id":"o","account":"alice"}"#))), now: clock.now)
+        Self.write(actions, to: journal)
+        #expect(Self.appends(actions).first?.records.map(\.seq) == [1], "the record goes to the follower at once")
+        #expect(Self.replies(node.step(.persisted(through: 1), now: clock.now)).isEmpty,
+                "durable on the leader only, but the caught-up follower is required")
+        let acked = node.step(.received(from: .backup, .appendAck(AppendAck(epoch: 1, success: true, matchSeq: 1,
+                                                                             lastSeq: 1))), now: clock.now)
+        #expect(Self.replies(acked) == [3])
+        #expect(node.report().peerInSync)
+    }
+
+    @Test mutating func aFollowerAcknowledgesOnlyWhatIsDurable() {
+        let leaderJournal = MemoryJournal()
+        var leader = Self.makeNode(.primary, journal: leaderJournal)
+        _ = leader.step(.received(from: .gateway, .heartbeat(Self.config(epoch: 1, leader: .primary))), now: clock.now)
+        _ = leader.step(.received(from: .backup, .appendAck(AppendAck(epoch: 1, success: true, matchSeq: 0, lastSeq: 0))),
+                        now: clock.now)
+        let served = leader.step(.received(from: .gateway, .forward(epoch: 1, token: 1, body: Self.body(
+            #"{"op":"open_account","request_id":"o","account":"bob"}"#))), now: clock.now)
+        let append = Self.appends(served)[0]
+
+        let followerJournal = MemoryJournal()
+        var follower = Self.makeNode(.backup, journal: followerJournal)
+        let received = follower.step(.received(from: .primary, .append(append)), now: clock.now)
+        Self.write(received, to: followerJournal)
+        let early = Self.sends(received).compactMap { if case let (_, .appendAck(ack)) = $0 { ack } else { nil } }
+        #expect(early.allSatisfy { $0.matchSeq == 0 }, "acknowledged a record that is not durable yet")
+        #expect(follower.ledger.query(.balance(AccountID("bob")!)) != .failure(.unknownAccount(AccountID("bob")!)))
+        followerJournal.sync()
+        let synced = follower.step(.persisted(through: 1), now: clock.now)
+        let acks = Self.sends(synced).compactMap { if case let (.primary, .appendAck(ack)) = $0 { ack } else { nil } }
+        #expect(acks.map(\.matchSeq) == [1])
+    }
+
+    @Test mutating func aLeaderToldOfANewerEpochStopsServing() {
+        var node = Self.makeNode(.primary)
+        _ = node.step(.received(from: .gateway, .heartbeat(Self.config(epoch: 1, leader: .primary))), now: clock.now)
+        let actions = node.step(.received(from: .backup, .appendAck(AppendAck(epoch: 2, success: false, matchSeq: 0,
+                                                                                lastSeq: 0))), now: clock.now)
+        #expect(node.role == .recovering)
+        #expect(node.metadata.epoch == 2)
+        #expect(actions.contains(.storeMetadata(node.metadata)), "the newer epoch is stored before anything else")
+        let forward = node.step(.received(from: .gateway, .forward(epoch: 1, token: 4, body: Self.body(
+            #"{"op":"balance","account":"x"}"#))), now: clock.now)
+        #expect(Self.sends(forward).contains { if case (.gateway, .redirect(_, 4)) = $0 { true } else { false } })
+    }
+
+    @Test mutating func appendsFromAnOlderEpochAreRefused() {
+        var node = Self.makeNode(.backup)
+        _ = node.step(.received(from: .gateway, .heartbeat(Self.config(epoch: 3, leader: .backup))), now: clock.now)
+        let actions = node.step(.received(from: .primary, .append(Append(
+            epoch: 2, prevSeq: 0, prevHash: .zero, commitSeq: 0, leaderLastSeq: 0, records: []))), now: clock.now)
+        #expect(node.role == .leader)
+        let refusal = Self.sends(actions).contains {
+            if case let (.primary, .appendAck(ack)) = $0 { !ack.success && ack.epoch == 3 } else { false }
+        }
+        #expect(refusal)
+    }
+
+    @Test mutating func aFollowerDropsRecordsTheNewLeaderNeverHad() {
+        // The follower holds a record from epoch 1 that was never committed; the epoch-2 leader has none.
+        let journal = MemoryJournal()
+        let stale = JournalRecord(epoch: 1, seq: 1, prevHash: .zero, payload: Entry(timeMillis: 1, mutations: [
+            Mutation(requestID: RequestID("x")!, operation: .openAccount(AccountID("ghost")!, currency: .gbp,
+                                                                          overdraftLimitMinor: 0))]).encoded())
+        journal.append([stale])
+        journal.sync()
+        var ledger = Ledger()
+        ledger.apply(try! Entry(decoding: stale.payload[...]), seq: 1)
+        var node = LedgerNode(id: .backup, metadata: NodeMetadata(dataID: 7, epoch: 1, leader: "backup"),
+                              ledger: ledger, journal: journal)
+        let actions = node.step(.received(from: .primary, .append(Append(
+            epoch: 2, prevSeq: 0, prevHash: .zero, commitSeq: 0, leaderLastSeq: 0, records: []))), now: clock.now)
+        #expect(actions.contains(.truncate(after: 0)))
+        #expect(node.lastSeq == 0)
+        #expect(node.ledger.query(.balance(AccountID("ghost")!)) == .failure(.unknownAccount(AccountID("ghost")!)))
+    }
+
+    @Test mutating func aRestartedLedgerDoesNotResumeLeadingOnItsOwn() {
+        var node = LedgerNode(id: .primary, metadata: NodeMetadata(dataID: 7, epoch: 4, leader: "primary"),
+                              ledger: Ledger(), journal: MemoryJournal())
+        _ = node.step(.received(from: .gateway, .heartbeat(Self.config(epoch: 4, leader: .primary))), now: clock.now)
+        #expect(node.role == .recovering, "it may have lost records it had sent; a new epoch is needed")
+        _ = node.step(.received(from: .gateway, .heartbeat(Self.config(epoch: 5, leader: .primary))), now: clock.now)
+        #expect(node.role == .leader)
+    }
+
+    @Test mutating func badRequestsAreAnsweredWithoutTouchingTheJournal() {
+        var node = Self.makeNode(.primary)
+        _ = node.step(.received(from: .gateway, .heartbeat(Self.config(epoch: 1, leader: .primary))), now: clock.now)
+        let actions = node.step(.received(from: .gateway, .forward(epoch: 1, token: 2, body: [0xFF, 0x00])),
+                                now: clock.now)
+        #expect(Self.replies(actions) == [2])
+        #expect(!actions.contains { if case .append = $0 { true } else { false } })
+    }
+}
