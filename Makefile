@@ -36,6 +36,10 @@ simulate: deps ## Deterministic simulation: SEEDS=N seeds (default 500, FIRST=1)
 	@if [ -n "$(SEED)" ]; then $(BIN)/bank-sim --seed $(SEED) $(if $(BUG),--bug $(BUG)); \
 	else BIN=$(BIN) deploy/local/simulate.sh $(SEEDS) $(FIRST); fi
 
+bench: deps ## Benchmark a fresh cluster of its own (report: var/bench/report.json); QUICK=1 for short phases
+	swift build -c release
+	$(BIN)/bank-bench $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
+
 cluster: build ## Start gateway, primary and backup in the background (only what is missing)
 	@$(NODE) start primary
 	@$(NODE) start backup

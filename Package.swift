@@ -55,7 +55,7 @@ let package = Package(
             "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "bankctl", dependencies: [
-            "ZeroMQ", "BankProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "ZeroMQ", "BankCore", "BankProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Benchmark: starts its own cluster, measures throughput, latency, failover and catch-up (`make bench`).
         .executableTarget(name: "bank-bench", dependencies: [

@@ -20,6 +20,12 @@ public struct Ledger: Sendable {
 
     public init() {}
 
+    /// Before replaying a journal of `records` entries: size the request-id table once instead of growing it a
+    /// million times (growing re-hashes every key).
+    public mutating func reserveCapacity(records: Int) {
+        receipts.reserveCapacity(records)
+    }
+
     public var accountCount: Int { accounts.values.count { !$0.isSettlement } }
 
     // MARK: - Leader and follower entry points

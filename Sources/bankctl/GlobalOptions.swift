@@ -3,85 +3,96 @@ import BankCore
 import BankProtocol
 import Foundation
 
-/// Options every subcommand takes.
+/// Options every subcommand takes: where the gateway is, how long to wait, and how to print the reply.
 struct GlobalOptions: ParsableArguments {
-    @Option(help: "The gateway's client endpoint (default: $BANK_GATEWAY, else tcp://127.0.0.1:5555).")
+    @Option(help: ArgumentHelp("The gateway's client endpoint (default: $BANK_GATEWAY, else tcp://127.0.0.1:5555).",
+                               valueName: "endpoint"))
     var gateway: String?
 
-    @Option(help: "Seconds to wait for a reply.")
-    var timeout: Double = 10
+    @Option(help: ArgumentHelp("Seconds to wait for a reply (default: 10).", valueName: "seconds"))
+    var timeout: Double?
 
-    @Flag(help: "Print the raw JSON reply (for scripts).")
+    @Flag(help: "Print the raw reply JSON (for scripts).")
     var json = false
 
+    static let defaultEndpoint = "tcp://127.0.0.1:5555"
+    static let defaultTimeout = 10.0
+
+    func validate() throws {
+        if let timeout, !(timeout > 0 && timeout <= 86_400) {
+            throw ValidationError("--timeout must be a number of seconds above 0 (at most 86400)")
+        }
+        if let gateway, gateway.isEmpty { throw ValidationError("--gateway must not be empty") }
+    }
+
     var endpoint: String {
-        gateway ?? ProcessInfo.processInfo.environment["BANK_GATEWAY"] ?? "tcp://127.0.0.1:5555"
+        if let gateway { return gateway }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["BANK_GATEWAY"], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        return Self.defaultEndpoint
     }
 
-    /// Sends one request and returns the reply; prints it and exits non-zero on an error reply or a timeout.
-    func send(_ request: JSONValue, describe: (JSONValue) -> String) throws {
-        let reply = try call(request)
-        if json {
-            print(String(decoding: reply.serialized(), as: UTF8.self))
-        } else if reply["ok"]?.boolValue == true {
-            print(describe(reply))
-        }
-        if reply["ok"]?.boolValue != true {
-            if !json {
-                let code = reply["error"]?.stringValue ?? "error"
-                let message = reply["message"]?.stringValue ?? ""
-                FileHandle.standardError.write(Data("error: \(code): \(message)\n".utf8))
-            }
-            throw ExitCode(1)
-        }
-    }
+    var timeoutSeconds: Double { timeout ?? Self.defaultTimeout }
 
-    func call(_ request: JSONValue) throws -> JSONValue {
-        try JSONValue.parse(callRaw(request.serialized()))
-    }
-
-    /// Bytes out, bytes back; a timeout ends the program with exit code 3 and says why.
-    func callRaw(_ body: [UInt8]) throws -> [UInt8] {
-        do {
-            return try GatewayClient(endpoint: endpoint, timeoutSeconds: timeout).call(body)
-        } catch is GatewayClient.Timeout {
-            let seconds = timeout == timeout.rounded() ? String(Int(timeout)) : String(timeout)
-            FileHandle.standardError.write(Data(
-                "error: no reply from the gateway at \(endpoint) within \(seconds) s — is the cluster running? (make cluster)\n".utf8))
-            throw ExitCode(3)
-        }
+    func client(timeoutSeconds: Double? = nil) throws -> GatewayClient {
+        try GatewayClient(endpoint: endpoint, timeoutSeconds: timeoutSeconds ?? self.timeoutSeconds)
     }
 }
 
-/// Amounts on the command line are money ("12.50"), never floats; `--currency` picks the number of decimals.
+/// `--currency`: which currency the amounts given and shown are in. It decides the number of decimals only
+/// (2 for GBP, 0 for JPY, 3 for KWD); the ledger knows each account's real currency.
 struct MoneyOptions: ParsableArguments {
-    @Option(help: "Currency of the amounts given and shown (decides the decimals).")
+    @Option(help: ArgumentHelp("Currency of the amounts (decides the decimals).", valueName: "code"))
     var currency: String = "GBP"
+
+    func validate() throws { _ = try code }
 
     var code: CurrencyCode {
         get throws {
-            guard let code = CurrencyCode(currency) else { throw ValidationError("currency must be 3 upper-case letters") }
+            guard let code = CurrencyCode(currency) else {
+                throw ValidationError("--currency must be 3 upper-case letters, e.g. GBP (got '\(currency)')")
+            }
             return code
         }
     }
 
-    func minor(_ text: String) throws -> Int64 {
-        guard let value = MoneyFormat.parse(text, currency: try code), value > 0 else {
-            throw ValidationError("'\(text)' is not a positive amount of \(currency) (e.g. 12.50)")
+    /// A positive amount of money ("12.50") in minor units.
+    func amount(_ text: String, what: String = "amount") throws -> Int64 {
+        guard let minor = MoneyFormat.parse(text, currency: try code), minor > 0 else {
+            throw ValidationError("\(what) '\(text)' is not a positive amount of \(currency) (e.g. \(example))")
         }
-        return value
+        return minor
     }
 
-    func show(_ minor: Int64?) -> String {
-        guard let minor else { return "?" }
-        return MoneyFormat.format(minor: minor, currency: (try? code) ?? .gbp)
+    /// Zero or more ("0", "50.00") in minor units.
+    func limit(_ text: String, what: String) throws -> Int64 {
+        guard let minor = MoneyFormat.parse(text, currency: try code), minor >= 0 else {
+            throw ValidationError("\(what) '\(text)' is not an amount of \(currency) (e.g. \(example))")
+        }
+        return minor
     }
+
+    var text: MoneyText { MoneyText(currency: (try? code) ?? .gbp) }
+
+    private var example: String { MoneyFormat.format(minor: 1250, currency: (try? code) ?? .gbp) }
 }
 
-/// A fresh idempotency key unless the user gives one (to retry safely, give the same one again).
-struct RequestIDOption: ParsableArguments {
-    @Option(name: .customLong("request-id"), help: "Idempotency key (default: a new UUID). Repeat it to retry safely.")
+/// `--request-id`: the idempotency key of a mutation; a fresh UUID unless given.
+struct RequestIDOptions: ParsableArguments {
+    @Option(name: .customLong("request-id"),
+            help: ArgumentHelp("Idempotency key (default: a new UUID). Give the same one again to retry safely.",
+                               valueName: "id"))
     var requestID: String?
 
-    var value: String { requestID ?? UUID().uuidString.lowercased() }
+    func validate() throws {
+        if let requestID, !(1...128).contains(requestID.count) {
+            throw ValidationError("--request-id must be 1–128 characters")
+        }
+    }
+
+    /// The id to send; generated once per process, so every use in one run agrees.
+    var value: String { requestID ?? Self.generated }
+
+    private static let generated = UUID().uuidString.lowercased()
 }

@@ -1,53 +1,53 @@
 import ArgumentParser
-import BankProtocol
 import Foundation
 
+// Card authorisations: hold, capture, release.
+
 struct Hold: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Authorise a card payment: reserve funds.")
+    static let configuration = CommandConfiguration(
+        abstract: "Reserve funds (a card authorisation): available drops, the balance does not.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var money: MoneyOptions
-    @OptionGroup var id: RequestIDOption
+    @OptionGroup var requestID: RequestIDOptions
     @Argument var account: String
     @Argument(help: "Amount, e.g. 9.99") var amount: String
-    @Option(name: .customLong("hold-id"), help: "Hold id (default: generated and printed).") var holdID: String?
+    @Option(name: .customLong("hold-id"), help: ArgumentHelp("Hold id (default: generated and printed).", valueName: "id"))
+    var holdID: String?
 
     func run() throws {
-        let hold = holdID ?? "hold-" + UUID().uuidString.prefix(8).lowercased()
-        try global.send(["op": "hold", "request_id": .string(id.value), "account": .string(account),
-                         "amount": .int(try money.minor(amount)), "hold_id": .string(hold)]) { reply in
-            "hold \(hold): \(amount) \(money.currency) reserved; \(describeFigures(reply, money))"
-        }
+        let minor = try money.amount(amount)
+        let hold = holdID ?? "hold-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        let request = Request("hold").with("request_id", requestID.value).with("account", account)
+            .with("amount", minor).with("hold_id", hold)
+        try global.perform(request) { describeMutation($0, money.text, requested: minor) }
     }
 }
 
 struct Capture: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Settle a hold (all of it, or part; the rest is released).")
+    static let configuration = CommandConfiguration(
+        abstract: "Settle a hold: all of it, or part (the rest is released); the hold closes.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var money: MoneyOptions
-    @OptionGroup var id: RequestIDOption
+    @OptionGroup var requestID: RequestIDOptions
     @Argument(help: "Hold id") var holdID: String
-    @Argument(help: "Amount to settle (default: all)") var amount: String?
+    @Argument(help: "Amount to settle (default: all that is held)") var amount: String?
 
     func run() throws {
-        var request: JSONObject = ["op": "capture", "request_id": .string(id.value), "hold_id": .string(holdID)]
-        if let amount { request.updateValue(.int(try money.minor(amount)), forKey: "amount") }
-        try global.send(.object(request)) { reply in
-            "captured \(money.show(reply["captured"]?.intValue)), released \(money.show(reply["released"]?.intValue)); "
-                + describeFigures(reply, money)
-        }
+        let request = Request("capture").with("request_id", requestID.value).with("hold_id", holdID)
+            .with("amount", try amount.map { try money.amount($0) })
+        try global.perform(request) { describeMutation($0, money.text) }
     }
 }
 
 struct Release: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Cancel a hold.")
+    static let configuration = CommandConfiguration(abstract: "Cancel a hold, releasing what it reserved.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var money: MoneyOptions
-    @OptionGroup var id: RequestIDOption
+    @OptionGroup var requestID: RequestIDOptions
     @Argument(help: "Hold id") var holdID: String
 
     func run() throws {
-        try global.send(["op": "release", "request_id": .string(id.value), "hold_id": .string(holdID)]) { reply in
-            "released \(money.show(reply["released"]?.intValue)); \(describeFigures(reply, money))"
-        }
+        let request = Request("release").with("request_id", requestID.value).with("hold_id", holdID)
+        try global.perform(request) { describeMutation($0, money.text) }
     }
 }

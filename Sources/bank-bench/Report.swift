@@ -1,0 +1,176 @@
+import Foundation
+
+extension BenchRunner {
+    // MARK: - report.json (Foundation, off the hot path)
+
+    func writeReport() throws {
+        let file = cluster?.file
+        var report: [String: Any] = [
+            "started_at": ISO8601DateFormatter().string(from: startedAt),
+            "duration_s": Date().timeIntervalSince(startedAt),
+            "machine": machine(),
+            "settings": [
+                "quick": settings.quick,
+                "inflight": settings.inflight,
+                "sockets": settings.sockets,
+                "throughput_s": settings.throughputSeconds,
+                "warmup_s": settings.warmupSeconds,
+                "batch_s": settings.batchSeconds,
+                "batch_size": settings.batchSize,
+                "batch_inflight": settings.batchInflight,
+                "latency_s": settings.latencySeconds,
+                "failover_kill_after_s": settings.killAfter,
+                "failover_down_s": settings.downSeconds,
+                "failover_after_sync_s": settings.afterSeconds,
+                "failover_window_s": settings.failoverWindowSeconds,
+                "failover_sockets": settings.failoverSockets,
+                "failover_rate": (results.failover["offered_rate"] as? Double) ?? NSNull(),
+                "accounts": settings.accounts,
+                "initial_balance": settings.initialBalance,
+                "client_timeout_ms": settings.timeoutMs,
+                "heartbeat_interval_ms": file.map { Int($0.heartbeatIntervalMilliseconds) } ?? NSNull(),
+                "failure_timeout_ms": file.map { Int($0.failureTimeoutMilliseconds) } ?? NSNull(),
+                "request_deadline_ms": file.map { Int($0.requestDeadlineMilliseconds) } ?? NSNull(),
+                "port_base": file?.portBase ?? NSNull(),
+            ] as [String: Any],
+            "single_tps": results.singleTPS ?? NSNull(),
+            "batch_tps": results.batchTPS ?? NSNull(),
+            "latency_ms": results.latency ?? NSNull(),
+            "latency_samples": results.latencyCount,
+            "latency_errors": results.latencyErrors,
+            "failover": results.failover.isEmpty ? NSNull() : results.failover,
+            "catchup": results.catchup.isEmpty ? NSNull() : results.catchup,
+            "catchup_records_per_s": results.catchup["records_per_s"] ?? NSNull(),
+            "kills": results.kills,
+            "leader_changes": results.leaderChanges ?? NSNull(),
+            "false_failovers": results.leaderChanges.map { Int($0) - results.kills } ?? NSNull(),
+            "money_checks": results.moneyChecks.map {
+                ["after": $0.phase, "total": $0.total, "expected": $0.expected, "ok": $0.total == $0.expected] as [String: Any]
+            },
+            "money_ok": !results.moneyChecks.isEmpty && results.moneyChecks.allSatisfy { $0.total == $0.expected },
+            "error_samples": results.errorSamples.filter { !$0.value.isEmpty },
+            "failure": results.failure ?? NSNull(),
+        ]
+        report["cpu_cores_by_phase"] = results.cpu
+        report["machine_probe_by_phase"] = probe.summary()
+        report["max_heartbeat_age_ms_by_phase"] = monitor.maxHeartbeatAge.withLock { $0 }
+        if let batchLatency = results.batchLatencyMs { report["batch_round_trip_ms"] = batchLatency }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        report["leader_timeline"] = monitor.changes.withLock { $0 }.map {
+            ["t_s": $0.seconds, "wall": formatter.string(from: $0.wall), "phase": $0.phase, "epoch": $0.epoch,
+             "leader": $0.leader ?? NSNull(), "leader_changes": $0.leaderChanges] as [String: Any]
+        }
+        if let s = results.single { report["single"] = counts(s, cpu: results.singleCPU) }
+        if let s = results.batch { report["batch"] = counts(s, cpu: results.batchCPU) }
+        if let cluster {
+            report["gateway_events"] = cluster.logLines(.gateway, containing: ["lost", "promoting", "electing", "leads epoch",
+                                                                             "in sync", "stalled", "restarted"])
+        }
+        let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+        let url = directory.appendingPathComponent("report.json")
+        try data.write(to: url)
+    }
+
+    private func counts(_ s: LoadShared.Snapshot, cpu: Double?) -> [String: Any] {
+        ["sent": s.sent, "ok": s.ok, "refused": s.refused, "errors": s.errors, "timeouts": s.timeouts,
+         "late_replies": s.late, "bench_cpu_cores": cpu ?? NSNull()]
+    }
+
+    private func machine() -> [String: Any] {
+        var info: [String: Any] = ["cores": ProcessInfo.processInfo.activeProcessorCount,
+                                   "load_average_at_start": loadAtStart,
+                                   "load_average_at_end": Self.loadAverage()]
+        if let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+           let colon = line.firstIndex(of: ":") {
+            info["cpu"] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        info["memory_gb"] = Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824
+        info["os"] = ProcessInfo.processInfo.operatingSystemVersionString
+        return info
+    }
+
+    // MARK: - The table
+
+    func printTable() {
+        func ms(_ value: Double?) -> String { value.map { format($0) + " ms" } ?? "-" }
+        func verdict(_ ok: Bool?) -> String { ok.map { $0 ? "met" : "MISSED" } ?? "-" }
+        var rows: [(String, String, String, String)] = []
+        let single = results.singleTPS
+        rows.append(("single transfers/s (\(settings.inflight) in flight)", single.map(formatInt) ?? "-", "≥ 50,000",
+                     verdict(single.map { $0 >= 50_000 })))
+        let batch = results.batchTPS
+        rows.append(("batched transfers/s (\(settings.batchSize)/batch)", batch.map(formatInt) ?? "-", "≥ 250,000",
+                     verdict(batch.map { $0 >= 250_000 })))
+        let lat = results.latency
+        rows.append(("latency p50", ms(lat?["p50"]), "≤ 0.6 ms", verdict(lat?["p50"].map { $0 <= 0.6 })))
+        rows.append(("latency p90", ms(lat?["p90"]), "", ""))
+        rows.append(("latency p99", ms(lat?["p99"]), "≤ 2 ms", verdict(lat?["p99"].map { $0 <= 2 })))
+        rows.append(("latency p99.9", ms(lat?["p999"]), "", ""))
+        rows.append(("latency max", ms(lat?["max"]), "", ""))
+        let gap = results.failover["gap_ms"] as? Double
+        rows.append(("failover gap (no acknowledgement)", ms(gap), "≤ 300 ms", verdict(gap.map { $0 <= 300 })))
+        let failed = results.failover["failed_requests"] as? Int
+        rows.append(("failover failed requests", failed.map(String.init) ?? "-", "0", verdict(failed.map { $0 == 0 })))
+        rows.append(("failover p99 (kill → +2 s)", ms(results.failover["p99_ms"] as? Double), "", ""))
+        let catchup = results.catchup["records_per_s"] as? Double
+        rows.append(("catch-up records/s", catchup.map(formatInt) ?? "-", "≥ 200,000",
+                     verdict(catchup.map { $0 >= 200_000 })))
+        rows.append(("catch-up: time until in sync", ms(results.catchup["time_to_sync_ms"] as? Double), "", ""))
+        let falseFailovers = results.leaderChanges.map { Int($0) - results.kills }
+        rows.append(("false failovers", falseFailovers.map(String.init) ?? "-", "0",
+                     verdict(falseFailovers.map { $0 == 0 })))
+        let moneyOK = results.moneyChecks.allSatisfy { $0.total == $0.expected }
+        rows.append(("money checks", "\(results.moneyChecks.filter { $0.total == $0.expected }.count)/"
+                     + "\(results.moneyChecks.count) passed", "all", verdict(results.moneyChecks.isEmpty ? nil : moneyOK)))
+
+        let widths = [rows.map(\.0.count).max()!, rows.map(\.1.count).max()!, rows.map(\.2.count).max()!, 6]
+        func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+            let fill = String(repeating: " ", count: max(0, width - s.count))
+            return right ? fill + s : s + fill
+        }
+        let rule = "+" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "+") + "+"
+        say("\n" + rule)
+        say("| " + pad("metric", widths[0]) + " | " + pad("result", widths[1], right: true) + " | "
+            + pad("target", widths[2]) + " | " + pad("", widths[3]) + " |")
+        say(rule)
+        for row in rows {
+            say("| " + pad(row.0, widths[0]) + " | " + pad(row.1, widths[1], right: true) + " | " + pad(row.2, widths[2])
+                + " | " + pad(row.3, widths[3]) + " |")
+        }
+        say(rule)
+        var notes: [String] = []
+        if let s = results.single {
+            notes.append("throughput: \(formatInt(s.ok)) ok, \(formatInt(s.refused)) insufficient_funds, \(s.errors) errors, "
+                         + "\(s.timeouts) timeouts; bench used \(format(results.singleCPU ?? 0, decimals: 2)) cores")
+        }
+        if let s = results.batch {
+            notes.append("batch: \(formatInt(s.ok)) ok, \(formatInt(s.refused)) insufficient_funds, \(s.errors) errors, "
+                         + "\(s.timeouts) timeouts; bench used \(format(results.batchCPU ?? 0, decimals: 2)) cores")
+        }
+        if !results.failover.isEmpty {
+            let f = results.failover
+            notes.append("failover: offered \(formatInt((f["offered_rate"] as? Double) ?? 0))/s, achieved "
+                         + "\(formatInt((f["achieved_rate"] as? Double) ?? 0))/s; new leader seen "
+                         + "\(format((f["new_leader_seen_ms"] as? Double) ?? 0, decimals: 0)) ms after the kill; gap at the kill "
+                         + "\(format((f["kill_gap_ms"] as? Double) ?? 0, decimals: 1)) ms; "
+                         + "\(f["errors"] ?? 0) errors, \(f["timeouts"] ?? 0) timeouts")
+        }
+        if let records = results.catchup["records"] as? Int64 {
+            var line = "catch-up: \(formatInt(Int(records))) records behind at restart"
+            if let rebuild = results.catchup["state_rebuild_ms"] as? Int { line += ", its state rebuilt in \(rebuild) ms" }
+            if let up = results.catchup["up_after_restart_ms"] as? Double,
+               let rate = results.catchup["replication_records_per_s"] as? Double,
+               let replicated = results.catchup["replication_records"] as? Int64 {
+                line += "; first heard \(format(up, decimals: 0)) ms after the restart, then \(formatInt(Int(replicated))) "
+                    + "records replicated at \(formatInt(rate))/s"
+            }
+            notes.append(line)
+        }
+        notes.append("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(loadAtStart) at start, "
+                     + "\(Self.loadAverage()) at end")
+        for note in notes { say("  " + note) }
+        say("  report: \(directory.appendingPathComponent("report.json").path); logs: \(directory.path)/*.log")
+    }
+}
