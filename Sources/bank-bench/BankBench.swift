@@ -173,6 +173,8 @@ final class BenchRunner {
     let monitor = StatusMonitor()
     var monitorStarted = false
     let probe = MachineProbe()
+    /// Load of the phase running now, stopped if the run fails half-way.
+    var activeLoad: LoadShared?
 
     init(settings: Settings) throws {
         self.settings = settings
@@ -214,6 +216,7 @@ final class BenchRunner {
             }
             code = 1
         }
+        if let load = activeLoad { _ = load.stopAndJoin(timeoutSeconds: Double(settings.timeoutMs) / 1000 * 2 + 5) }
         if monitorStarted {
             monitor.stop()
             probe.stop()
@@ -233,7 +236,6 @@ final class BenchRunner {
     }
 
     // MARK: - Set-up
-
 
     private func binDirectory() -> URL {
         if let binDir = settings.binDir { return URL(fileURLWithPath: binDir, isDirectory: true) }
@@ -298,7 +300,9 @@ final class BenchRunner {
         }
         say("  opened and funded \(formatInt(accountIDs.count)) accounts in \(ms(since: t1)) ms")
         try checkMoney(after: "set-up")
-        if let status = admin.status() { results.leaderChanges = status.leaderChanges }
+        if let status = admin.status(), status.leaderChanges != 0 {
+            say("  note: the gateway already counts \(status.leaderChanges) leader change(s) after set-up")
+        }
     }
 
     // MARK: - Phases
@@ -336,6 +340,7 @@ final class BenchRunner {
         say("\n[1/5] throughput: single transfers, \(settings.inflight) in flight over \(settings.sockets) DEALER sockets, "
             + "\(format(settings.throughputSeconds, decimals: 0)) s")
         let shared = LoadShared()
+        activeLoad = shared
         let base = settings.inflight / settings.sockets, extra = settings.inflight % settings.sockets
         for index in 0..<settings.sockets {
             let worker = PipelineSettings(endpoint: cluster.gatewayEndpoint, accounts: accountIDs, prefix: "t",
@@ -358,6 +363,7 @@ final class BenchRunner {
         say("\n[2/5] batch: batches of \(settings.batchSize) transfers (atomic: false), \(settings.batchInflight) in flight, "
             + "\(format(settings.batchSeconds, decimals: 0)) s")
         let shared = LoadShared()
+        activeLoad = shared
         let worker = BatchSettings(endpoint: cluster.gatewayEndpoint, accounts: accountIDs, prefix: "bt",
                                    batchSize: settings.batchSize, sockets: settings.batchInflight,
                                    timeoutNanos: settings.timeoutNanos * 2)
@@ -407,6 +413,7 @@ final class BenchRunner {
             throw BenchError.timeout("\(name) load threads did not finish")
         }
         let drained = shared.snapshot()
+        activeLoad = nil
         let elapsed = Double(t1 - t0) / 1e9
         let tps = Double(final.answered - start.answered) / elapsed
         // Errors and timeouts over the whole phase, including the warm-up and the drain.
@@ -489,6 +496,7 @@ final class BenchRunner {
         }
         let follower: BenchCluster.Node = leader == .primary ? .backup : .primary
         let shared = LoadShared()
+        activeLoad = shared
         let perSocket = rate / Double(settings.failoverSockets)
         for index in 0..<settings.failoverSockets {
             let worker = PipelineSettings(endpoint: cluster.gatewayEndpoint, accounts: accountIDs, prefix: "f",
@@ -577,6 +585,7 @@ final class BenchRunner {
         guard shared.stopAndJoin(timeoutSeconds: Double(settings.timeoutMs) / 1000 * 2 + 5) else {
             throw BenchError.timeout("failover load threads did not finish")
         }
+        activeLoad = nil
         let snap = shared.snapshot()
         let workers = shared.results.withLock { $0 }
         results.errorSamples["failover"] = shared.errorSamples.withLock { $0 }
