@@ -285,7 +285,7 @@ public struct LedgerNode {
         let nowNanos = now.monotonicNanos
         switch peer.state {
         case .probing:
-            let due = peer.probeSentNanos.map { now.nanos(since: $0) >= settings.resendIntervalNanos } ?? true
+            let due = peer.probeSentNanos.map { now.nanos(since: $0) >= settings.probeIntervalNanos } ?? true
             if due {
                 sendAppend(from: peer.nextSeq, records: [])
                 peer.probeSentNanos = nowNanos

@@ -4,13 +4,18 @@ public struct LedgerSettings: Hashable, Sendable {
     /// gateway can let the leader go on alone (under a new epoch).
     public var peerStallTimeoutNanos: UInt64 = .milliseconds(250)
     /// With records outstanding and no acknowledgement for this long, the leader goes back to probing the peer.
-    public var resendIntervalNanos: UInt64 = .milliseconds(100)
+    /// Only a fallback for lost messages (rare over TCP; a gap is otherwise refused at once by the follower), so
+    /// it must be well above the time a follower takes to make a full window durable — or catch-up would resend
+    /// its window over and over.
+    public var resendIntervalNanos: UInt64 = .milliseconds(500)
+    /// While the peer's position is unknown (it restarted, or messages were lost), probe it this often.
+    public var probeIntervalNanos: UInt64 = .milliseconds(100)
     /// How often an idle leader sends an empty append (keep-alive with the commit position).
     public var idleAppendIntervalNanos: UInt64 = .milliseconds(50)
     public var maxRecordsPerAppend = 4096
     public var maxBytesPerAppend = 1 << 20
     /// Records sent but not yet acknowledged, at most: bounds memory in flight during catch-up.
-    public var maxInflightRecords: UInt64 = 32_768
+    public var maxInflightRecords: UInt64 = 16_384
     /// A peer catching up this close to the leader's durable position becomes synchronous: from then on the leader
     /// commits only what the peer also holds.
     public var syncLagThresholdRecords: UInt64 = 4096
