@@ -1,32 +1,26 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
-/// Small files that must survive a crash whole: written to a temporary file, fsync'd, renamed over the old one,
-/// and the directory fsync'd. A reader sees the old content or the new, never a mix.
+/// Small files that must survive a crash whole (node metadata, the gateway's state).
+///
+/// `write` puts the bytes in `<path>.tmp`, fsyncs it, renames it over `path` and fsyncs the directory: rename is
+/// atomic, so a reader — or a restart after a crash at any point — sees the old content or the new, never a torn
+/// mix, and once `write` returns the new content survives a power cut.
 public enum DurableFile {
     public static func write(_ bytes: [UInt8], to path: String) throws {
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw JournalError.system("open", temporary) }
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if result < 0 {
-                if errno == EINTR { continue }
-                close(fd)
-                throw JournalError.system("write", temporary)
-            }
-            written += result
+        guard fd >= 0 else { throw StorageError.lastSystemCall("open", path: temporary) }
+        do {
+            try bytes.withUnsafeBytes { try PosixIO.writeAll(fd, $0, at: 0, path: temporary) }
+            guard fsync(fd) == 0 else { throw StorageError.lastSystemCall("fsync", path: temporary) }
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
         }
-        guard fsync(fd) == 0 else { close(fd); throw JournalError.system("fsync", temporary) }
-        close(fd)
-        guard rename(temporary, path) == 0 else { throw JournalError.system("rename", path) }
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let dirFD = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dirFD >= 0 else { throw JournalError.system("open", directory) }
-        defer { close(dirFD) }
-        guard fsync(dirFD) == 0 else { throw JournalError.system("fsync", directory) }
+        guard close(fd) == 0 else { throw StorageError.lastSystemCall("close", path: temporary) }
+        guard rename(temporary, path) == 0 else { throw StorageError.lastSystemCall("rename", path: path) }
+        try PosixIO.syncDirectory(PosixIO.parentDirectory(of: path))
     }
 
     /// The file's bytes, or nil if it does not exist.
@@ -34,19 +28,22 @@ public enum DurableFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
-            throw JournalError.system("open", path)
+            throw StorageError.lastSystemCall("open", path: path)
         }
         defer { close(fd) }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw JournalError.system("read", path)
+        var bytes = [UInt8](repeating: 0, count: Int(try PosixIO.fileSize(fd, path: path)))
+        var count = try bytes.withUnsafeMutableBytes { try PosixIO.read(fd, into: $0, at: 0, path: path) }
+        // The file may have grown since fstat (nobody should write it, but a read must not lose bytes).
+        while count == bytes.count {
+            bytes.append(contentsOf: repeatElement(0, count: 4096))
+            let more = try bytes.withUnsafeMutableBytes { raw in
+                try PosixIO.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[count...]), at: UInt64(count),
+                                 path: path)
             }
-            if count == 0 { return result }
-            result.append(contentsOf: chunk[0..<count])
+            count += more
+            if more == 0 { break }
         }
+        bytes.removeSubrange(count...)
+        return bytes
     }
 }

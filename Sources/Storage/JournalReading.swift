@@ -1,12 +1,21 @@
-/// What the replication state machine reads from a journal, the way etcd's raft reads its `Storage`. Writes are
-/// actions the driver carries out; reads are synchronous and side-effect free.
+/// What the pure replication state machine reads from a journal, the way etcd's raft reads its `Storage`.
+///
+/// Reads are synchronous and side-effect free; writes (append, sync, truncate) are actions the driver carries out
+/// on the concrete journal, so the state machine stays pure and runs unchanged against `FileJournal` in production
+/// and `MemoryJournal` in tests and the simulator.
 public protocol JournalReading: AnyObject {
+    /// The seq of the last record; 0 when the journal is empty.
     var lastSeq: UInt64 { get }
+    /// The hash of the last record; `.zero` when the journal is empty.
     var lastHash: RecordHash { get }
+    /// The epoch of the last record; 0 when the journal is empty.
     var lastEpoch: UInt64 { get }
-    /// The hash of the record at `seq` (`.zero` for seq 0); nil beyond the end.
+    /// The hash of the record at `seq`: `.zero` for seq 0, nil beyond the end.
     func hash(at seq: UInt64) -> RecordHash?
+    /// The epoch of the record at `seq`: 0 for seq 0, nil beyond the end.
     func epoch(at seq: UInt64) -> UInt64?
-    /// Consecutive records from `seq`: at most `maxCount`, about `maxBytes` (at least one if `seq` exists).
+    /// Consecutive records starting at `seq`: at most `maxCount`, and at most `maxBytes` of encoded size — except
+    /// that the record at `seq` is always included if it exists, however big, so a reader always makes progress.
+    /// Empty when `seq` is 0, beyond the end, or `maxCount` < 1.
     func records(from seq: UInt64, maxCount: Int, maxBytes: Int) -> [JournalRecord]
 }

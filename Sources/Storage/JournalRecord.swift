@@ -1,9 +1,19 @@
 import Crypto
 
-/// One journal record: `magic | length | epoch | seq | prevHash | payload | hash`, little-endian, where
-/// `hash = SHA-256(magic … payload)`. A record verifies itself (recompute the hash), and `prevHash` chains it to the
-/// one before, so two journals with the same hash at a seq hold the same records up to it. Records travel between
-/// nodes in this same encoding.
+/// One journal record: a state change (`payload`) stamped with the leader's `epoch`, its position `seq`, and the hash
+/// of the record before it.
+///
+/// Encoding, little-endian, the same on disk and on the wire (replication ships records byte for byte):
+///
+///     magic u32 | totalLength u32 | epoch u64 | seq u64 | prevHash 32 | payload | hash 32
+///
+/// where `totalLength` counts the whole record including the trailing hash, and
+/// `hash = SHA-256(magic … payload)`. A record verifies itself (recompute the hash and compare), so a torn or
+/// bit-rotted record is detected without any other context. `prevHash` chains it to the record before, so two
+/// journals that hold the same hash at some seq hold the same records up to it — the property replication relies on
+/// to find where a rejoining follower diverged.
+///
+/// The fields are `let`: the hash is computed once from the others and must never go stale.
 public struct JournalRecord: Hashable, Sendable {
     public let epoch: UInt64
     public let seq: UInt64
@@ -11,24 +21,33 @@ public struct JournalRecord: Hashable, Sendable {
     public let payload: [UInt8]
     public let hash: RecordHash
 
-    static let magic: UInt32 = 0x314A_4B42 // "BKJ1"
-    static let headerCount = 4 + 4 + 8 + 8 + 32
-    static let trailerCount = 32
-    public static let maximumPayloadBytes = 16 << 20
+    /// "BKJ1" in the file, so a hex dump shows where records start.
+    public static let magic: UInt32 = 0x314A_4B42
+    /// magic, totalLength, epoch, seq, prevHash.
+    public static let headerByteCount = 4 + 4 + 8 + 8 + RecordHash.byteCount
+    /// Header plus trailing hash: the size of a record with an empty payload.
+    public static let overheadByteCount = headerByteCount + RecordHash.byteCount
+    /// A payload larger than this is refused: a length field beyond it is read as corruption, so a flipped bit in a
+    /// length cannot make recovery swallow gigabytes as one "record".
+    public static let maxPayloadByteCount = 16 << 20
 
+    /// Makes a record and computes its hash. A payload over `maxPayloadByteCount` is a programming error.
     public init(epoch: UInt64, seq: UInt64, prevHash: RecordHash, payload: [UInt8]) {
-        precondition(payload.count <= Self.maximumPayloadBytes, "journal payload too large")
+        precondition(payload.count <= Self.maxPayloadByteCount,
+                     "journal payload of \(payload.count) bytes exceeds \(Self.maxPayloadByteCount)")
         self.epoch = epoch
         self.seq = seq
         self.prevHash = prevHash
         self.payload = payload
-        var body: [UInt8] = []
-        body.reserveCapacity(Self.headerCount + payload.count)
-        Self.appendBody(epoch: epoch, seq: seq, prevHash: prevHash, payload: payload, to: &body)
-        hash = body.withUnsafeBytes { Self.digest($0) }
+        let header = Self.header(epoch: epoch, seq: seq, prevHash: prevHash, payloadByteCount: payload.count)
+        var hasher = SHA256()
+        withUnsafeBytes(of: header) { hasher.update(bufferPointer: $0) }
+        payload.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        hash = RecordHash(hasher.finalize())
     }
 
-    private init(epoch: UInt64, seq: UInt64, prevHash: RecordHash, payload: [UInt8], hash: RecordHash) {
+    /// A record whose fields were read from bytes (and verified there, if the caller asked to).
+    init(epoch: UInt64, seq: UInt64, prevHash: RecordHash, payload: [UInt8], hash: RecordHash) {
         self.epoch = epoch
         self.seq = seq
         self.prevHash = prevHash
@@ -36,56 +55,42 @@ public struct JournalRecord: Hashable, Sendable {
         self.hash = hash
     }
 
-    public var encodedCount: Int { Self.headerCount + payload.count + Self.trailerCount }
+    /// The number of bytes `encode(into:)` appends.
+    public var encodedCount: Int { Self.overheadByteCount + payload.count }
 
+    /// Appends the record's encoding to `buffer`.
     public func encode(into buffer: inout [UInt8]) {
-        Self.appendBody(epoch: epoch, seq: seq, prevHash: prevHash, payload: payload, to: &buffer)
+        let header = Self.header(epoch: epoch, seq: seq, prevHash: prevHash, payloadByteCount: payload.count)
+        withUnsafeBytes(of: header) { buffer.append(contentsOf: $0) }
+        buffer.append(contentsOf: payload)
         hash.append(to: &buffer)
     }
 
-    private static func appendBody(epoch: UInt64, seq: UInt64, prevHash: RecordHash, payload: [UInt8],
-                                   to buffer: inout [UInt8]) {
-        let total = UInt32(headerCount + payload.count + trailerCount)
-        withUnsafeBytes(of: magic.littleEndian) { buffer.append(contentsOf: $0) }
-        withUnsafeBytes(of: total.littleEndian) { buffer.append(contentsOf: $0) }
-        withUnsafeBytes(of: epoch.littleEndian) { buffer.append(contentsOf: $0) }
-        withUnsafeBytes(of: seq.littleEndian) { buffer.append(contentsOf: $0) }
-        prevHash.append(to: &buffer)
-        buffer.append(contentsOf: payload)
+    /// The record's encoding on its own.
+    public var encoded: [UInt8] {
+        var buffer: [UInt8] = []
+        encode(into: &buffer)
+        return buffer
     }
 
-    static func digest(_ bytes: UnsafeRawBufferPointer) -> RecordHash {
-        let digest = SHA256.hash(data: bytes)
-        return digest.withUnsafeBytes { RecordHash(raw: $0) }
+    /// Whether `hash` is the hash of the other fields (always true for records made with the public initializer).
+    public var isSelfConsistent: Bool {
+        JournalRecord(epoch: epoch, seq: seq, prevHash: prevHash, payload: payload).hash == hash
     }
 
-    public enum DecodeResult: Hashable, Sendable {
-        case record(JournalRecord, byteCount: Int)
-        /// The buffer ends before the record does.
-        case incomplete
-        case corrupt(String)
+    /// Whether `self` may directly follow `previous` in a journal: next seq, chained hash, epoch not going back.
+    public func follows(_ previous: JournalRecord) -> Bool {
+        seq == previous.seq &+ 1 && prevHash == previous.hash && epoch >= previous.epoch
     }
 
-    /// Decodes the record at the start of `bytes`. Never traps on bad bytes.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, verify: Bool = true) -> DecodeResult {
-        guard bytes.count >= 8 else { return .incomplete }
-        guard bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian == magic else {
-            return .corrupt("bad magic")
-        }
-        let total = Int(bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian)
-        guard total >= headerCount + trailerCount, total - headerCount - trailerCount <= maximumPayloadBytes else {
-            return .corrupt("bad length \(total)")
-        }
-        guard bytes.count >= total else { return .incomplete }
-        let epoch = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian
-        let seq = bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian
-        let prevHash = RecordHash(raw: UnsafeRawBufferPointer(rebasing: bytes[24..<56]))
-        let payload = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[headerCount..<(total - trailerCount)]))
-        let hash = RecordHash(raw: UnsafeRawBufferPointer(rebasing: bytes[(total - trailerCount)..<total]))
-        if verify, digest(UnsafeRawBufferPointer(rebasing: bytes[0..<(total - trailerCount)])) != hash {
-            return .corrupt("hash mismatch")
-        }
-        return .record(JournalRecord(epoch: epoch, seq: seq, prevHash: prevHash, payload: payload, hash: hash),
-                       byteCount: total)
+    /// The 56 header bytes as seven little-endian words: built on the stack, hashed and copied without allocating.
+    static func header(epoch: UInt64, seq: UInt64, prevHash: RecordHash, payloadByteCount: Int)
+        -> (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    {
+        let totalLength = UInt64(overheadByteCount + payloadByteCount)
+        let magicAndLength = UInt64(magic) | totalLength << 32
+        let words = prevHash.littleEndianWords
+        return (magicAndLength.littleEndian, epoch.littleEndian, seq.littleEndian,
+                words.0, words.1, words.2, words.3)
     }
 }

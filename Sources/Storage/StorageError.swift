@@ -1,23 +1,33 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
-public enum JournalError: Error, CustomStringConvertible, Sendable {
-    case system(operation: String, path: String, code: Int32)
-    case corrupted(path: String, offset: Int, seq: UInt64, reason: String)
-
-    static func system(_ operation: String, _ path: String) -> JournalError {
-        .system(operation: operation, path: path, code: errno)
-    }
+/// A storage operation failed for a reason outside the data itself: a system call failed, a file is locked by
+/// another process, a small state file does not parse. Every case names the file, so the log line is actionable.
+public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// `call` failed on `path` with `errno`.
+    case systemCall(_ call: String, path: String, errno: Int32)
+    /// The file ended before the bytes the index says are there: it was changed behind the journal's back.
+    case shortRead(path: String, offset: UInt64, expected: Int, got: Int)
+    /// Another process holds the journal open (two ledgers on one data directory would interleave writes).
+    case locked(path: String)
+    /// A small state file exists but its content is unusable.
+    case invalidContent(path: String, reason: String)
 
     public var description: String {
         switch self {
-        case let .system(operation, path, code):
-            return "\(operation) \(path): \(String(cString: strerror(code)))"
-        case let .corrupted(path, offset, seq, reason):
-            return "journal \(path) is corrupted at byte \(offset) (record seq \(seq)): \(reason), and valid records "
-                + "follow it. Refusing to start rather than serve wrong balances: restore this node's data from its "
-                + "peer (delete its data directory and let it catch up) or from a backup."
+        case let .systemCall(call, path, code):
+            return "\(call) \(path) failed: \(String(cString: strerror(code))) (errno \(code))"
+        case let .shortRead(path, offset, expected, got):
+            return "read \(path) at offset \(offset): expected \(expected) bytes, the file ended after \(got); "
+                + "was the file changed by another program?"
+        case let .locked(path):
+            return "\(path) is locked by another process: is another ledger running on this data directory?"
+        case let .invalidContent(path, reason):
+            return "\(path) is unreadable: \(reason)"
         }
+    }
+
+    /// The error for a system call that just failed; reads `errno` at once, before anything can overwrite it.
+    static func lastSystemCall(_ call: String, path: String) -> StorageError {
+        .systemCall(call, path: path, errno: errno)
     }
 }

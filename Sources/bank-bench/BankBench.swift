@@ -490,11 +490,7 @@ final class BenchRunner {
         say("\n[4/5] failover: steady \(formatInt(rate)) transfers/s over \(settings.failoverSockets) pipelined sockets; "
             + "kill -9 the leader after \(format(settings.killAfter, decimals: 0)) s, restart it "
             + "\(format(settings.downSeconds, decimals: 0)) s later")
-        guard let before = admin.status(), let leaderName = before.leader,
-              let leader = BenchCluster.Node(rawValue: leaderName) else {
-            throw BenchError.check("failover: no leader before the phase")
-        }
-        let follower: BenchCluster.Node = leader == .primary ? .backup : .primary
+        guard admin.status()?.leader != nil else { throw BenchError.check("failover: no leader before the phase") }
         let shared = LoadShared()
         activeLoad = shared
         let perSocket = rate / Double(settings.failoverSockets)
@@ -526,12 +522,24 @@ final class BenchRunner {
         }
         tick(until: phaseStart + UInt64(settings.killAfter * 1e9), "steady")
 
-        // Kill the leader.
+        // Kill whoever leads now (a fresh look: leadership may have moved during the phase).
+        var current: ClusterStatus?
+        tick(until: monoNanos() + 10_000_000_000, "waiting for a leader to kill") {
+            current = admin.status(timeoutMilliseconds: 500)
+            return current?.leader != nil
+        }
+        guard let before = current, let leaderName = before.leader, let leader = BenchCluster.Node(rawValue: leaderName),
+              before.hasLeaderAndFollower(freshMs: freshMs) else {
+            throw BenchError.check("failover: no leader with an in-sync follower to kill (\(current?.summary ?? "no status"))")
+        }
+        let follower: BenchCluster.Node = leader == .primary ? .backup : .primary
         monitor.killed.withLock { $0[leader.rawValue] = 0 }
         let killNanos = monoNanos()
         cluster.kill9(leader)
         results.kills += 1
-        say("  killed \(leader.rawValue) (leader, epoch \(before.epoch)) with SIGKILL")
+        monitor.note("bench: kill -9 \(leader.rawValue) (leader)")
+        say("  killed \(leader.rawValue) (leader, epoch \(before.epoch), leader changes so far \(before.leaderChanges)) "
+            + "with SIGKILL")
         var promotedNanos: UInt64?
         var newEpoch: Int64 = 0
         tick(until: killNanos + 30_000_000_000, "waiting for a new leader") {
@@ -552,6 +560,7 @@ final class BenchRunner {
         let logOffset = cluster.logSize(leader)
         let restartNanos = monoNanos()
         try cluster.start(leader)
+        monitor.note("bench: restarted \(leader.rawValue)")
         say("  restarted \(leader.rawValue); leader \(follower.rawValue) at seq \(leaderSeqAtRestart.map(formatInt) ?? "?")")
         var syncedNanos: UInt64?
         // When the restarted ledger is first heard (journal scanned, state rebuilt) and the leader's seq then.
@@ -563,12 +572,14 @@ final class BenchRunner {
                   node.role != "down" else { return false }
             if upNanos == nil {
                 upNanos = monoNanos()
+                monitor.note("bench: \(leader.rawValue) heard again (\(node.role))")
                 let heard = monoNanos()
                 monitor.killed.withLock { $0[leader.rawValue] = heard }
                 leaderSeqAtUp = status.node(follower.rawValue)?.lastSeq
             }
             guard node.role == "follower" else { return false }
             syncedNanos = monoNanos()
+            monitor.note("bench: \(leader.rawValue) is the in-sync follower again")
             return true
         }
         guard let syncedNanos else { throw BenchError.timeout("the restarted ledger was not in sync within 120 s") }
@@ -682,11 +693,16 @@ final class BenchRunner {
         say("\n[5/5] stability")
         guard let status = admin.status() else { throw BenchError.check("no status at the end") }
         results.leaderChanges = status.leaderChanges
-        say("  leader changes \(status.leaderChanges), kills by the bench \(results.kills): "
+        say("  leader changes \(status.leaderChanges), kills of the leader by the bench \(results.kills): "
             + "false failovers \(status.leaderChanges - Int64(results.kills))")
+        say("  timeline (gateway status polled every 50 ms, and the bench's own actions):")
         for change in monitor.changes.withLock({ $0 }) {
-            say("    t=\(format(change.seconds, decimals: 2)) s (\(change.phase)): epoch \(change.epoch), "
-                + "leader \(change.leader ?? "none"), leader changes \(change.leaderChanges)")
+            if let event = change.event {
+                say("    t=\(format(change.seconds, decimals: 2)) s (\(change.phase)): \(event)")
+            } else {
+                say("    t=\(format(change.seconds, decimals: 2)) s (\(change.phase)): epoch \(change.epoch), "
+                    + "leader \(change.leader ?? "none"), leader changes \(change.leaderChanges)")
+            }
         }
     }
 

@@ -37,7 +37,7 @@ final class BenchCluster {
         try encoder.encode(file).write(to: configURL)
         for node in Node.allCases {
             // Fresh logs for every run.
-            FileManager.default.createFile(atPath: logURL(node).path, contents: nil)
+            _ = FileManager.default.createFile(atPath: logURL(node).path, contents: nil)
         }
     }
 
@@ -124,11 +124,19 @@ final class BenchCluster {
 
     // MARK: - Ports
 
-    /// Four consecutive free TCP ports on loopback, from a random base.
+    /// Four consecutive free TCP ports on loopback, from a random base below the kernel's ephemeral port range:
+    /// while a ledger is down its peers keep reconnecting to its port, and an outgoing connection given that very
+    /// port as its local port would keep the restarted ledger from binding it ("Address already in use").
     private static func freePortBase() throws -> Int {
         var generator = SystemRandomNumberGenerator()
+        var range = 20_000..<60_000
+        if let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8),
+           let low = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap({ Int($0) }),
+           low - 4 > 10_000 {
+            range = 10_000..<(low - 4)
+        }
         for _ in 0..<200 {
-            let base = Int.random(in: 20_000..<60_000, using: &generator)
+            let base = Int.random(in: range, using: &generator)
             if (0..<4).allSatisfy({ isFree(port: base + $0) }) { return base }
         }
         throw BenchError.setup("no four consecutive free ports found")

@@ -157,7 +157,7 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
             if !stopping {
                 while pending.count < settings.window {
                     var intended = now
-                    if let interval {
+                    if interval != nil {
                         if nextDue > Double(now) { break }
                         intended = UInt64(nextDue)
                     }
@@ -332,6 +332,16 @@ final class StatusMonitor: Sendable {
         var epoch: Int64
         var leader: String?
         var leaderChanges: Int64
+        /// Something the bench did (kill, restart), instead of a status change.
+        var event: String? = nil
+    }
+
+    private let startNanos = Mutex<UInt64>(0)
+
+    func note(_ event: String) {
+        let change = Change(seconds: Double(monoNanos() - startNanos.withLock { $0 }) / 1e9, wall: Date(),
+                            phase: phase.withLock { $0 }, epoch: 0, leader: nil, leaderChanges: 0, event: event)
+        changes.withLock { $0.append(change) }
     }
 
     let phase = Mutex<String>("set-up")
@@ -346,6 +356,7 @@ final class StatusMonitor: Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     func start(context: ZMQContext, endpoint: String, startNanos: UInt64, intervalMs: Int = 50) {
+        self.startNanos.withLock { $0 = startNanos }
         let thread = Thread { [self] in
             defer { done.signal() }
             guard let client = try? SimpleClient(context: context, endpoint: endpoint) else { return }
