@@ -1,161 +1,272 @@
 /// The journal payload: a compact, deterministic, versioned binary form of an `Entry`.
 ///
-/// `version u8 | timeMillis i64 | count u32 | mutation*`, each mutation `requestID str | tag u8 | fields`, strings as
-/// `u16 length | UTF-8`, integers little-endian. Decoding re-validates every id and never traps on bad bytes.
+/// ```
+/// entry    = version:u8 (= 1) | timeMillis:i64 | count:u32 | mutation*count
+/// mutation = requestID:str | tag:u8 | fields
+/// str      = length:u16 | UTF-8 bytes        integers little-endian, amounts i64
+/// optional = flag:u8 (0 absent, 1 present) | value
+/// ```
+///
+/// | tag | operation    | fields                                           |
+/// |-----|--------------|--------------------------------------------------|
+/// | 1   | openAccount  | account:str currency:str overdraftLimit:i64      |
+/// | 2   | deposit      | account:str amount:i64                           |
+/// | 3   | withdraw     | account:str amount:i64                           |
+/// | 4   | transfer     | from:str to:str amount:i64 reference:optional str |
+/// | 5   | hold         | account:str amount:i64 holdID:str                |
+/// | 6   | capture      | holdID:str amount:optional i64                   |
+/// | 7   | release      | holdID:str                                       |
+/// | 8   | freeze       | account:str                                      |
+/// | 9   | unfreeze     | account:str                                      |
+///
+/// The encoding is canonical: one entry has exactly one encoding, and decoding accepts only canonical bytes (flags
+/// are 0 or 1, nothing trails), so `encoded(decoded(bytes)) == bytes` for every accepted input. Decoding re-checks
+/// every value through the same validation the protocol layer uses (ids through their failable initialisers,
+/// amounts and overdraft limits against `Money`) and throws on anything short, long or malformed: a journal record
+/// is untrusted bytes until proven otherwise, and must never trap the process.
+///
+/// It is on the hot path (every leader write, every follower append, every replay), so encoding computes the exact
+/// size and writes once into an uninitialised array, and decoding reads straight from contiguous memory.
 public struct EntryDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
     public let reason: String
+    public init(reason: String) { self.reason = reason }
     public var description: String { "undecodable journal entry: \(reason)" }
 }
 
 extension Entry {
     static let formatVersion: UInt8 = 1
 
-    private enum Tag: UInt8 {
+    enum Tag: UInt8 {
         case openAccount = 1, deposit, withdraw, transfer, hold, capture, release, freeze, unfreeze
     }
 
+    /// The smallest encoded mutation (request id of one byte, release/freeze/unfreeze of a one-byte id).
+    static let minimumMutationSize = 2 + 1 + 1 + 2 + 1
+
+    /// The journal payload for this entry. Strings must fit a 16-bit length, which the ledger guarantees for the
+    /// entries it produces (ids are short by type; request ids and references are checked).
     public func encoded() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(16 + mutations.count * 64)
-        out.append(Self.formatVersion)
-        Self.put(UInt64(bitPattern: timeMillis), &out)
-        Self.put(UInt32(mutations.count), &out)
-        for mutation in mutations {
-            Self.put(mutation.requestID.rawValue, &out)
-            switch mutation.operation {
-            case let .openAccount(id, currency, overdraft):
-                out.append(Tag.openAccount.rawValue)
-                Self.put(id.rawValue, &out); Self.put(currency.rawValue, &out); Self.put(overdraft, &out)
-            case let .deposit(id, amount):
-                out.append(Tag.deposit.rawValue); Self.put(id.rawValue, &out); Self.put(amount, &out)
-            case let .withdraw(id, amount):
-                out.append(Tag.withdraw.rawValue); Self.put(id.rawValue, &out); Self.put(amount, &out)
-            case let .transfer(from, to, amount, reference):
-                out.append(Tag.transfer.rawValue)
-                Self.put(from.rawValue, &out); Self.put(to.rawValue, &out); Self.put(amount, &out)
-                out.append(reference == nil ? 0 : 1)
-                if let reference { Self.put(reference, &out) }
-            case let .hold(id, amount, holdID):
-                out.append(Tag.hold.rawValue)
-                Self.put(id.rawValue, &out); Self.put(amount, &out); Self.put(holdID.rawValue, &out)
-            case let .capture(holdID, amount):
-                out.append(Tag.capture.rawValue)
-                Self.put(holdID.rawValue, &out)
-                out.append(amount == nil ? 0 : 1)
-                if let amount { Self.put(amount, &out) }
-            case let .release(holdID):
-                out.append(Tag.release.rawValue); Self.put(holdID.rawValue, &out)
-            case let .freeze(id):
-                out.append(Tag.freeze.rawValue); Self.put(id.rawValue, &out)
-            case let .unfreeze(id):
-                out.append(Tag.unfreeze.rawValue); Self.put(id.rawValue, &out)
-            }
-        }
-        return out
-    }
-
-    public init(decoding bytes: ArraySlice<UInt8>) throws(EntryDecodingError) {
-        var reader = EntryReader(bytes: bytes)
-        guard try reader.byte() == Self.formatVersion else { throw EntryDecodingError(reason: "unknown format version") }
-        let time = Int64(bitPattern: try reader.u64())
-        let count = try reader.u32()
-        guard count <= 1_000_000 else { throw EntryDecodingError(reason: "too many mutations") }
-        var mutations: [Mutation] = []
-        mutations.reserveCapacity(Int(count))
-        for _ in 0..<count {
-            guard let requestID = RequestID(try reader.string()) else { throw EntryDecodingError(reason: "bad request id") }
-            guard let tag = Tag(rawValue: try reader.byte()) else { throw EntryDecodingError(reason: "unknown operation") }
-            let operation: Operation
-            switch tag {
-            case .openAccount:
-                let id = try reader.account()
-                guard let currency = CurrencyCode(try reader.string()) else {
-                    throw EntryDecodingError(reason: "bad currency")
+        let size = encodedSize
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, initializedCount in
+            var out = EntryWriter(buffer: buffer)
+            out.put(Self.formatVersion)
+            out.put(UInt64(bitPattern: timeMillis))
+            out.put(UInt32(mutations.count))
+            for mutation in mutations {
+                out.put(mutation.requestID.rawValue)
+                switch mutation.operation {
+                case let .openAccount(id, currency, overdraft):
+                    out.put(Tag.openAccount.rawValue)
+                    out.put(id.rawValue)
+                    out.put(currency.rawValue)
+                    out.put(UInt64(bitPattern: overdraft))
+                case let .deposit(id, amount):
+                    out.put(Tag.deposit.rawValue)
+                    out.put(id.rawValue)
+                    out.put(UInt64(bitPattern: amount))
+                case let .withdraw(id, amount):
+                    out.put(Tag.withdraw.rawValue)
+                    out.put(id.rawValue)
+                    out.put(UInt64(bitPattern: amount))
+                case let .transfer(from, to, amount, reference):
+                    out.put(Tag.transfer.rawValue)
+                    out.put(from.rawValue)
+                    out.put(to.rawValue)
+                    out.put(UInt64(bitPattern: amount))
+                    if let reference {
+                        out.put(UInt8(1))
+                        out.put(reference)
+                    } else {
+                        out.put(UInt8(0))
+                    }
+                case let .hold(id, amount, holdID):
+                    out.put(Tag.hold.rawValue)
+                    out.put(id.rawValue)
+                    out.put(UInt64(bitPattern: amount))
+                    out.put(holdID.rawValue)
+                case let .capture(holdID, amount):
+                    out.put(Tag.capture.rawValue)
+                    out.put(holdID.rawValue)
+                    if let amount {
+                        out.put(UInt8(1))
+                        out.put(UInt64(bitPattern: amount))
+                    } else {
+                        out.put(UInt8(0))
+                    }
+                case let .release(holdID):
+                    out.put(Tag.release.rawValue)
+                    out.put(holdID.rawValue)
+                case let .freeze(id):
+                    out.put(Tag.freeze.rawValue)
+                    out.put(id.rawValue)
+                case let .unfreeze(id):
+                    out.put(Tag.unfreeze.rawValue)
+                    out.put(id.rawValue)
                 }
-                operation = .openAccount(id, currency: currency, overdraftLimitMinor: try reader.i64())
-            case .deposit: operation = .deposit(try reader.account(), amountMinor: try reader.amount())
-            case .withdraw: operation = .withdraw(try reader.account(), amountMinor: try reader.amount())
-            case .transfer:
-                let from = try reader.account()
-                let to = try reader.account()
-                let amount = try reader.amount()
-                let reference = try reader.byte() == 0 ? nil : try reader.string()
-                operation = .transfer(from: from, to: to, amountMinor: amount, reference: reference)
-            case .hold:
-                let id = try reader.account()
-                let amount = try reader.amount()
-                operation = .hold(id, amountMinor: amount, holdID: try reader.holdID())
-            case .capture:
-                let holdID = try reader.holdID()
-                operation = .capture(holdID, amountMinor: try reader.byte() == 0 ? nil : try reader.amount())
-            case .release: operation = .release(try reader.holdID())
-            case .freeze: operation = .freeze(try reader.account())
-            case .unfreeze: operation = .unfreeze(try reader.account())
             }
-            mutations.append(Mutation(requestID: requestID, operation: operation))
+            invariant(out.offset == size, "entry encoded to \(out.offset) bytes, \(size) expected")
+            initializedCount = size
         }
-        guard reader.isAtEnd else { throw EntryDecodingError(reason: "trailing bytes") }
-        self.init(timeMillis: time, mutations: mutations)
     }
 
-    private static func put(_ value: UInt64, _ out: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+    /// The exact number of bytes `encoded()` writes.
+    var encodedSize: Int {
+        func string(_ s: String) -> Int {
+            let count = s.utf8.count
+            invariant(count <= Int(UInt16.max), "journal strings are at most 65535 bytes, got \(count)")
+            return 2 + count
+        }
+        var size = 1 + 8 + 4
+        for mutation in mutations {
+            size += string(mutation.requestID.rawValue) + 1
+            switch mutation.operation {
+            case let .openAccount(id, currency, _): size += string(id.rawValue) + string(currency.rawValue) + 8
+            case let .deposit(id, _), let .withdraw(id, _): size += string(id.rawValue) + 8
+            case let .transfer(from, to, _, reference):
+                size += string(from.rawValue) + string(to.rawValue) + 8 + 1 + (reference.map(string) ?? 0)
+            case let .hold(id, _, holdID): size += string(id.rawValue) + 8 + string(holdID.rawValue)
+            case let .capture(holdID, amount): size += string(holdID.rawValue) + 1 + (amount == nil ? 0 : 8)
+            case let .release(holdID): size += string(holdID.rawValue)
+            case let .freeze(id), let .unfreeze(id): size += string(id.rawValue)
+            }
+        }
+        return size
     }
-    private static func put(_ value: UInt32, _ out: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+
+    /// Decodes a journal payload, validating everything; throws on any malformed input.
+    public init(decoding bytes: some Collection<UInt8>) throws(EntryDecodingError) {
+        let result = bytes.withContiguousStorageIfAvailable(Self.decode)
+            ?? Array(bytes).withUnsafeBufferPointer(Self.decode)
+        switch result {
+        case let .success(entry): self = entry
+        case let .failure(error): throw error
+        }
     }
-    private static func put(_ value: Int64, _ out: inout [UInt8]) { put(UInt64(bitPattern: value), &out) }
-    private static func put(_ value: String, _ out: inout [UInt8]) {
-        let utf8 = value.utf8
-        invariant(utf8.count <= Int(UInt16.max), "journal strings are at most 65535 bytes")
-        withUnsafeBytes(of: UInt16(utf8.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: utf8)
+
+    private static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<Entry, EntryDecodingError> {
+        do throws(EntryDecodingError) {
+            var reader = EntryReader(bytes: bytes)
+            guard try reader.byte() == formatVersion else { throw EntryDecodingError(reason: "unknown format version") }
+            let time = Int64(bitPattern: try reader.u64())
+            let count = Int(try reader.u32())
+            guard count <= reader.remaining / minimumMutationSize else {
+                throw EntryDecodingError(reason: "\(count) mutations cannot fit in \(reader.remaining) bytes")
+            }
+            var mutations: [Mutation] = []
+            mutations.reserveCapacity(count)
+            for _ in 0..<count {
+                guard let requestID = RequestID(try reader.string()) else {
+                    throw EntryDecodingError(reason: "bad request id")
+                }
+                mutations.append(Mutation(requestID: requestID, operation: try reader.operation()))
+            }
+            guard reader.remaining == 0 else { throw EntryDecodingError(reason: "trailing bytes") }
+            return .success(Entry(timeMillis: time, mutations: mutations))
+        } catch {
+            return .failure(error)
+        }
+    }
+}
+
+/// Writes into the exactly-sized buffer of `Entry.encoded()`. Every write is bounds-checked: a size mismatch is a
+/// crash, never a write past the end.
+private struct EntryWriter {
+    let buffer: UnsafeMutableBufferPointer<UInt8>
+    var offset = 0
+
+    init(buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
+
+    private mutating func reserve(_ count: Int) -> Int {
+        invariant(buffer.count - offset >= count, "entry encoding overran its computed size")
+        defer { offset += count }
+        return offset
+    }
+
+    mutating func put(_ value: UInt8) {
+        buffer[reserve(1)] = value
+    }
+
+    mutating func put(_ value: UInt16) {
+        UnsafeMutableRawBufferPointer(buffer).storeBytes(of: value.littleEndian, toByteOffset: reserve(2), as: UInt16.self)
+    }
+
+    mutating func put(_ value: UInt32) {
+        UnsafeMutableRawBufferPointer(buffer).storeBytes(of: value.littleEndian, toByteOffset: reserve(4), as: UInt32.self)
+    }
+
+    mutating func put(_ value: UInt64) {
+        UnsafeMutableRawBufferPointer(buffer).storeBytes(of: value.littleEndian, toByteOffset: reserve(8), as: UInt64.self)
+    }
+
+    mutating func put(_ string: String) {
+        let utf8 = string.utf8
+        let count = utf8.count
+        put(UInt16(count)) // encodedSize checked count <= UInt16.max.
+        let start = reserve(count)
+        let copied: Void? = utf8.withContiguousStorageIfAvailable { source in
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[start..<start + count]).initialize(from: source)
+        }
+        if copied == nil {
+            for (index, byte) in utf8.enumerated() { buffer[start + index] = byte }
+        }
     }
 }
 
 /// Reads an entry's bytes, throwing on anything short or malformed.
 private struct EntryReader {
-    let bytes: ArraySlice<UInt8>
-    var index: ArraySlice<UInt8>.Index
+    let bytes: UnsafeBufferPointer<UInt8>
+    var offset = 0
 
-    init(bytes: ArraySlice<UInt8>) {
-        self.bytes = bytes
-        index = bytes.startIndex
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    var remaining: Int { bytes.count - offset }
+
+    /// Claims the next `count` bytes and returns where they start.
+    private mutating func take(_ count: Int) throws(EntryDecodingError) -> Int {
+        guard remaining >= count else { throw EntryDecodingError(reason: "truncated") }
+        defer { offset += count }
+        return offset
     }
 
-    var isAtEnd: Bool { index == bytes.endIndex }
+    mutating func byte() throws(EntryDecodingError) -> UInt8 { bytes[try take(1)] }
 
-    mutating func byte() throws(EntryDecodingError) -> UInt8 {
-        guard index < bytes.endIndex else { throw EntryDecodingError(reason: "truncated") }
-        defer { index += 1 }
-        return bytes[index]
+    mutating func u16() throws(EntryDecodingError) -> UInt16 {
+        UInt16(littleEndian: UnsafeRawBufferPointer(bytes).loadUnaligned(fromByteOffset: try take(2), as: UInt16.self))
     }
 
-    mutating func little(_ count: Int) throws(EntryDecodingError) -> UInt64 {
-        guard bytes.endIndex - index >= count else { throw EntryDecodingError(reason: "truncated") }
-        var value: UInt64 = 0
-        for offset in 0..<count { value |= UInt64(bytes[index + offset]) << (8 * UInt64(offset)) }
-        index += count
-        return value
+    mutating func u32() throws(EntryDecodingError) -> UInt32 {
+        UInt32(littleEndian: UnsafeRawBufferPointer(bytes).loadUnaligned(fromByteOffset: try take(4), as: UInt32.self))
     }
 
-    mutating func u64() throws(EntryDecodingError) -> UInt64 { try little(8) }
-    mutating func u32() throws(EntryDecodingError) -> UInt32 { UInt32(try little(4)) }
-    mutating func i64() throws(EntryDecodingError) -> Int64 { Int64(bitPattern: try little(8)) }
+    mutating func u64() throws(EntryDecodingError) -> UInt64 {
+        UInt64(littleEndian: UnsafeRawBufferPointer(bytes).loadUnaligned(fromByteOffset: try take(8), as: UInt64.self))
+    }
+
+    /// An optional's presence flag: exactly 0 or 1 (anything else would make the encoding non-canonical).
+    mutating func flag() throws(EntryDecodingError) -> Bool {
+        switch try byte() {
+        case 0: return false
+        case 1: return true
+        default: throw EntryDecodingError(reason: "bad optional flag")
+        }
+    }
 
     mutating func amount() throws(EntryDecodingError) -> Int64 {
-        let value = try i64()
+        let value = Int64(bitPattern: try u64())
         guard Money.isValidAmount(value) else { throw EntryDecodingError(reason: "amount out of range") }
         return value
     }
 
+    /// Strictly valid UTF-8. ASCII (every id) takes a fast path; otherwise the decoded string must reproduce the
+    /// bytes exactly, since decoding replaces invalid sequences with U+FFFD.
     mutating func string() throws(EntryDecodingError) -> String {
-        let count = Int(try little(2))
-        guard bytes.endIndex - index >= count else { throw EntryDecodingError(reason: "truncated string") }
-        guard let string = String(validating: bytes[index..<index + count], as: UTF8.self) else {
+        let count = Int(try u16())
+        let start = try take(count)
+        let utf8 = UnsafeBufferPointer(rebasing: bytes[start..<start + count])
+        let string = String(decoding: utf8, as: UTF8.self)
+        guard utf8.allSatisfy({ $0 < 0x80 }) || string.utf8.elementsEqual(utf8) else {
             throw EntryDecodingError(reason: "invalid UTF-8")
         }
-        index += count
         return string
     }
 
@@ -167,5 +278,44 @@ private struct EntryReader {
     mutating func holdID() throws(EntryDecodingError) -> HoldID {
         guard let id = HoldID(try string()) else { throw EntryDecodingError(reason: "bad hold id") }
         return id
+    }
+
+    mutating func operation() throws(EntryDecodingError) -> Operation {
+        guard let tag = Entry.Tag(rawValue: try byte()) else { throw EntryDecodingError(reason: "unknown operation") }
+        switch tag {
+        case .openAccount:
+            let id = try account()
+            guard let currency = CurrencyCode(try string()) else { throw EntryDecodingError(reason: "bad currency") }
+            let overdraft = Int64(bitPattern: try u64())
+            guard (0...Money.maximumOverdraftMinor).contains(overdraft) else {
+                throw EntryDecodingError(reason: "overdraft limit out of range")
+            }
+            return .openAccount(id, currency: currency, overdraftLimitMinor: overdraft)
+        case .deposit:
+            let id = try account()
+            return .deposit(id, amountMinor: try amount())
+        case .withdraw:
+            let id = try account()
+            return .withdraw(id, amountMinor: try amount())
+        case .transfer:
+            let from = try account()
+            let to = try account()
+            let amount = try amount()
+            let reference = try flag() ? try string() : nil
+            return .transfer(from: from, to: to, amountMinor: amount, reference: reference)
+        case .hold:
+            let id = try account()
+            let amount = try amount()
+            return .hold(id, amountMinor: amount, holdID: try holdID())
+        case .capture:
+            let holdID = try holdID()
+            return .capture(holdID, amountMinor: try flag() ? try amount() : nil)
+        case .release:
+            return .release(try holdID())
+        case .freeze:
+            return .freeze(try account())
+        case .unfreeze:
+            return .unfreeze(try account())
+        }
     }
 }

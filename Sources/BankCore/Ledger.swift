@@ -1,15 +1,37 @@
 /// The bank's books: accounts, holds, statements and idempotency receipts, as a plain value.
 ///
 /// The leader calls `execute` for each client request; the journal stores the `Entry` it returns; followers and
-/// restarted nodes call `apply` with the same entries in the same order and reach exactly the same state — the
-/// state is a deterministic function of the journal. Refused requests change nothing and produce no entry, so a
-/// refused request id is not consumed: a later retry is evaluated afresh.
+/// restarted nodes call `apply` with the same entries in the same order and reach exactly the same state and the
+/// same stored receipts: the state is a deterministic function of the journal. Nothing here reads a clock or does
+/// I/O; the leader's clock reaches the ledger only as `timeMillis`, which the entry carries to the followers.
+///
+/// Decisions:
+/// - Refused requests change nothing and are not journaled, so their request id is not consumed: a later retry
+///   with the same id is evaluated afresh (it may succeed once the account has funds). Only successes are
+///   remembered for idempotency.
+/// - Replays (a repeated request id with the same operation) return the stored receipt with `replayed = true`,
+///   change nothing and are not journaled either.
+/// - Every mutation validates everything before it writes anything, so a refused mutation needs no undo; only an
+///   atomic batch, whose *earlier* items succeeded, keeps an `UndoLog`.
 public struct Ledger: Sendable {
-    var accounts: [AccountID: Account] = [:]
+    /// Accounts live in an array and `slots` maps an id to its index: an operation hashes each id once and then
+    /// works on slots (hashing id strings was the ledger's largest cost). Slots are handed out in creation order,
+    /// which the journal fixes, so they are the same on every replica.
+    var accounts: [Account] = []
+    var slots: [AccountID: Int] = [:]
+    /// The slot of each currency's settlement account, once it exists.
+    var settlementSlots: [CurrencyCode: Int] = [:]
+    /// Statement lines, parallel to `accounts`, oldest first (so ascending seq). Empty for settlement accounts.
+    var lines: [[StatementEntry]] = []
     var holds: [HoldID: Hold] = [:]
     var receipts: [RequestID: StoredReceipt] = [:]
-    var lines: [AccountID: [StatementEntry]] = [:]
 
+    /// The seq of the last entry this ledger produced (`execute`) or applied (`apply`); 0 before the first.
+    /// Entries arrive in journal order, each exactly once: a seq that does not grow is a broken invariant.
+    public private(set) var lastAppliedSeq: Seq = 0
+
+    /// What idempotency needs to remember about a successful request: the operation, to tell a replay from a
+    /// conflicting reuse of the id, and the receipt to hand back.
     struct StoredReceipt: Hashable, Sendable {
         var operation: Operation
         var receipt: Receipt
@@ -26,18 +48,28 @@ public struct Ledger: Sendable {
         receipts.reserveCapacity(records)
     }
 
-    public var accountCount: Int { accounts.values.count { !$0.isSettlement } }
+    /// Customer accounts; the implicit settlement accounts are not counted.
+    public var accountCount: Int { accounts.count - settlementSlots.count }
+
+    /// The stored receipt of a successful request (with `replayed == false`), or nil.
+    public func receipt(for requestID: RequestID) -> Receipt? { receipts[requestID]?.receipt }
 
     // MARK: - Leader and follower entry points
 
     /// Executes a client request on the leader. `seq` is the journal seq the entry will get if anything changes.
-    public mutating func execute(_ request: LedgerRequest, seq: Seq, timeMillis: Int64) -> (response: LedgerResponse, entry: Entry?) {
+    ///
+    /// Successful mutations are applied at once and returned, in order, as the entry to journal; nil when nothing
+    /// changed (reads, refusals, replays, a failed atomic batch, an empty batch).
+    public mutating func execute(_ request: LedgerRequest, seq: Seq,
+                                 timeMillis: Int64) -> (response: LedgerResponse, entry: Entry?) {
+        invariant(seq > lastAppliedSeq, "execute at seq \(seq), but seq \(lastAppliedSeq) is already applied")
         switch request {
         case let .mutation(mutation):
-            var undo: UndoLog?
-            let result = perform(mutation, seq: seq, timeMillis: timeMillis, undo: &undo)
-            let applied = (try? result.get()).map { !$0.replayed } ?? false
-            return (.mutation(result), applied ? Entry(timeMillis: timeMillis, mutations: [mutation]) : nil)
+            var noUndo: UndoLog?
+            let result = perform(mutation, seq: seq, timeMillis: timeMillis, &noUndo)
+            guard case let .success(receipt) = result, !receipt.replayed else { return (.mutation(result), nil) }
+            lastAppliedSeq = seq
+            return (.mutation(result), Entry(timeMillis: timeMillis, mutations: [mutation]))
         case let .query(query):
             return (.query(self.query(query)), nil)
         case let .batch(items, atomic):
@@ -45,323 +77,110 @@ public struct Ledger: Sendable {
         }
     }
 
+    /// Items run in order, each seeing the effects of the earlier ones; all mutations applied share one entry.
+    ///
+    /// Non-atomic: each item succeeds or fails on its own. Atomic: the first failing item (a query too) undoes
+    /// everything the earlier items did; the response then lists the results up to and including that item
+    /// (for diagnosis: none took effect) and there is no entry.
     private mutating func executeBatch(_ items: [BatchItem], atomic: Bool, seq: Seq,
                                        timeMillis: Int64) -> (response: LedgerResponse, entry: Entry?) {
         var undo: UndoLog? = atomic ? UndoLog() : nil
         var results: [ItemResult] = []
         results.reserveCapacity(items.count)
         var applied: [Mutation] = []
-        var failedIndex: Int?
         for (index, item) in items.enumerated() {
             let failed: Bool
             switch item {
             case let .mutation(mutation):
-                let result = perform(mutation, seq: seq, timeMillis: timeMillis, undo: &undo)
-                if case let .success(receipt) = result, !receipt.replayed { applied.append(mutation) }
+                let result = perform(mutation, seq: seq, timeMillis: timeMillis, &undo)
                 results.append(.mutation(result))
-                failed = (try? result.get()) == nil
+                switch result {
+                case let .success(receipt):
+                    if !receipt.replayed { applied.append(mutation) }
+                    failed = false
+                case .failure:
+                    failed = true
+                }
             case let .query(query):
                 let result = self.query(query)
                 results.append(.query(result))
-                failed = (try? result.get()) == nil
+                if case .failure = result { failed = true } else { failed = false }
             }
             if atomic && failed {
-                failedIndex = index
-                break
+                rollBack(undo!)
+                return (.batch(results, atomic: true, failedIndex: index), nil)
             }
         }
-        if let failedIndex, let log = undo {
-            rollBack(log)
-            return (.batch(results, atomic: true, failedIndex: failedIndex), nil)
-        }
-        let entry = applied.isEmpty ? nil : Entry(timeMillis: timeMillis, mutations: applied)
-        return (.batch(results, atomic: atomic, failedIndex: nil), entry)
+        guard !applied.isEmpty else { return (.batch(results, atomic: atomic, failedIndex: nil), nil) }
+        lastAppliedSeq = seq
+        return (.batch(results, atomic: atomic, failedIndex: nil), Entry(timeMillis: timeMillis, mutations: applied))
     }
 
-    /// Applies an entry the leader produced (follower, or replay at start-up). Every mutation must succeed: the
-    /// leader only journals what succeeded, so anything else means the replicas have diverged.
+    /// Applies an entry the leader produced (follower, or replay at start-up). Every mutation must succeed as a
+    /// new request: the leader journals only what succeeded, so anything else means the replicas have diverged,
+    /// and the node stops rather than serve balances that differ from the leader's.
     public mutating func apply(_ entry: Entry, seq: Seq) {
-        var undo: UndoLog?
+        invariant(seq > lastAppliedSeq, "entry \(seq) applied after entry \(lastAppliedSeq)")
+        var noUndo: UndoLog?
         for mutation in entry.mutations {
-            let result = perform(mutation, seq: seq, timeMillis: entry.timeMillis, undo: &undo)
+            let result = perform(mutation, seq: seq, timeMillis: entry.timeMillis, &noUndo)
             guard case let .success(receipt) = result, !receipt.replayed else {
-                fatalError("journal entry \(seq) does not apply: \(mutation) gave \(result)")
+                invariant(false, "journal entry \(seq) does not apply: \(mutation) gave \(result)")
+                return
             }
         }
+        lastAppliedSeq = seq
     }
 
-    public func receipt(for requestID: RequestID) -> Receipt? { receipts[requestID]?.receipt }
+    // MARK: - Idempotency
 
-    // MARK: - Mutations
-
+    /// One mutation with its idempotency check: a known request id is a replay (same operation) or a conflict
+    /// (different operation) and changes nothing; a new one runs the rules and, on success, stores its receipt.
     private mutating func perform(_ mutation: Mutation, seq: Seq, timeMillis: Int64,
-                                  undo: inout UndoLog?) -> Result<Receipt, LedgerError> {
-        if !forgetsRequestIDs, let stored = receipts[mutation.requestID] {
-            guard stored.operation == mutation.operation else {
-                return .failure(.idempotencyConflict(mutation.requestID))
-            }
+                                  _ undo: inout UndoLog?) -> Result<Receipt, LedgerError> {
+        let requestID = mutation.requestID
+        if !forgetsRequestIDs, let stored = receipts[requestID] {
+            guard stored.operation == mutation.operation else { return .failure(.idempotencyConflict(requestID)) }
             var receipt = stored.receipt
             receipt.replayed = true
             return .success(receipt)
         }
-        var context = MutationContext(seq: seq, requestID: mutation.requestID, timeMillis: timeMillis)
-        let result = run(mutation.operation, &context, &undo)
-        if case let .success(receipt) = result {
-            undo?.record(.receipt(mutation.requestID))
-            receipts[mutation.requestID] = StoredReceipt(operation: mutation.operation, receipt: receipt)
-        }
-        return result
-    }
-
-    struct MutationContext {
-        var seq: Seq
-        var requestID: RequestID
-        var timeMillis: Int64
-    }
-
-    private mutating func run(_ operation: Operation, _ c: inout MutationContext,
-                              _ undo: inout UndoLog?) -> Result<Receipt, LedgerError> {
-        do {
-            switch operation {
-            case let .openAccount(id, currency, overdraft):
-                guard accounts[id] == nil else { throw LedgerError.accountExists(id) }
-                guard overdraft >= 0 && overdraft <= Money.maximumOverdraftMinor else {
-                    throw LedgerError.invalid("overdraft limit out of range")
-                }
-                save(id, &undo)
-                accounts[id] = Account(currency: currency, overdraftLimitMinor: overdraft)
-                return .success(receipt(c, id))
-
-            case let .deposit(id, amount):
-                let account = try customer(id)
-                let settlement = settlementAccount(for: account.currency, &undo)
-                try move(amount, from: settlement, to: id, kind: .deposit, reference: nil, c, &undo)
-                return .success(receipt(c, id))
-
-            case let .withdraw(id, amount):
-                let account = try debitable(id, amount)
-                try move(amount, from: id, to: settlementAccount(for: account.currency, &undo), kind: .withdrawal,
-                         reference: nil, c, &undo)
-                return .success(receipt(c, id))
-
-            case let .transfer(from, to, amount, reference):
-                guard from != to else { throw LedgerError.invalid("'from' and 'to' must be different accounts") }
-                let source = try customer(from)
-                let target = try customer(to)
-                guard source.currency == target.currency else {
-                    throw LedgerError.currencyMismatch(from: source.currency, to: target.currency)
-                }
-                _ = try debitable(from, amount)
-                try move(amount, from: from, to: to, kind: .transfer, reference: reference, c, &undo)
-                return .success(receipt(c, from))
-
-            case let .hold(id, amount, holdID):
-                guard holds[holdID] == nil else { throw LedgerError.holdExists(holdID) }
-                _ = try debitable(id, amount)
-                save(id, &undo)
-                accounts[id]!.heldMinor += amount
-                undo?.record(.hold(holdID, nil))
-                holds[holdID] = Hold(account: id, amountMinor: amount)
-                return .success(receipt(c, id, holdID: holdID))
-
-            case let .capture(holdID, amount):
-                let hold = try openHold(holdID)
-                let captured = amount ?? hold.amountMinor
-                guard captured <= hold.amountMinor else {
-                    throw LedgerError.invalid("capture amount \(captured) exceeds the held amount \(hold.amountMinor)")
-                }
-                let account = try customer(hold.account)
-                guard !account.frozen else { throw LedgerError.accountFrozen(hold.account) }
-                closeHold(holdID, hold, &undo)
-                let settlement = settlementAccount(for: account.currency, &undo)
-                try move(captured, from: hold.account, to: settlement, kind: .capture, reference: nil, c, &undo)
-                return .success(receipt(c, hold.account, holdID: holdID, captured: captured,
-                                        released: hold.amountMinor - captured))
-
-            case let .release(holdID):
-                let hold = try openHold(holdID)
-                closeHold(holdID, hold, &undo)
-                return .success(receipt(c, hold.account, holdID: holdID, released: hold.amountMinor))
-
-            case let .freeze(id), let .unfreeze(id):
-                _ = try customer(id)
-                save(id, &undo)
-                if case .freeze = operation { accounts[id]!.frozen = true } else { accounts[id]!.frozen = false }
-                return .success(receipt(c, id))
-            }
-        } catch let error as LedgerError {
-            return .failure(error)
+        do throws(LedgerError) {
+            let context = MutationContext(seq: seq, requestID: requestID, timeMillis: timeMillis)
+            let receipt = try run(mutation.operation, context, &undo)
+            undo?.record(.receipt(requestID, receipts[requestID]))
+            receipts[requestID] = StoredReceipt(operation: mutation.operation, receipt: receipt)
+            return .success(receipt)
         } catch {
-            fatalError("unexpected error \(error)")
+            return .failure(error)
         }
     }
 
-    private func customer(_ id: AccountID) throws -> Account {
-        guard let account = accounts[id], !account.isSettlement else { throw LedgerError.unknownAccount(id) }
-        return account
-    }
-
-    /// The account exists, is not frozen, and can spend `amount`.
-    private func debitable(_ id: AccountID, _ amount: Int64) throws -> Account {
-        let account = try customer(id)
-        guard !account.frozen else { throw LedgerError.accountFrozen(id) }
-        guard account.availableMinor >= amount else {
-            throw LedgerError.insufficientFunds(id, availableMinor: account.availableMinor, requestedMinor: amount)
-        }
-        return account
-    }
-
-    private func openHold(_ id: HoldID) throws -> Hold {
-        guard let hold = holds[id] else { throw LedgerError.unknownHold(id) }
-        guard hold.isOpen else { throw LedgerError.holdClosed(id) }
-        return hold
-    }
-
-    private mutating func closeHold(_ id: HoldID, _ hold: Hold, _ undo: inout UndoLog?) {
-        undo?.record(.hold(id, hold))
-        holds[id]!.isOpen = false
-        save(hold.account, &undo)
-        accounts[hold.account]!.heldMinor -= hold.amountMinor
-        invariant(accounts[hold.account]!.heldMinor >= 0, "held amount went negative")
-    }
-
-    private mutating func settlementAccount(for currency: CurrencyCode, _ undo: inout UndoLog?) -> AccountID {
-        let id = AccountID.settlement(currency)
-        if accounts[id] == nil {
-            save(id, &undo)
-            accounts[id] = Account(currency: currency, overdraftLimitMinor: 0, isSettlement: true)
-        }
-        return id
-    }
-
-    /// Moves money between two accounts of one currency, refusing overflow, and writes statement lines.
-    private mutating func move(_ amount: Int64, from debit: AccountID, to credit: AccountID, kind: EntryKind,
-                               reference: String?, _ c: MutationContext, _ undo: inout UndoLog?) throws {
-        invariant(amount > 0, "amounts are positive")
-        let (debited, debitOverflow) = accounts[debit]!.balanceMinor.subtractingReportingOverflow(amount)
-        let (credited, creditOverflow) = accounts[credit]!.balanceMinor.addingReportingOverflow(amount)
-        guard !debitOverflow && !creditOverflow else { throw LedgerError.invalid("the balance would overflow") }
-        save(debit, &undo)
-        save(credit, &undo)
-        accounts[debit]!.balanceMinor = debited
-        accounts[credit]!.balanceMinor = credited
-        addLine(debit, -amount, counterparty: credit, kind: kind, reference: reference, c, &undo)
-        addLine(credit, amount, counterparty: debit, kind: kind, reference: reference, c, &undo)
-    }
-
-    private mutating func addLine(_ id: AccountID, _ amount: Int64, counterparty: AccountID, kind: EntryKind,
-                                  reference: String?, _ c: MutationContext, _ undo: inout UndoLog?) {
-        guard let account = accounts[id], !account.isSettlement else { return }
-        undo?.record(.lines(id, count: lines[id]?.count ?? 0))
-        lines[id, default: []].append(StatementEntry(
-            seq: c.seq, requestID: c.requestID, kind: kind, amountMinor: amount, counterparty: counterparty,
-            balanceAfterMinor: account.balanceMinor, reference: reference, timeMillis: c.timeMillis))
-    }
-
-    private mutating func save(_ id: AccountID, _ undo: inout UndoLog?) {
-        undo?.record(.account(id, accounts[id]))
-    }
-
-    private func receipt(_ c: MutationContext, _ id: AccountID, holdID: HoldID? = nil, captured: Int64? = nil,
-                         released: Int64? = nil) -> Receipt {
-        let account = accounts[id]!
-        return Receipt(seq: c.seq, requestID: c.requestID, account: id, balanceMinor: account.balanceMinor,
-                       availableMinor: account.availableMinor, heldMinor: account.heldMinor, frozen: account.frozen,
-                       holdID: holdID, capturedMinor: captured, releasedMinor: released)
-    }
-
+    /// Puts back everything an atomic batch changed, newest change first.
     private mutating func rollBack(_ log: UndoLog) {
         for change in log.changes.reversed() {
             switch change {
-            case let .account(id, previous): accounts[id] = previous
-            case let .hold(id, previous): holds[id] = previous
-            case let .receipt(id): receipts[id] = nil
-            case let .lines(id, count):
-                if count == 0 { lines[id] = nil } else { lines[id]!.removeSubrange(count...) }
+            case let .account(slot, previous):
+                accounts[slot] = previous
+            case .addedAccount:
+                let account = accounts.removeLast()
+                lines.removeLast()
+                slots[account.id] = nil
+                if account.isSettlement { settlementSlots[account.currency] = nil }
+            case let .hold(id, previous):
+                holds[id] = previous
+            case let .receipt(id, previous):
+                receipts[id] = previous
+            case let .lines(slot, count):
+                lines[slot].removeSubrange(count...)
             }
         }
     }
+}
 
-    // MARK: - Queries
-
-    public func query(_ query: Query) -> Result<QueryResult, LedgerError> {
-        switch query {
-        case let .balance(id):
-            guard let account = accounts[id], !account.isSettlement else { return .failure(.unknownAccount(id)) }
-            return .success(.balance(BalanceView(
-                account: id, balanceMinor: account.balanceMinor, availableMinor: account.availableMinor,
-                heldMinor: account.heldMinor, currency: account.currency,
-                overdraftLimitMinor: account.overdraftLimitMinor, frozen: account.frozen)))
-        case let .statement(id, limit, beforeSeq):
-            guard let account = accounts[id], !account.isSettlement else { return .failure(.unknownAccount(id)) }
-            _ = account
-            return .success(.statement(account: id, entries: statement(of: id, limit: limit, beforeSeq: beforeSeq)))
-        }
-    }
-
-    /// Newest first. A page never splits the lines of one seq (an atomic batch can move an account several times
-    /// in one seq), so it may hold a few more lines than `limit`; it holds fewer only when history runs out.
-    private func statement(of id: AccountID, limit: Int, beforeSeq: Seq?) -> [StatementEntry] {
-        guard let all = lines[id], limit > 0 else { return [] }
-        var end = all.count
-        if let beforeSeq {
-            var low = 0, high = all.count
-            while low < high {
-                let middle = (low + high) / 2
-                if all[middle].seq < beforeSeq { low = middle + 1 } else { high = middle }
-            }
-            end = low
-        }
-        var page: [StatementEntry] = []
-        var index = end - 1
-        while index >= 0 && page.count < limit {
-            let seq = all[index].seq
-            while index >= 0 && all[index].seq == seq {
-                page.append(all[index])
-                index -= 1
-            }
-        }
-        return page
-    }
-
-    // MARK: - Invariants
-
-    /// Sum of every balance per currency, settlement accounts included: always zero (double entry).
-    public func balanceTotals() -> [CurrencyCode: Int64] {
-        var totals: [CurrencyCode: Int64] = [:]
-        for account in accounts.values { totals[account.currency, default: 0] &+= account.balanceMinor }
-        return totals
-    }
-
-    /// Crashes on a broken invariant: better than serving wrong balances.
-    public func checkInvariants() {
-        for (currency, total) in balanceTotals() {
-            invariant(total == 0, "books do not balance in \(currency): \(total)")
-        }
-        var heldByAccount: [AccountID: Int64] = [:]
-        for hold in holds.values where hold.isOpen { heldByAccount[hold.account, default: 0] += hold.amountMinor }
-        for (id, account) in accounts where !account.isSettlement {
-            invariant(account.availableMinor >= 0, "\(id) is beyond its limit: available \(account.availableMinor)")
-            invariant(account.heldMinor == heldByAccount[id, default: 0], "\(id): held differs from its open holds")
-        }
-    }
-
-    /// A cheap fingerprint of every account's figures (FNV-1a over sorted ids), to compare replicas.
-    public var stateDigest: UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ value: UInt64) {
-            for shift in stride(from: 0, to: 64, by: 8) {
-                hash = (hash ^ ((value >> UInt64(shift)) & 0xFF)) &* 0x100_0000_01b3
-            }
-        }
-        for id in accounts.keys.sorted() {
-            let account = accounts[id]!
-            for byte in id.rawValue.utf8 { mix(UInt64(byte)) }
-            mix(UInt64(bitPattern: account.balanceMinor))
-            mix(UInt64(bitPattern: account.heldMinor))
-            mix(account.frozen ? 1 : 0)
-        }
-        mix(UInt64(receipts.count))
-        return hash
-    }
+/// Where and when a mutation happens: every receipt and statement line it writes carries these.
+struct MutationContext {
+    var seq: Seq
+    var requestID: RequestID
+    var timeMillis: Int64
 }

@@ -1,10 +1,18 @@
 /// What an atomic batch changed, so that a failing item can put everything back without copying the whole state.
+///
+/// Each change records the *previous* value of one key just before it is overwritten; rolling back replays the log
+/// backwards, so a key touched several times ends at its oldest (pre-batch) value. Statement lines only ever grow
+/// during a batch, so for them the previous line count is enough, and accounts are only ever appended, so undoing
+/// newest-first always removes the last slot.
 struct UndoLog {
     enum Change {
-        case account(AccountID, Account?)
+        /// The account in this slot was overwritten; here is its previous value.
+        case account(slot: Int, Account)
+        /// An account (customer or settlement) was appended: undone by removing the last slot.
+        case addedAccount
         case hold(HoldID, Hold?)
-        case receipt(RequestID)
-        case lines(AccountID, count: Int)
+        case receipt(RequestID, Ledger.StoredReceipt?)
+        case lines(slot: Int, count: Int)
     }
 
     private(set) var changes: [Change] = []

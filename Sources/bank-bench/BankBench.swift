@@ -156,6 +156,10 @@ struct Results {
     /// Cores used during each phase, by whom.
     var cpu: [String: [String: Double]] = [:]
     var batchLatencyMs: [String: Double]?
+    var epochAfterSetUp: Int64?
+    /// Before each phase: how long until the cluster was healthy again (ms).
+    var recoveryWaitsMs: [String: Int] = [:]
+    var unexpectedEpochChanges: Int64?
     var failure: String?
 }
 
@@ -197,10 +201,13 @@ final class BenchRunner {
             try setUp()
             try throughputPhase()
             try checkMoney(after: "throughput")
+            try waitHealthy(before: "batch")
             try batchPhase()
             try checkMoney(after: "batch")
+            try waitHealthy(before: "latency")
             try latencyPhase()
             try checkMoney(after: "latency")
+            try waitHealthy(before: "failover")
             try failoverPhase()
             try checkMoney(after: "failover")
             try stabilityCheck()
@@ -300,8 +307,11 @@ final class BenchRunner {
         }
         say("  opened and funded \(formatInt(accountIDs.count)) accounts in \(ms(since: t1)) ms")
         try checkMoney(after: "set-up")
-        if let status = admin.status(), status.leaderChanges != 0 {
-            say("  note: the gateway already counts \(status.leaderChanges) leader change(s) after set-up")
+        if let status = admin.status() {
+            results.epochAfterSetUp = status.epoch
+            if status.leaderChanges != 0 {
+                say("  note: the gateway already counts \(status.leaderChanges) leader change(s) after set-up")
+            }
         }
     }
 
@@ -330,6 +340,9 @@ final class BenchRunner {
         if let ages = monitor.maxHeartbeatAge.withLock({ $0[phase] }) {
             line += "; longest heartbeat silence seen by the gateway: "
                 + ages.sorted { $0.key > $1.key }.map { "\($0.key) \($0.value) ms" }.joined(separator: ", ")
+        }
+        if let roundTrip = monitor.maxStatusRoundTripMs.withLock({ $0[phase] }) {
+            line += "; slowest status answer \(format(roundTrip, decimals: 1)) ms"
         }
         return line
     }
@@ -524,9 +537,13 @@ final class BenchRunner {
 
         // Kill whoever leads now (a fresh look: leadership may have moved during the phase).
         var current: ClusterStatus?
-        tick(until: monoNanos() + 10_000_000_000, "waiting for a leader to kill") {
+        let lookStart = monoNanos()
+        tick(until: lookStart + 30_000_000_000, "waiting for a leader with an in-sync follower to kill") {
             current = admin.status(timeoutMilliseconds: 500)
-            return current?.leader != nil
+            return current?.hasLeaderAndFollower(freshMs: freshMs) == true
+        }
+        if monoNanos() - lookStart > 200_000_000 {
+            say("  note: waited \(ms(since: lookStart)) ms for a leader with an in-sync follower before the kill")
         }
         guard let before = current, let leaderName = before.leader, let leader = BenchCluster.Node(rawValue: leaderName),
               before.hasLeaderAndFollower(freshMs: freshMs) else {
@@ -695,6 +712,13 @@ final class BenchRunner {
         results.leaderChanges = status.leaderChanges
         say("  leader changes \(status.leaderChanges), kills of the leader by the bench \(results.kills): "
             + "false failovers \(status.leaderChanges - Int64(results.kills))")
+        if let first = results.epochAfterSetUp {
+            // Each kill costs one epoch (the promotion); any other new epoch is the cluster reconfiguring on its
+            // own, e.g. dropping its in-sync follower ("goes on alone") without a change of leader.
+            let unexpected = status.epoch - first - Int64(results.kills)
+            results.unexpectedEpochChanges = unexpected
+            say("  epochs \(first) → \(status.epoch): \(unexpected) reconfiguration(s) not caused by the bench")
+        }
         say("  timeline (gateway status polled every 50 ms, and the bench's own actions):")
         for change in monitor.changes.withLock({ $0 }) {
             if let event = change.event {
@@ -703,6 +727,21 @@ final class BenchRunner {
                 say("    t=\(format(change.seconds, decimals: 2)) s (\(change.phase)): epoch \(change.epoch), "
                     + "leader \(change.leader ?? "none"), leader changes \(change.leaderChanges)")
             }
+        }
+    }
+
+    /// Each phase starts from a healthy cluster: a leader, an in-sync follower, equal journals. A phase that left
+    /// the cluster degraded shows here as a wait (reported, with the time it took).
+    private func waitHealthy(before phase: String) throws {
+        guard let admin else { return }
+        let start = monoNanos()
+        try waitFor("a leader, an in-sync follower and equal journals before the \(phase) phase", seconds: 60) {
+            admin.status()?.converged(freshMs: freshMs) == true
+        }
+        let waited = ms(since: start)
+        results.recoveryWaitsMs[phase] = waited
+        if waited > 200 {
+            say("  note: the cluster needed \(waited) ms to have a leader, an in-sync follower and equal journals again")
         }
     }
 

@@ -349,6 +349,9 @@ final class StatusMonitor: Sendable {
     /// Per phase, per ledger: the largest `heartbeat_age_ms` the gateway reported (how long it had not heard that
     /// ledger). Above the failure timeout, the gateway takes the ledger for dead.
     let maxHeartbeatAge = Mutex<[String: [String: Int64]]>([:])
+    /// Per phase: the slowest answer to our own `status` request, ms. A gateway that stalls answers late; a
+    /// ledger that stalls shows as heartbeat silence while status still answers quickly.
+    let maxStatusRoundTripMs = Mutex<[String: Double]>([:])
     /// Ledgers the bench killed: their silence is expected until they are heard again. The value is 0 while
     /// the ledger is down, then the (monotonic) time it was first heard after its restart.
     let killed = Mutex<[String: UInt64]>([:])
@@ -363,8 +366,13 @@ final class StatusMonitor: Sendable {
             defer { client.close() }
             var last: (Int64, String?, Int64)?
             while !stopFlag.load(ordering: .relaxed) {
-                if let status = client.status(timeoutMilliseconds: 500) {
-                    let name = phase.withLock { $0 }
+                let asked = monoNanos()
+                let reply = client.status(timeoutMilliseconds: 2000)
+                let roundTrip = Double(monoNanos() - asked) / 1e6
+                let phaseName = phase.withLock { $0 }
+                maxStatusRoundTripMs.withLock { $0[phaseName] = max($0[phaseName] ?? 0, roundTrip) }
+                if let status = reply {
+                    let name = phaseName
                     let killedNodes = killed.withLock { $0 }
                     let now = monoNanos()
                     maxHeartbeatAge.withLock { ages in

@@ -42,6 +42,7 @@ extension BenchRunner {
             "catchup": results.catchup.isEmpty ? NSNull() : results.catchup,
             "catchup_records_per_s": results.catchup["records_per_s"] ?? NSNull(),
             "kills": results.kills,
+            "unexpected_epoch_changes": results.unexpectedEpochChanges ?? NSNull(),
             "leader_changes": results.leaderChanges ?? NSNull(),
             "false_failovers": results.leaderChanges.map { Int($0) - results.kills } ?? NSNull(),
             "money_checks": results.moneyChecks.map {
@@ -52,8 +53,10 @@ extension BenchRunner {
             "failure": results.failure ?? NSNull(),
         ]
         report["cpu_cores_by_phase"] = results.cpu
+        report["wait_for_healthy_cluster_ms_before_phase"] = results.recoveryWaitsMs
         report["machine_probe_by_phase"] = probe.summary()
         report["max_heartbeat_age_ms_by_phase"] = monitor.maxHeartbeatAge.withLock { $0 }
+        report["max_status_round_trip_ms_by_phase"] = monitor.maxStatusRoundTripMs.withLock { $0 }
         if let batchLatency = results.batchLatencyMs { report["batch_round_trip_ms"] = batchLatency }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -126,6 +129,7 @@ extension BenchRunner {
         let falseFailovers = results.leaderChanges.map { Int($0) - results.kills }
         rows.append(("false failovers", falseFailovers.map(String.init) ?? "-", "0",
                      verdict(falseFailovers.map { $0 == 0 })))
+        rows.append(("new epochs not caused by the bench", results.unexpectedEpochChanges.map { String($0) } ?? "-", "", ""))
         let moneyOK = results.moneyChecks.allSatisfy { $0.total == $0.expected }
         rows.append(("money checks", "\(results.moneyChecks.filter { $0.total == $0.expected }.count)/"
                      + "\(results.moneyChecks.count) passed", "all", verdict(results.moneyChecks.isEmpty ? nil : moneyOK)))

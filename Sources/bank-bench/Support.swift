@@ -227,6 +227,7 @@ struct CPUSample {
     var machineTotal: UInt64
     /// utime + stime jiffies of each cluster process (by node name), and of this process.
     var processes: [String: UInt64]
+    var pids: [String: Int32] = [:]
     var bench: UInt64
 
     static func take(pids: [String: Int32]) -> CPUSample {
@@ -242,7 +243,7 @@ struct CPUSample {
         var processes: [String: UInt64] = [:]
         for (name, pid) in pids { processes[name] = processJiffies("/proc/\(pid)/stat") }
         return CPUSample(nanos: monoNanos(), machineBusy: busy, machineTotal: total, processes: processes,
-                         bench: processJiffies("/proc/self/stat") ?? 0)
+                         pids: pids, bench: processJiffies("/proc/self/stat") ?? 0)
     }
 
     private static func processJiffies(_ path: String) -> UInt64? {
@@ -266,7 +267,11 @@ struct CPUSample {
         out["machine"] = machine
         var cluster = 0.0
         for (name, value) in processes {
-            guard let before = earlier.processes[name], value >= before else { continue }
+            // A process started during the interval (a restarted ledger) counts from zero; the CPU of one that
+            // was killed during it is not known and lands in "other".
+            let sameProcess = earlier.pids[name] == pids[name]
+            let before = sameProcess ? (earlier.processes[name] ?? 0) : 0
+            guard value >= before else { continue }
             let cores = Double(value - before) / ticks / seconds
             out[name] = cores
             cluster += cores
