@@ -301,12 +301,15 @@ public struct LedgerNode {
                 return
             }
             var sentAny = false
-            while peer.nextSeq <= lastSeq, peer.nextSeq - 1 - peer.matchSeq < settings.maxInflightRecords {
+            peer.forgetAcknowledged()
+            while peer.nextSeq <= lastSeq, peer.nextSeq - 1 - peer.matchSeq < settings.maxInflightRecords,
+                  peer.inflightBytes < settings.maxInflightBytes {
                 let records = readRecords(from: peer.nextSeq, maxCount: settings.maxRecordsPerAppend,
                                           maxBytes: settings.maxBytesPerAppend)
                 invariant(!records.isEmpty, "journal has no record at \(peer.nextSeq)")
                 sendAppend(from: peer.nextSeq, records: records)
                 peer.nextSeq += UInt64(records.count)
+                peer.noteSent(through: peer.nextSeq - 1, bytes: records.reduce(0) { $0 + $1.encodedCount })
                 sentAny = true
             }
             if !sentAny, now.nanos(since: peer.lastSendNanos) >= settings.idleAppendIntervalNanos {
@@ -539,6 +542,26 @@ struct PeerProgress {
     var lastSendNanos: UInt64 = 0
     var probeSentNanos: UInt64?
     var failedProbes = 0
+    /// Appends in flight: their last seq and size, oldest first.
+    var inflight = Deque<(lastSeq: Seq, bytes: Int)>()
+    var inflightBytes = 0
+
+    mutating func noteSent(through lastSeq: Seq, bytes: Int) {
+        inflight.append((lastSeq, bytes))
+        inflightBytes += bytes
+    }
+
+    /// Drops what the peer has acknowledged, and everything when sending restarts from `matchSeq`.
+    mutating func forgetAcknowledged() {
+        while let first = inflight.first, first.lastSeq <= matchSeq {
+            inflightBytes -= first.bytes
+            inflight.removeFirst()
+        }
+        while let last = inflight.last, last.lastSeq >= nextSeq {
+            inflightBytes -= last.bytes
+            inflight.removeLast()
+        }
+    }
 }
 
 struct PendingReply {

@@ -16,6 +16,9 @@ public struct LedgerSettings: Hashable, Sendable {
     public var maxBytesPerAppend = 1 << 20
     /// Records sent but not yet acknowledged, at most: bounds memory in flight during catch-up.
     public var maxInflightRecords: UInt64 = 16_384
+    /// Bytes sent but not yet acknowledged, at most: an entry can hold a 1000-item batch, so counting records
+    /// alone let catch-up put gigabytes in flight and silence the follower for seconds.
+    public var maxInflightBytes = 8 << 20
     /// A peer catching up this close to the leader's durable position becomes synchronous: from then on the leader
     /// commits only what the peer also holds.
     public var syncLagThresholdRecords: UInt64 = 4096
