@@ -27,7 +27,7 @@ let package = Package(
         ),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // Pure rules: accounts, transfers, holds. No I/O.
-        .target(name: "BankCore"),
+        .target(name: "BankCore", dependencies: [.product(name: "DequeModule", package: "swift-collections")]),
         // Client wire format: JSON codec, request decoding, reply encoding, error codes.
         .target(name: "BankProtocol", dependencies: ["BankCore"]),
         // Journal records (hash-chained), the file journal and the node's metadata file.

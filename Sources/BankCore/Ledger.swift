@@ -1,3 +1,5 @@
+import DequeModule
+
 /// The bank's books: accounts, holds, statements and idempotency receipts, as a plain value.
 ///
 /// The leader calls `execute` for each client request; the journal stores the `Entry` it returns; followers and
@@ -25,10 +27,12 @@ public struct Ledger: Sendable {
     var lines: [[StatementEntry]] = []
     var holds: [HoldID: Hold] = [:]
     var receipts: [RequestID: StoredReceipt] = [:]
+    /// Undo logs of the uncommitted entries, oldest first, while `keepsUndo` is on (see TailUndo.swift).
+    var undoTail: Deque<EntryUndo>?
 
     /// The seq of the last entry this ledger produced (`execute`) or applied (`apply`); 0 before the first.
     /// Entries arrive in journal order, each exactly once: a seq that does not grow is a broken invariant.
-    public private(set) var lastAppliedSeq: Seq = 0
+    public internal(set) var lastAppliedSeq: Seq = 0
 
     /// What idempotency needs to remember about a successful request: the operation, to tell a replay from a
     /// conflicting reuse of the id, and the receipt to hand back.
@@ -65,10 +69,11 @@ public struct Ledger: Sendable {
         invariant(seq > lastAppliedSeq, "execute at seq \(seq), but seq \(lastAppliedSeq) is already applied")
         switch request {
         case let .mutation(mutation):
-            var noUndo: UndoLog?
-            let result = perform(mutation, seq: seq, timeMillis: timeMillis, &noUndo)
+            var undo: UndoLog? = keepsUndo ? UndoLog() : nil
+            let result = perform(mutation, seq: seq, timeMillis: timeMillis, &undo)
             guard case let .success(receipt) = result, !receipt.replayed else { return (.mutation(result), nil) }
             lastAppliedSeq = seq
+            keepUndo(undo, seq: seq)
             return (.mutation(result), Entry(timeMillis: timeMillis, mutations: [mutation]))
         case let .query(query):
             return (.query(self.query(query)), nil)
@@ -84,7 +89,8 @@ public struct Ledger: Sendable {
     /// (for diagnosis: none took effect) and there is no entry.
     private mutating func executeBatch(_ items: [BatchItem], atomic: Bool, seq: Seq,
                                        timeMillis: Int64) -> (response: LedgerResponse, entry: Entry?) {
-        var undo: UndoLog? = atomic ? UndoLog() : nil
+        // An atomic batch needs the log to undo a failing item; any batch keeps it when the tail is undoable.
+        var undo: UndoLog? = atomic || keepsUndo ? UndoLog() : nil
         var results: [ItemResult] = []
         results.reserveCapacity(items.count)
         var applied: [Mutation] = []
@@ -108,11 +114,13 @@ public struct Ledger: Sendable {
             }
             if atomic && failed {
                 rollBack(undo!)
+                // Nothing of this batch stays, so nothing of it needs undoing later.
                 return (.batch(results, atomic: true, failedIndex: index), nil)
             }
         }
         guard !applied.isEmpty else { return (.batch(results, atomic: atomic, failedIndex: nil), nil) }
         lastAppliedSeq = seq
+        keepUndo(undo, seq: seq)
         return (.batch(results, atomic: atomic, failedIndex: nil), Entry(timeMillis: timeMillis, mutations: applied))
     }
 
@@ -121,15 +129,16 @@ public struct Ledger: Sendable {
     /// and the node stops rather than serve balances that differ from the leader's.
     public mutating func apply(_ entry: Entry, seq: Seq) {
         invariant(seq > lastAppliedSeq, "entry \(seq) applied after entry \(lastAppliedSeq)")
-        var noUndo: UndoLog?
+        var undo: UndoLog? = keepsUndo ? UndoLog() : nil
         for mutation in entry.mutations {
-            let result = perform(mutation, seq: seq, timeMillis: entry.timeMillis, &noUndo)
+            let result = perform(mutation, seq: seq, timeMillis: entry.timeMillis, &undo)
             guard case let .success(receipt) = result, !receipt.replayed else {
                 invariant(false, "journal entry \(seq) does not apply: \(mutation) gave \(result)")
                 return
             }
         }
         lastAppliedSeq = seq
+        keepUndo(undo, seq: seq)
     }
 
     // MARK: - Idempotency
@@ -156,8 +165,8 @@ public struct Ledger: Sendable {
         }
     }
 
-    /// Puts back everything an atomic batch changed, newest change first.
-    private mutating func rollBack(_ log: UndoLog) {
+    /// Puts back everything an atomic batch (or an entry of the undoable tail) changed, newest change first.
+    mutating func rollBack(_ log: UndoLog) {
         for change in log.changes.reversed() {
             switch change {
             case let .account(slot, previous):

@@ -82,6 +82,8 @@ public struct LedgerNode {
         self.journal = journal
         self.settings = settings
         self.ledger.forgetsRequestIDs = settings.injectedBugs.contains(.forgetIdempotency)
+        // Uncommitted entries keep undo logs, so cutting them is a rollback rather than a rebuild.
+        self.ledger.keepsUndo = true
         lastSeq = journal.lastSeq
         lastHash = journal.lastHash
         lastEpoch = journal.lastEpoch
@@ -343,7 +345,10 @@ public struct LedgerNode {
         case .recovering:
             candidate = commitSeq
         }
-        if candidate > commitSeq { commitSeq = candidate }
+        if candidate > commitSeq {
+            commitSeq = candidate
+            ledger.forgetUndo(through: commitSeq)
+        }
         guard role == .leader else { return }
         while let first = pendingReplies.first, first.requiredSeq <= commitSeq {
             pendingReplies.removeFirst()
@@ -414,30 +419,22 @@ public struct LedgerNode {
         ledger.apply(entry, seq: record.seq)
     }
 
-    /// Drops records after `seq` and rebuilds the ledger from the journal that remains.
+    /// Drops records after `seq`: rolls their entries back (they keep undo logs until committed), or, when the cut
+    /// reaches below the undoable tail, rebuilds the ledger from the journal that remains.
     private mutating func truncate(after seq: Seq) {
         invariant(seq >= commitSeq, "refusing to drop committed records (commit \(commitSeq), cut after \(seq))")
         invariant(role != .leader, "a leader never truncates its journal")
-        var rebuilt = Ledger()
-        rebuilt.forgetsRequestIDs = ledger.forgetsRequestIDs
-        var hashAtCut = RecordHash.zero
-        var epochAtCut: UInt64 = 0
-        var next: Seq = 1
-        while next <= seq {
-            let records = readRecords(from: next, maxCount: 8192, maxBytes: 8 << 20)
-            invariant(!records.isEmpty, "journal has no record at \(next)")
-            for record in records where record.seq <= seq {
-                let entry: Entry
-                do { entry = try Entry(decoding: record.payload[...]) } catch {
-                    fatalError("record \(record.seq) holds an undecodable entry: \(error)")
-                }
-                rebuilt.apply(entry, seq: record.seq)
-                hashAtCut = record.hash
-                epochAtCut = record.epoch
+        let hashAtCut = hash(at: seq)
+        let epochAtCut = epoch(at: seq)
+        if ledger.canRollBack(to: seq) {
+            ledger.rollBack(to: seq)
+        } else {
+            let rebuilt = LedgerRecovery.rebuild(through: seq, forgettingRequestIDs: ledger.forgetsRequestIDs) {
+                readRecords(from: $0, maxCount: 8192, maxBytes: 8 << 20)
             }
-            next = records.last!.seq + 1
+            ledger = rebuilt
         }
-        ledger = rebuilt
+        invariant(ledger.lastAppliedSeq == seq, "ledger at \(ledger.lastAppliedSeq) after cutting to \(seq)")
         unstable.removeAll { $0.seq > seq }
         lastSeq = seq
         lastHash = hashAtCut

@@ -31,12 +31,7 @@ public final class LedgerServer {
 
         let started = SystemClock.now()
         journal = try FileJournal.open(directory: directory, logger: { logger.warning("\($0)") })
-        var ledger = Ledger()
-        ledger.reserveCapacity(records: Int(journal.lastSeq) + 100_000)
-        try journal.forEachRecord { record in
-            let entry = try Entry(decoding: record.payload[...])
-            ledger.apply(entry, seq: record.seq)
-        }
+        let ledger = LedgerRecovery.rebuild(from: journal)
         let metadata: NodeMetadata
         if let stored = try MetadataFile.load(directory: directory) {
             metadata = stored

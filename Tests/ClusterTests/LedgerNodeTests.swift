@@ -116,7 +116,9 @@ import Testing
         #expect(refusal)
     }
 
-    @Test mutating func aFollowerDropsRecordsTheNewLeaderNeverHad() {
+    /// With undo logs (rolled back) and without (rebuilt from the journal): the same result.
+    @Test(arguments: [0, 1] as [UInt64])
+    mutating func aFollowerDropsRecordsTheNewLeaderNeverHad(undoableRecords: UInt64) {
         // The follower holds a record from epoch 1 that was never committed; the epoch-2 leader has none.
         let journal = MemoryJournal()
         let stale = JournalRecord(epoch: 1, seq: 1, prevHash: .zero, payload: Entry(timeMillis: 1, mutations: [
@@ -124,8 +126,8 @@ import Testing
                                                                           overdraftLimitMinor: 0))]).encoded())
         journal.append([stale])
         journal.sync()
-        var ledger = Ledger()
-        ledger.apply(try! Entry(decoding: stale.payload[...]), seq: 1)
+        let ledger = LedgerRecovery.rebuild(from: journal, undoableRecords: undoableRecords)
+        #expect(ledger.undoableEntryCount == Int(undoableRecords))
         var node = LedgerNode(id: .backup, metadata: NodeMetadata(dataID: 7, epoch: 1, leader: "backup"),
                               ledger: ledger, journal: journal)
         let actions = node.step(.received(from: .primary, .append(Append(
@@ -133,6 +135,7 @@ import Testing
         #expect(actions.contains(.truncate(after: 0)))
         #expect(node.lastSeq == 0)
         #expect(node.ledger.query(.balance(AccountID("ghost")!)) == .failure(.unknownAccount(AccountID("ghost")!)))
+        #expect(node.ledger.lastAppliedSeq == 0)
     }
 
     @Test mutating func aRestartedLedgerDoesNotResumeLeadingOnItsOwn() {
