@@ -182,6 +182,11 @@ public struct LedgerNode {
         invariant(epoch > metadata.epoch, "epochs only grow")
         metadata.epoch = epoch
         metadata.leader = leader?.name
+        // What matched the leader of an older epoch says nothing about the new leader's journal, even when the
+        // same node leads both: it may have lost unsynced records in a crash and written others at those seqs.
+        // (Simulation seed 50971: a stale match made the follower commit a record the leader did not have.)
+        matchedSeq = 0
+        ackedSeq = 0
         actions.append(.storeMetadata(metadata))
     }
 

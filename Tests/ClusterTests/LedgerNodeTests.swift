@@ -91,6 +91,44 @@ import Testing
         #expect(acks.map(\.matchSeq) == [1])
     }
 
+    /// Seed 50971: the leader crashed before syncing its record 2, which its follower had; it came back leading a
+    /// new epoch and wrote a different record 2. The follower must not carry its old match into the new epoch.
+    @Test mutating func aMatchFromAnOlderEpochIsForgottenEvenUnderTheSameLeader() {
+        func record(_ seq: Seq, epoch: UInt64, prevHash: RecordHash, account: String) -> JournalRecord {
+            JournalRecord(epoch: epoch, seq: seq, prevHash: prevHash, payload: Entry(timeMillis: 1, mutations: [
+                Mutation(requestID: RequestID("open-\(account)")!, operation: .openAccount(
+                    AccountID(account)!, currency: .gbp, overdraftLimitMinor: 0))]).encoded())
+        }
+        let first = record(1, epoch: 1, prevHash: .zero, account: "a")
+        let lost = record(2, epoch: 1, prevHash: first.hash, account: "lost")
+        let replacement = record(2, epoch: 2, prevHash: first.hash, account: "b")
+
+        let journal = MemoryJournal()
+        var follower = Self.makeNode(.backup, journal: journal)
+        let took = follower.step(.received(from: .primary, .append(Append(
+            epoch: 1, prevSeq: 0, prevHash: .zero, commitSeq: 0, leaderLastSeq: 2, records: [first, lost]))),
+            now: clock.now)
+        Self.write(took, to: journal)
+        journal.sync()
+        _ = follower.step(.persisted(through: 2), now: clock.now)
+
+        // Epoch 2, same leader, probing from its end (seq 1): the follower matches 1, not its stale 2.
+        let probed = follower.step(.received(from: .primary, .append(Append(
+            epoch: 2, prevSeq: 1, prevHash: first.hash, commitSeq: 2, leaderLastSeq: 2, records: []))),
+            now: clock.now)
+        let acks = Self.sends(probed).compactMap { if case let (.primary, .appendAck(ack)) = $0 { ack } else { nil } }
+        #expect(acks.allSatisfy { $0.matchSeq <= 1 }, "claimed a match from the older epoch: \(acks)")
+        #expect(follower.commitSeq <= 1, "committed a record the new leader does not have")
+
+        // The leader then sends its own record 2: the follower replaces its old one.
+        let replaced = follower.step(.received(from: .primary, .append(Append(
+            epoch: 2, prevSeq: 1, prevHash: first.hash, commitSeq: 2, leaderLastSeq: 2, records: [replacement]))),
+            now: clock.now)
+        #expect(replaced.contains(.truncate(after: 1)))
+        #expect(follower.lastHash == replacement.hash)
+        #expect(follower.ledger.query(.balance(AccountID("lost")!)) == .failure(.unknownAccount(AccountID("lost")!)))
+    }
+
     @Test mutating func aLeaderToldOfANewerEpochStopsServing() {
         var node = Self.makeNode(.primary)
         _ = node.step(.received(from: .gateway, .heartbeat(Self.config(epoch: 1, leader: .primary))), now: clock.now)

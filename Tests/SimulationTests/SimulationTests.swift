@@ -27,6 +27,15 @@ import Testing
         #expect(!stats.faults.isEmpty)
     }
 
+    /// Seeds that found bugs in the real code, replayed exactly as `make simulate SEED=x` runs them.
+    /// 50971: a follower kept its match from an older epoch under the same leader, and committed a record that
+    /// leader never had.
+    @Test(arguments: [50971] as [UInt64])
+    func seedsThatFoundBugsStayFixed(seed: UInt64) throws {
+        let stats = try Simulator(options: SimulationOptions(seed: seed)).run().get()
+        #expect(stats.acknowledgedWrites > 0)
+    }
+
     /// Each broken rule is caught within a bounded number of seeds: by a simulator invariant, or by the state
     /// machines' own assertions stopping the process (which is what they are for).
     @Test(arguments: InjectedBugs.named.map(\.0))
