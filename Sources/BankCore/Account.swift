@@ -1,4 +1,4 @@
-/// An account's figures. Statement lines are kept apart (`Ledger.lines`) so that updating a balance never copies
+/// An account's figures. Statement lines are kept apart (`Ledger.book`) so that updating a balance never copies
 /// them, and so that an undo-log snapshot of an account stays a few words long.
 struct Account: Hashable, Sendable {
     var id: AccountID

@@ -23,23 +23,16 @@ public struct Ledger: Sendable {
     var slots: [AccountID: Int] = [:]
     /// The slot of each currency's settlement account, once it exists.
     var settlementSlots: [CurrencyCode: Int] = [:]
-    /// Statement lines, parallel to `accounts`, oldest first (so ascending seq). Empty for settlement accounts.
-    var lines: [[StatementEntry]] = []
+    /// Statement lines of the customer accounts (none for settlement accounts).
+    var book = StatementBook()
     var holds: [HoldID: Hold] = [:]
-    var receipts: [RequestID: StoredReceipt] = [:]
+    var receipts = ReceiptTable()
     /// Undo logs of the uncommitted entries, oldest first, while `keepsUndo` is on (see TailUndo.swift).
     var undoTail: Deque<EntryUndo>?
 
     /// The seq of the last entry this ledger produced (`execute`) or applied (`apply`); 0 before the first.
     /// Entries arrive in journal order, each exactly once: a seq that does not grow is a broken invariant.
     public internal(set) var lastAppliedSeq: Seq = 0
-
-    /// What idempotency needs to remember about a successful request: the operation, to tell a replay from a
-    /// conflicting reuse of the id, and the receipt to hand back.
-    struct StoredReceipt: Hashable, Sendable {
-        var operation: Operation
-        var receipt: Receipt
-    }
 
     /// Test-only, for the simulator's bug injection: treat every request as new, so retries apply twice.
     public var forgetsRequestIDs = false
@@ -56,7 +49,9 @@ public struct Ledger: Sendable {
     public var accountCount: Int { accounts.count - settlementSlots.count }
 
     /// The stored receipt of a successful request (with `replayed == false`), or nil.
-    public func receipt(for requestID: RequestID) -> Receipt? { receipts[requestID]?.receipt }
+    public func receipt(for requestID: RequestID) -> Receipt? {
+        receipts[requestID].map { expand($0, requestID: requestID) }
+    }
 
     // MARK: - Leader and follower entry points
 
@@ -150,7 +145,7 @@ public struct Ledger: Sendable {
         let requestID = mutation.requestID
         if !forgetsRequestIDs, let stored = receipts[requestID] {
             guard stored.operation == mutation.operation else { return .failure(.idempotencyConflict(requestID)) }
-            var receipt = stored.receipt
+            var receipt = expand(stored, requestID: requestID)
             receipt.replayed = true
             return .success(receipt)
         }
@@ -159,6 +154,7 @@ public struct Ledger: Sendable {
             let receipt = try run(mutation.operation, context, &undo)
             undo?.record(.receipt(requestID, receipts[requestID]))
             receipts[requestID] = StoredReceipt(operation: mutation.operation, receipt: receipt)
+            assert(expand(receipts[requestID]!, requestID: requestID) == receipt, "a stored receipt lost information")
             return .success(receipt)
         } catch {
             return .failure(error)
@@ -173,15 +169,15 @@ public struct Ledger: Sendable {
                 accounts[slot] = previous
             case .addedAccount:
                 let account = accounts.removeLast()
-                lines.removeLast()
+                book.removeLastAccount()
                 slots[account.id] = nil
                 if account.isSettlement { settlementSlots[account.currency] = nil }
             case let .hold(id, previous):
                 holds[id] = previous
             case let .receipt(id, previous):
                 receipts[id] = previous
-            case let .lines(slot, count):
-                lines[slot].removeSubrange(count...)
+            case let .line(slot):
+                book.removeNewestLine(of: slot)
             }
         }
     }

@@ -23,7 +23,7 @@ extension Ledger {
         for (currency, total) in balanceTotals() {
             invariant(total == 0, "books do not balance in \(currency): \(total)")
         }
-        invariant(slots.count == accounts.count && lines.count == accounts.count, "slot tables out of step")
+        invariant(slots.count == accounts.count && book.accountCount == accounts.count, "slot tables out of step")
         var heldBySlot = [Int64](repeating: 0, count: accounts.count)
         for (holdID, hold) in holds {
             invariant(Money.isValidAmount(hold.amountMinor), "hold \(holdID) has amount \(hold.amountMinor)")
@@ -40,7 +40,7 @@ extension Ledger {
                 invariant(id == .settlement(account.currency) && settlementSlots[account.currency] == slot,
                           "\(id) is not the settlement account of its currency")
                 invariant(!account.frozen && account.heldMinor == 0, "settlement account \(id) is frozen or holds funds")
-                invariant(lines[slot].isEmpty, "settlement account \(id) has statement lines")
+                invariant(book.lineCount(of: slot) == 0, "settlement account \(id) has statement lines")
                 continue
             }
             invariant(!id.isSettlement, "customer account named like a settlement account: \(id)")
@@ -52,7 +52,7 @@ extension Ledger {
             invariant(account.heldMinor == heldBySlot[slot],
                       "\(id): held \(account.heldMinor) differs from its open holds \(heldBySlot[slot])")
             invariant(account.availableMinor >= 0, "\(id) is beyond its limit: available \(account.availableMinor)")
-            invariant(account.balanceMinor == lines[slot].last?.balanceAfterMinor ?? 0,
+            invariant(account.balanceMinor == book.newestLine(of: slot)?.balanceAfterMinor ?? 0,
                       "\(id): balance \(account.balanceMinor) differs from its statement")
         }
         invariant(settlementSlots.allSatisfy { accounts.indices.contains($0.value) && accounts[$0.value].isSettlement },
@@ -74,7 +74,7 @@ extension Ledger {
             hash.mix(UInt64(bitPattern: account.heldMinor))
             hash.mix(UInt64(bitPattern: account.overdraftLimitMinor))
             hash.mix(UInt64(account.frozen ? 1 : 0))
-            hash.mix(UInt64(lines[slot].count))
+            hash.mix(UInt64(book.lineCount(of: slot)))
         }
         var holdSum: UInt64 = 0
         for (id, hold) in holds {

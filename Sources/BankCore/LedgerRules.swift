@@ -223,8 +223,8 @@ extension Ledger {
         let credit = credit ?? appendSettlement(currency, &undo)
         setBalance(debit, debited, currency: currency, &undo)
         setBalance(credit, credited, currency: currency, &undo)
-        addLine(debit, -amount, counterparty: accounts[credit].id, kind: kind, reference: reference, c, &undo)
-        addLine(credit, amount, counterparty: accounts[debit].id, kind: kind, reference: reference, c, &undo)
+        addLine(debit, -amount, counterparty: credit, kind: kind, reference: reference, c, &undo)
+        addLine(credit, amount, counterparty: debit, kind: kind, reference: reference, c, &undo)
     }
 
     private mutating func setBalance(_ slot: Int, _ balance: Int64, currency: CurrencyCode, _ undo: inout UndoLog?) {
@@ -238,7 +238,7 @@ extension Ledger {
         let slot = accounts.count
         invariant(slots.updateValue(slot, forKey: account.id) == nil, "account \(account.id) added twice")
         accounts.append(account)
-        lines.append([])
+        book.addAccount()
         if account.isSettlement { settlementSlots[account.currency] = slot }
         undo?.record(.addedAccount)
         return slot

@@ -1,8 +1,8 @@
 /// What an atomic batch changed, so that a failing item can put everything back without copying the whole state.
 ///
 /// Each change records the *previous* value of one key just before it is overwritten; rolling back replays the log
-/// backwards, so a key touched several times ends at its oldest (pre-batch) value. Statement lines only ever grow
-/// during a batch, so for them the previous line count is enough, and accounts are only ever appended, so undoing
+/// backwards, so a key touched several times ends at its oldest (pre-batch) value. Statement lines only ever grow,
+/// so undoing newest-first always removes the book's newest line, and accounts are only ever appended, so undoing
 /// newest-first always removes the last slot.
 struct UndoLog {
     enum Change {
@@ -11,8 +11,9 @@ struct UndoLog {
         /// An account (customer or settlement) was appended: undone by removing the last slot.
         case addedAccount
         case hold(HoldID, Hold?)
-        case receipt(RequestID, Ledger.StoredReceipt?)
-        case lines(slot: Int, count: Int)
+        case receipt(RequestID, StoredReceipt?)
+        /// A statement line was appended to this account: undone by removing the book's newest line.
+        case line(slot: Int)
     }
 
     private(set) var changes: [Change] = []

@@ -61,11 +61,13 @@ struct BankSim: ParsableCommand {
                 total.merge(stats)
             case let .failure(failure):
                 print("FAILED \(failure)")
+                fflush(nil)
                 throw ExitCode(1)
             }
-            if Date().timeIntervalSince(lastReport) >= 5 {
+            if Date().timeIntervalSince(lastReport) >= 20 {
                 lastReport = Date()
                 print("… \(offset + 1)/\(seeds) seeds, \(Int(Double(offset + 1) / Date().timeIntervalSince(started))) seeds/s")
+                fflush(nil) // through a pipe stdout is block-buffered: progress must show while the run lasts
             }
         }
         let elapsed = Date().timeIntervalSince(started)
