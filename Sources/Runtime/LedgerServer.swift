@@ -10,7 +10,8 @@ import ZeroMQ
 ///
 /// Group commit falls out of the loop's shape: everything that arrived since the last iteration is stepped
 /// together, the resulting records are written, replication messages are sent (so the follower's fsync overlaps
-/// ours), then one `fdatasync` covers them all and the node hears `.persisted`.
+/// ours), then the `SyncWorker` is asked for one `fdatasync` covering them all; the node hears `.persisted` when it
+/// returns, while the loop has gone on receiving (acknowledgements, new requests) in the meantime.
 public final class LedgerServer {
     private let id: NodeID
     private let file: ClusterFile
@@ -50,8 +51,18 @@ public final class LedgerServer {
 
     /// Runs until `stop` is raised.
     public func run(until stop: StopSignal) throws {
+        let wakeups = try context.makeSocket(.pull)
+        let wakeupEndpoint = "inproc://journal-sync-\(id.name)"
+        try wakeups.bind(wakeupEndpoint)
+        let sync = SyncWorker(fileDescriptor: journal.descriptorForSync, context: context, endpoint: wakeupEndpoint,
+                              durableSeq: journal.lastSeq)
+        defer {
+            sync.stop()
+            wakeups.close()
+        }
         let poller = ZMQPoller()
         poller.add(links.inbox)
+        poller.add(wakeups)
         var events: [LedgerEvent] = []
         events.reserveCapacity(4096)
         var lastTickNanos: UInt64 = 0
@@ -59,27 +70,27 @@ public final class LedgerServer {
             _ = try poller.poll(timeoutMilliseconds: 10)
             let now = SystemClock.now()
             events.removeAll(keepingCapacity: true)
+            while try wakeups.receive(dontWait: true) != nil {} // wake-ups carry nothing; the worker has the seq
+            if let durable = try sync.takeDurableSeq() { events.append(.persisted(through: durable)) }
             links.drain(limit: 1024) { sender, message in events.append(.received(from: sender, message)) }
             if now.nanos(since: lastTickNanos) >= tickIntervalNanos {
                 events.append(.tick)
                 lastTickNanos = now.monotonicNanos
             }
             if events.isEmpty { continue }
-            var needsSync = try carryOut(node.step(events, now: now))
+            // Replication goes out before the sync is asked for, so the follower's sync overlaps ours.
+            let wrote = try carryOut(node.step(events, now: now), sync: sync)
             links.flush()
-            while needsSync {
-                try journal.sync()
-                needsSync = try carryOut(node.step(.persisted(through: journal.lastSeq), now: SystemClock.now()))
-                links.flush()
-            }
+            if wrote { sync.request(through: journal.lastSeq) }
         }
+        sync.stop()
         links.close()
         journal.close()
         logger.info("\(id): stopped")
     }
 
     /// Returns whether records were written that still need a sync.
-    private func carryOut(_ actions: [LedgerAction]) throws -> Bool {
+    private func carryOut(_ actions: [LedgerAction], sync: SyncWorker) throws -> Bool {
         var wrote = false
         var batch: [JournalRecord] = []
         func writeBatch() throws {
@@ -98,6 +109,7 @@ public final class LedgerServer {
             case let .truncate(after: seq):
                 try writeBatch()
                 logger.warning("\(id): dropping uncommitted records after seq \(seq) (journal ended at \(journal.lastSeq))")
+                try sync.waitUntilIdle(thenCutAt: seq)
                 try journal.truncate(after: seq)
             case let .storeMetadata(metadata):
                 try writeBatch()

@@ -160,6 +160,13 @@ public final class FileJournal: JournalReading {
         try appendEncoded(encoded[...], records: records)
     }
 
+    /// The open file, for a thread whose only use of it is `fdatasync` (the ledger's sync worker): a sync started
+    /// after an `append` returned makes that append durable. Everything else stays on the journal's thread.
+    public var descriptorForSync: Int32 {
+        checkOpen()
+        return fd
+    }
+
     /// Makes everything appended so far durable (`fdatasync`, which also persists the file's new size).
     public func sync() throws {
         checkOpen()

@@ -1,0 +1,126 @@
+import Foundation
+import ZeroMQ
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the journal's `fdatasync` on its own thread, so the ledger's loop keeps going while the disk works.
+///
+/// Why: with the sync on the loop thread, a follower's acknowledgement that arrived during the leader's sync of
+/// the next batch waited for that sync to end before the leader could answer — every answer paid about one extra
+/// sync. Now the loop writes a batch, asks for a sync, and goes back to polling: acknowledgements and new requests
+/// are handled while the disk works, and the loop hears "durable through seq N" as soon as the sync returns.
+///
+/// Correctness rests on ordering only: a sync started after the records up to N were written (`pwrite` returned)
+/// makes them durable, so the worker reports the seq that had been written when it started. The loop waits for
+/// any sync in flight before cutting the journal (`waitUntilIdle`), so a report never names a record that was cut.
+///
+/// The wake-up goes through an inproc PUSH/PULL pair: the worker owns the PUSH end (made on its own thread), the
+/// loop polls the PULL end with its other sockets.
+final class SyncWorker: @unchecked Sendable {
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var requestedSeq: UInt64 = 0
+    private var syncedSeq: UInt64 = 0
+    private var reportedSeq: UInt64 = 0
+    private var inFlight = false
+    private var failure: Int32?
+    private var stopping = false
+    private var finished = false
+
+    private let fileDescriptor: Int32
+
+    /// Starts the worker; `endpoint` must already be bound by the loop's PULL socket.
+    init(fileDescriptor: Int32, context: ZMQContext, endpoint: String, durableSeq: UInt64) {
+        self.fileDescriptor = fileDescriptor
+        syncedSeq = durableSeq
+        requestedSeq = durableSeq
+        reportedSeq = durableSeq
+        let thread = Thread { [self] in run(context: context, endpoint: endpoint) }
+        thread.name = "journal-sync"
+        thread.start()
+    }
+
+    /// Asks for everything written up to `seq` to be made durable.
+    func request(through seq: UInt64) {
+        condition.lock()
+        if seq > requestedSeq {
+            requestedSeq = seq
+            condition.signal()
+        }
+        condition.unlock()
+    }
+
+    /// The seq durable since the last call, if it advanced. Throws if a sync failed: durability is then unknown
+    /// and the node must stop.
+    func takeDurableSeq() throws -> UInt64? {
+        condition.lock()
+        defer { condition.unlock() }
+        if let failure { throw StorageSyncError(code: failure) }
+        guard syncedSeq > reportedSeq else { return nil }
+        reportedSeq = syncedSeq
+        return syncedSeq
+    }
+
+    /// Blocks until no sync is running or wanted, then treats everything after `seq` as gone (the journal is
+    /// about to be cut there).
+    func waitUntilIdle(thenCutAt seq: UInt64) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        while failure == nil && (inFlight || requestedSeq > syncedSeq) { condition.wait() }
+        if let failure { throw StorageSyncError(code: failure) }
+        requestedSeq = min(requestedSeq, seq)
+        syncedSeq = min(syncedSeq, seq)
+        reportedSeq = min(reportedSeq, seq)
+    }
+
+    /// Stops the thread after any sync in flight; returns once it has exited.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run(context: ZMQContext, endpoint: String) {
+        let wakeup: ZMQSocket?
+        do {
+            let socket = try context.makeSocket(.push)
+            try socket.connect(endpoint)
+            wakeup = socket
+        } catch {
+            wakeup = nil
+            fatalError("journal sync thread: cannot reach the loop at \(endpoint): \(error)")
+        }
+        condition.lock()
+        while true {
+            while !stopping && requestedSeq <= syncedSeq { condition.wait() }
+            if stopping { break }
+            let target = requestedSeq
+            inFlight = true
+            condition.unlock()
+            let result = fdatasync(fileDescriptor)
+            let code = result == 0 ? 0 : errno
+            condition.lock()
+            inFlight = false
+            if code == 0 { syncedSeq = max(syncedSeq, target) } else { failure = code }
+            condition.broadcast()
+            condition.unlock()
+            // A wake-up already queued is as good as a new one, so a full queue is fine.
+            _ = try? wakeup?.send([[1]], dontWait: true)
+            condition.lock()
+            if failure != nil { break }
+        }
+        wakeup?.close()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// `fdatasync` of the journal failed on the sync thread.
+struct StorageSyncError: Error, CustomStringConvertible {
+    var code: Int32
+    var description: String { "fdatasync of the journal failed: \(String(cString: strerror(code)))" }
+}
