@@ -40,7 +40,8 @@ extension BenchRunner {
             "latency_errors": results.latencyErrors,
             "failover": results.failover.isEmpty ? NSNull() : results.failover,
             "catchup": results.catchup.isEmpty ? NSNull() : results.catchup,
-            "catchup_records_per_s": results.catchup["records_per_s"] ?? NSNull(),
+            // The replication rate once the restarted ledger is up; its restart is reported apart (catchup.*).
+            "catchup_records_per_s": results.catchup["replication_records_per_s"] ?? NSNull(),
             "kills": results.kills,
             "unexpected_epoch_changes": results.unexpectedEpochChanges ?? NSNull(),
             "leader_changes": results.leaderChanges ?? NSNull(),
@@ -122,10 +123,15 @@ extension BenchRunner {
         let failed = results.failover["failed_requests"] as? Int
         rows.append(("failover failed requests", failed.map(String.init) ?? "-", "0", verdict(failed.map { $0 == 0 })))
         rows.append(("failover p99 (kill → +2 s)", ms(results.failover["p99_ms"] as? Double), "", ""))
-        let catchup = results.catchup["records_per_s"] as? Double
-        rows.append(("catch-up records/s", catchup.map(formatInt) ?? "-", "≥ 200,000",
+        let catchup = results.catchup["replication_records_per_s"] as? Double
+        rows.append(("catch-up records/s (once restarted)", catchup.map(formatInt) ?? "-", "≥ 200,000",
                      verdict(catchup.map { $0 >= 200_000 })))
+        rows.append(("catch-up records/s, restart included",
+                     (results.catchup["records_per_s_including_restart"] as? Double).map(formatInt) ?? "-", "", ""))
         rows.append(("catch-up: time until in sync", ms(results.catchup["time_to_sync_ms"] as? Double), "", ""))
+        let restartPerMillion = results.catchup["restart_ms_per_million_records"] as? Double
+        rows.append(("restart: state rebuild per 1M records (under load)", ms(restartPerMillion), "≤ 2 s",
+                     verdict(restartPerMillion.map { $0 <= 2000 })))
         let falseFailovers = results.leaderChanges.map { Int($0) - results.kills }
         rows.append(("false failovers", falseFailovers.map(String.init) ?? "-", "0",
                      verdict(falseFailovers.map { $0 == 0 })))
