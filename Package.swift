@@ -26,6 +26,8 @@ let package = Package(
             providers: [.apt(["libzmq3-dev"])]
         ),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // SplitMix64: seeded randomness that replays exactly (simulator, generated test workloads, benchmark).
+        .target(name: "SeededRandom"),
         // Pure rules: accounts, transfers, holds. No I/O.
         .target(name: "BankCore", dependencies: [.product(name: "DequeModule", package: "swift-collections")]),
         // Client wire format: JSON codec, request decoding, reply encoding, error codes.
@@ -43,7 +45,8 @@ let package = Package(
         ]),
         // Deterministic simulation: the real state machines against a simulated network, disk and clock.
         .target(name: "Simulation", dependencies: [
-            "Cluster", "BankCore", "BankProtocol", "Storage", .product(name: "HeapModule", package: "swift-collections"),
+            "Cluster", "BankCore", "BankProtocol", "Storage", "SeededRandom",
+            .product(name: "HeapModule", package: "swift-collections"),
         ]),
         .executableTarget(name: "bank-sim", dependencies: [
             "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -59,17 +62,17 @@ let package = Package(
         ]),
         // Benchmark: starts its own cluster, measures throughput, latency, failover and catch-up (`make bench`).
         .executableTarget(name: "bank-bench", dependencies: [
-            "ZeroMQ", "BankProtocol", "Runtime",
+            "ZeroMQ", "BankProtocol", "Runtime", "SeededRandom",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "BankCoreTests", dependencies: ["BankCore"]),
-        .testTarget(name: "BankProtocolTests", dependencies: ["BankProtocol"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "BankCoreTests", dependencies: ["BankCore", "SeededRandom"]),
+        .testTarget(name: "BankProtocolTests", dependencies: ["BankProtocol", "SeededRandom"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "SeededRandom"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ZeroMQ", "BankProtocol", "Runtime"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ZeroMQ", "BankProtocol", "Runtime", "SeededRandom"]),
     ],
     swiftLanguageModes: [.v6]
 )

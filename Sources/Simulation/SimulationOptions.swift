@@ -48,19 +48,3 @@ public struct SimulationFailure: Error, CustomStringConvertible, Sendable {
             + "\nreplay: make simulate SEED=\(seed)"
     }
 }
-
-/// SplitMix64: small, fast, and the same on every platform, so a seed replays exactly.
-public struct SimRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// True with probability `numerator / denominator`.
-    public mutating func chance(_ numerator: UInt64, in denominator: UInt64) -> Bool { next() % denominator < numerator }
-    public mutating func between(_ low: UInt64, _ high: UInt64) -> UInt64 { low + next() % (high - low + 1) }
-}

@@ -2,11 +2,12 @@ import BankCore
 import BankProtocol
 import Cluster
 import HeapModule
+import SeededRandom
 import Storage
 
 /// Runs the real `GatewayCore` and two real `LedgerNode`s against a simulated network, disk and clock, on one
 /// thread, with faults chosen from a seed (after TigerBeetle's VOPR). Same seed, same run: every choice comes from
-/// `SimRandom`, and time is virtual.
+/// `SplitMix64`, and time is virtual.
 public final class Simulator {
     enum Endpoint: Hashable, CustomStringConvertible {
         case node(NodeID)
@@ -62,7 +63,7 @@ public final class Simulator {
     }
 
     let options: SimulationOptions
-    var random: SimRandom
+    var random: SplitMix64
     var now: UInt64 = 0
     var queue = Heap<Scheduled>()
     var order: UInt64 = 0
@@ -90,7 +91,7 @@ public final class Simulator {
 
     public init(options: SimulationOptions) {
         self.options = options
-        random = SimRandom(seed: options.seed)
+        random = SplitMix64(seed: options.seed)
         var ledgerSettings = LedgerSettings()
         ledgerSettings.injectedBugs = options.injectedBugs
         self.ledgerSettings = ledgerSettings

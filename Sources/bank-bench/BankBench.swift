@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Histogram
 import Runtime
+import SeededRandom
 import ZeroMQ
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import BankProtocol
 import Dispatch
 import Foundation
+import SeededRandom
 import Synchronization
 import ZeroMQ
 

@@ -1,5 +1,6 @@
 import BankProtocol
 import Foundation
+import SeededRandom
 import ZeroMQ
 #if canImport(Glibc)
 import Glibc
@@ -22,17 +23,6 @@ func sleepSeconds(_ seconds: Double) {
 
 // MARK: - Random
 
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 // MARK: - Requests (hot path: JSONWriter)
 

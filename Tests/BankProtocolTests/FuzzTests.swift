@@ -1,4 +1,5 @@
 import BankCore
+import SeededRandom
 import Testing
 @testable import BankProtocol
 

@@ -1,3 +1,4 @@
+import SeededRandom
 import Storage
 import Testing
 
@@ -77,7 +78,7 @@ import Testing
     }
 
     @Test func randomBytesNeverTrap() {
-        var random = SeededRandom(seed: 42)
+        var random = SplitMix64(seed: 42)
         let valid = JournalRecord(epoch: 1, seq: 1, prevHash: .zero, payload: [1]).encoded
         for round in 0..<5000 {
             var bytes = (0..<Int(random.next() % 200)).map { _ in UInt8.random(in: 0...255, using: &random) }

@@ -24,18 +24,6 @@ final class TemporaryDirectory {
     }
 }
 
-/// A deterministic generator (splitmix64), so failures reproduce.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// `count` records continuing after (`seq`, `hash`), all in `epoch`; payload `i` is `payloadSize(i)` bytes derived
 /// from `salt`, so two chains with different salts differ everywhere.
