@@ -26,6 +26,8 @@ let package = Package(
             providers: [.apt(["libzmq3-dev"])]
         ),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // The three processes of a local cluster, started and killed by the process-level tests and the bench.
+        .target(name: "LocalCluster"),
         // SplitMix64: seeded randomness that replays exactly (simulator, generated test workloads, benchmark).
         .target(name: "SeededRandom"),
         // Pure rules: accounts, transfers, holds. No I/O.
@@ -62,7 +64,7 @@ let package = Package(
         ]),
         // Benchmark: starts its own cluster, measures throughput, latency, failover and catch-up (`make bench`).
         .executableTarget(name: "bank-bench", dependencies: [
-            "ZeroMQ", "BankProtocol", "Runtime", "SeededRandom",
+            "ZeroMQ", "BankProtocol", "Runtime", "SeededRandom", "LocalCluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
@@ -72,7 +74,9 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SeededRandom"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ZeroMQ", "BankProtocol", "Runtime", "SeededRandom"]),
+        .testTarget(name: "EndToEndTests", dependencies: [
+            "ZeroMQ", "BankProtocol", "Runtime", "SeededRandom", "LocalCluster",
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

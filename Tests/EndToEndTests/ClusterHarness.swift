@@ -1,5 +1,6 @@
 import BankProtocol
 import Foundation
+import LocalCluster
 import Testing
 import ZeroMQ
 #if canImport(Glibc)
@@ -9,31 +10,27 @@ import Glibc
 /// Runs a real cluster (three processes built by `swift build`) on free ports with its own data directory, and
 /// cleans up after itself. Every wait polls a condition with a deadline; nothing sleeps to synchronise.
 final class ClusterHarness {
-    enum Node: String, CaseIterable { case gateway, primary, backup }
+    typealias Node = LocalCluster.Node
 
     let root: URL
     let portBase: Int
-    let binDirectory: URL
-    private var processes: [Node: Process] = [:]
+    private let processes: LocalCluster
 
     init(failureTimeoutMilliseconds: Int = 400) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("bank-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        portBase = try Self.freePortBase()
-        binDirectory = Self.findBinDirectory()
+        portBase = try LocalCluster.freePortBase()
         let config = """
         {"host":"127.0.0.1","port_base":\(portBase),"data_root":"\(root.path)/data",
          "heartbeat_interval_ms":50,"failure_timeout_ms":\(failureTimeoutMilliseconds),"request_deadline_ms":8000}
         """
-        try config.write(to: root.appendingPathComponent("cluster.json"), atomically: true, encoding: .utf8)
+        let configURL = root.appendingPathComponent("cluster.json")
+        try config.write(to: configURL, atomically: true, encoding: .utf8)
+        processes = LocalCluster(configPath: configURL.path, binDirectory: Self.findBinDirectory(), logDirectory: root)
     }
 
     deinit {
-        for process in processes.values where process.isRunning {
-            kill(process.processIdentifier, SIGCONT)
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        processes.killAll()
         try? FileManager.default.removeItem(at: root)
     }
 
@@ -41,48 +38,14 @@ final class ClusterHarness {
 
     // MARK: - Processes
 
-    func start(_ node: Node) throws {
-        precondition(processes[node]?.isRunning != true, "\(node) already runs")
-        let process = Process()
-        var arguments = ["--config", root.appendingPathComponent("cluster.json").path]
-        switch node {
-        case .gateway:
-            process.executableURL = binDirectory.appendingPathComponent("bank-gateway")
-        case .primary, .backup:
-            process.executableURL = binDirectory.appendingPathComponent("bank-ledger")
-            arguments += ["--node", node.rawValue]
-        }
-        process.arguments = arguments
-        let log = root.appendingPathComponent("\(node.rawValue).log")
-        if !FileManager.default.fileExists(atPath: log.path) {
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-        }
-        let handle = try FileHandle(forWritingTo: log)
-        handle.seekToEndOfFile()
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        processes[node] = process
-    }
-
-    func startAll() throws {
-        for node in Node.allCases { try start(node) }
-    }
-
-    func signal(_ node: Node, _ signalNumber: Int32) {
-        guard let process = processes[node], process.isRunning else { return }
-        kill(process.processIdentifier, signalNumber)
-        if signalNumber == SIGKILL {
-            process.waitUntilExit()
-        }
-    }
-
-    func kill9(_ node: Node) { signal(node, SIGKILL) }
-
-    func isRunning(_ node: Node) -> Bool { processes[node]?.isRunning == true }
+    func start(_ node: Node) throws { try processes.start(node) }
+    func startAll() throws { try processes.startAll() }
+    func signal(_ node: Node, _ signalNumber: Int32) { processes.signal(node, signalNumber) }
+    func kill9(_ node: Node) { processes.kill9(node) }
+    func isRunning(_ node: Node) -> Bool { processes.isRunning(node) }
 
     func log(of node: Node) -> String {
-        (try? String(contentsOf: root.appendingPathComponent("\(node.rawValue).log"), encoding: .utf8)) ?? ""
+        (try? String(contentsOf: processes.logURL(node), encoding: .utf8)) ?? ""
     }
 
     // MARK: - Waiting
@@ -154,42 +117,15 @@ final class ClusterHarness {
         let fallback = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug")
         return fallback
     }
-
-    /// Four consecutive free TCP ports on loopback.
-    private static func freePortBase() throws -> Int {
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<200 {
-            let base = Int.random(in: 20_000..<60_000, using: &generator)
-            if (0..<4).allSatisfy({ isFree(port: base + $0) }) { return base }
-        }
-        throw HarnessError.noFreePorts
-    }
-
-    private static func isFree(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-    }
 }
 
 enum HarnessError: Error, CustomStringConvertible {
     case timedOut(String, logs: String)
-    case noFreePorts
     case noReply(String)
 
     var description: String {
         switch self {
         case let .timedOut(what, logs): return "timed out waiting for \(what)\n\(logs)"
-        case .noFreePorts: return "no free ports"
         case let .noReply(what): return "no reply: \(what)"
         }
     }
