@@ -13,12 +13,15 @@ public struct LedgerSettings: Hashable, Sendable {
     /// How often an idle leader sends an empty append (keep-alive with the commit position).
     public var idleAppendIntervalNanos: UInt64 = .milliseconds(50)
     public var maxRecordsPerAppend = 4096
-    public var maxBytesPerAppend = 1 << 20
+    public var maxBytesPerAppend = 256 << 10
     /// Records sent but not yet acknowledged, at most: bounds memory in flight during catch-up.
     public var maxInflightRecords: UInt64 = 16_384
-    /// Bytes sent but not yet acknowledged, at most: an entry can hold a 1000-item batch, so counting records
-    /// alone let catch-up put gigabytes in flight and silence the follower for seconds.
-    public var maxInflightBytes = 8 << 20
+    /// Bytes sent but not yet acknowledged, at most. An entry can hold a 1000-item batch, so counting records
+    /// alone let catch-up put gigabytes in flight. It also bounds how much the follower has to apply before it
+    /// reaches a heartbeat queued behind: the follower's inbox is first-in first-out, and 8 MiB of batch entries
+    /// (about 160,000 transfers) kept it from answering the gateway for 250 ms — long enough to be dropped as
+    /// lost (seen in `make bench`). 1 MiB is about 60 ms of work and still several round trips' worth.
+    public var maxInflightBytes = 1 << 20
     /// A peer catching up this close to the leader's durable position becomes synchronous: from then on the leader
     /// commits only what the peer also holds.
     public var syncLagThresholdRecords: UInt64 = 4096
