@@ -41,7 +41,7 @@ struct BankBench: ParsableCommand {
     var batchSize = 1000
 
     @Option(help: "Batch requests in flight.")
-    var batchInflight = 4
+    var batchInflight = 8
 
     @Option(help: "Latency phase length, seconds (default 10, quick 3).")
     var latencySeconds: Double?
