@@ -32,6 +32,9 @@ public final class LedgerServer {
 
         let started = SystemClock.now()
         journal = try FileJournal.open(directory: directory, logger: { logger.warning("\($0)") })
+        // After a crash the file may end in writes that reached the page cache but were never synced. The node
+        // counts everything it finds as durable (and may acknowledge it to a leader), so make that true first.
+        try journal.sync()
         let ledger = LedgerRecovery.rebuild(from: journal)
         let metadata: NodeMetadata
         if let stored = try MetadataFile.load(directory: directory) {
