@@ -16,11 +16,9 @@ struct SimClient {
         var requestID: String?
         var body: [UInt8]
         var holdID: String?
-        var isHoldSettlement: Bool
         var sentAt: UInt64
         /// Set after an `unavailable` reply: try again at this time.
         var retryAt: UInt64?
-        var attempts = 1
     }
 }
 
@@ -36,10 +34,6 @@ extension Simulator {
     static let clientTimeoutNanos: UInt64 = 1_000_000_000
 
     func clientWake(_ index: Int) {
-        if index < 0 {
-            clientsActive = false
-            return
-        }
         if let outstanding = clients[index].outstanding {
             guard now >= (outstanding.retryAt ?? outstanding.sentAt + Self.clientTimeoutNanos) else { return }
             resend(index) // Timed out: maybe lost with a crashed gateway. Same bytes, same request id.
@@ -52,7 +46,6 @@ extension Simulator {
     private func resend(_ index: Int) {
         clients[index].outstanding!.sentAt = now
         clients[index].outstanding!.retryAt = nil
-        clients[index].outstanding!.attempts += 1
         send(.request(clients[index].outstanding!.body), from: .client(index), to: .node(.gateway))
         schedule(Self.clientTimeoutNanos, .clientWake(index))
     }
@@ -62,19 +55,18 @@ extension Simulator {
         client.counter += 1
         let requestID = "c\(index)-\(client.counter)"
         let accounts = model.accounts
-        func account() -> String { accounts[Int(random.next() % UInt64(accounts.count))] }
+        func account() -> String { random.pick(accounts) }
         var request: JSONValue
         var holdID: String?
-        var settlesHold = false
         if index == 0 && client.counter <= accounts.count * 2 {
             // Client 0 opens and funds the accounts first.
             let name = accounts[(client.counter - 1) % accounts.count]
             request = client.counter <= accounts.count
                 ? ["op": "open_account", "request_id": .string(requestID), "account": .string(name),
-                   "overdraft_limit": .int(Int64(random.next() % 3) * 100)]
+                   "overdraft_limit": .int(Int64(random.below(3)) * 100)]
                 : ["op": "deposit", "request_id": .string(requestID), "account": .string(name), "amount": 10_000]
         } else {
-            switch random.next() % 10 {
+            switch random.below(10) {
             case 0:
                 request = ["op": "balance", "account": .string(account())]
             case 1:
@@ -87,7 +79,6 @@ extension Simulator {
                            "amount": .int(Int64(random.between(1, 400))), "hold_id": .string(id)]
             case 3 where !client.openHolds.isEmpty:
                 let id = client.openHolds.removeFirst()
-                settlesHold = true
                 request = random.chance(1, in: 2)
                     ? ["op": "release", "request_id": .string(requestID), "hold_id": .string(id)]
                     : ["op": "capture", "request_id": .string(requestID), "hold_id": .string(id),
@@ -103,7 +94,7 @@ extension Simulator {
         }
         let isRead = request["op"]?.stringValue == "balance"
         client.outstanding = SimClient.Outstanding(requestID: isRead ? nil : requestID, body: request.serialized(),
-                                                   holdID: holdID, isHoldSettlement: settlesHold, sentAt: now)
+                                                   holdID: holdID, sentAt: now)
         clients[index] = client
         send(.request(client.outstanding!.body), from: .client(index), to: .node(.gateway))
         schedule(Self.clientTimeoutNanos, .clientWake(index))

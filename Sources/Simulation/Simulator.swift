@@ -31,6 +31,8 @@ public final class Simulator {
         case tick(NodeID, incarnation: Int)
         case syncDone(NodeID, incarnation: Int)
         case clientWake(Int)
+        /// Clients stop starting new requests (they still finish what they started).
+        case stopClients
         case restart(NodeID)
         case resume(NodeID)
         case heal(NodeID, NodeID)
@@ -75,6 +77,7 @@ public final class Simulator {
     var gatewayDisk: ClusterConfig?
     var gatewayIncarnation = 0
     var gatewayLeaderChangesBefore = 0
+    /// Cut links, each as `link(a, b)`.
     var partitions: Set<[NodeID]> = []
     var faultsActive = true
     var clientsActive = true
@@ -177,6 +180,8 @@ public final class Simulator {
             host.journal.sync()
             ledgers[id]!.syncInFlight = false
             stepLedger(id, .persisted(through: host.journal.lastSeq))
+        case .stopClients:
+            clientsActive = false
         case let .clientWake(index):
             clientWake(index)
         case let .restart(id):
@@ -192,7 +197,7 @@ public final class Simulator {
             for event in held { handle(event) }
         case let .heal(a, b):
             trace.note(now, "heal \(a)–\(b)")
-            partitions.remove([a, b].sorted { $0.rawValue < $1.rawValue })
+            partitions.remove(Self.link(a, b))
         case .injectFault:
             guard faultsActive else { return }
             injectFault()
@@ -271,7 +276,7 @@ public final class Simulator {
     }
 
     func stepGateway(_ event: GatewayEvent) {
-        trace.record(now, .gateway, event)
+        trace.record(now, event)
         guard let actions = gateway?.step(event, now: instant) else { return }
         for action in actions {
             switch action {
@@ -293,7 +298,7 @@ public final class Simulator {
     /// The network: loss, duplication, delay and reordering while faults are on; partitions between processes.
     func send(_ payload: Payload, from: Endpoint, to: Endpoint) {
         if case let .node(a) = from, case let .node(b) = to,
-           partitions.contains([a, b].sorted { $0.rawValue < $1.rawValue }) {
+           partitions.contains(Self.link(a, b)) {
             return
         }
         let incarnation: Int
@@ -345,7 +350,7 @@ public final class Simulator {
             gatewayIncarnation += 1
         } else {
             // The page cache may have written some of what was not synced; a torn record would be cut off.
-            let keep = Int(random.next() % UInt64(ledgers[id]!.journal.unsyncedCount + 1))
+            let keep = random.below(ledgers[id]!.journal.unsyncedCount + 1)
             ledgers[id]!.journal.crash(keepingUnsynced: keep)
             ledgers[id]!.node = nil
             ledgers[id]!.incarnation += 1
@@ -354,10 +359,13 @@ public final class Simulator {
         }
     }
 
+    /// A link between two processes, the same whichever end names it.
+    static func link(_ a: NodeID, _ b: NodeID) -> [NodeID] { [a, b].sorted { $0.rawValue < $1.rawValue } }
+
     func injectFault() {
         let targets: [NodeID] = [.primary, .backup, .gateway]
-        let target = targets[Int(random.next() % 3)]
-        switch random.next() % 9 {
+        let target = random.pick(targets)
+        switch random.below(9) {
         case 8:
             // Power loss: both ledgers at once, each losing what it had not synced.
             guard ledgers[.primary]!.node != nil, ledgers[.backup]!.node != nil else { return }
@@ -381,11 +389,11 @@ public final class Simulator {
             ledgers[target]!.paused = true
             schedule(random.between(50_000_000, 1_500_000_000), .resume(target))
         case 4, 5:
-            let other = targets[Int(random.next() % 3)]
+            let other = random.pick(targets)
             guard other != target else { return }
             stats.faults["partition", default: 0] += 1
             trace.note(now, "PARTITION \(target)–\(other)")
-            partitions.insert([target, other].sorted { $0.rawValue < $1.rawValue })
+            partitions.insert(Self.link(target, other))
             schedule(random.between(50_000_000, 1_500_000_000), .heal(target, other))
         default:
             stats.faults["network noise", default: 0] += 1 // Loss, duplication and delay are always on.
@@ -401,6 +409,6 @@ public final class Simulator {
             handle(.resume(id))
         }
         if gateway == nil { startGateway() }
-        schedule(2_000_000_000, .clientWake(-1)) // Clients stop starting new requests.
+        schedule(2_000_000_000, .stopClients)
     }
 }

@@ -18,7 +18,7 @@ struct TraceBuffer {
         add(time, .ledger(node, event))
     }
 
-    mutating func record(_ time: UInt64, _ node: NodeID, _ event: GatewayEvent) {
+    mutating func record(_ time: UInt64, _ event: GatewayEvent) {
         if case .tick = event { return }
         add(time, .gateway(event))
     }
