@@ -135,6 +135,8 @@ struct Settings {
     }
 
     var timeoutNanos: UInt64 { UInt64(timeoutMs) * 1_000_000 }
+    /// How long load threads may take to finish: their last requests may each wait a full timeout.
+    var drainSeconds: Double { Double(timeoutMs) / 1000 * 2 + 5 }
 }
 
 /// Everything measured, for the table and report.json.
@@ -224,7 +226,7 @@ final class BenchRunner {
             }
             code = 1
         }
-        if let load = activeLoad { _ = load.stopAndJoin(timeoutSeconds: Double(settings.timeoutMs) / 1000 * 2 + 5) }
+        if let load = activeLoad { _ = load.stopAndJoin(timeoutSeconds: settings.drainSeconds) }
         if monitorStarted {
             monitor.stop()
             probe.stop()
@@ -423,7 +425,7 @@ final class BenchRunner {
         let cores = cpuSample().cores(since: cpu0)
         results.cpu[name] = cores
         say("  " + CPUSample.describe(cores) + probeLine(name))
-        guard shared.stopAndJoin(timeoutSeconds: Double(settings.timeoutMs) / 1000 * 2 + 5) else {
+        guard shared.stopAndJoin(timeoutSeconds: settings.drainSeconds) else {
             throw BenchError.timeout("\(name) load threads did not finish")
         }
         let drained = shared.snapshot()
@@ -614,7 +616,7 @@ final class BenchRunner {
 
         let stopNanos = monoNanos()
         recordCPU("failover", since: cpu0)
-        guard shared.stopAndJoin(timeoutSeconds: Double(settings.timeoutMs) / 1000 * 2 + 5) else {
+        guard shared.stopAndJoin(timeoutSeconds: settings.drainSeconds) else {
             throw BenchError.timeout("failover load threads did not finish")
         }
         activeLoad = nil

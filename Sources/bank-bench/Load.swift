@@ -67,9 +67,6 @@ struct WorkerResult: Sendable {
     /// Answered requests: intended send time and reply time (monotonic ns).
     var starts: [UInt64] = []
     var ends: [UInt64] = []
-    /// Failed requests (error reply or timeout): intended send time and when the failure was seen.
-    var failedStarts: [UInt64] = []
-    var failedEnds: [UInt64] = []
 }
 
 struct PipelineSettings: Sendable {
@@ -130,14 +127,11 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
             shared.errors.add(1, ordering: .relaxed)
             shared.noteError(text)
         }
+        // Failed requests are counted above; only answers go into the timelines.
         guard settings.record else { return }
-        if case .error = outcome {
-            result.failedStarts.append(intended)
-            result.failedEnds.append(now)
-        } else {
-            result.starts.append(intended)
-            result.ends.append(now)
-        }
+        if case .error = outcome { return }
+        result.starts.append(intended)
+        result.ends.append(now)
     }
 
     /// The oldest request still in flight (the gateway answers its own deadline errors oldest first).
@@ -200,10 +194,6 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
                 pending[id] = nil
                 fifoHead += 1
                 shared.timeouts.add(1, ordering: .relaxed)
-                if settings.record {
-                    result.failedStarts.append(fifoIntended[offset])
-                    result.failedEnds.append(now)
-                }
             }
             // Compact the FIFO now and then.
             let consumed = fifoHead - fifoBase

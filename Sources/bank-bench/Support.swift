@@ -21,9 +21,6 @@ func sleepSeconds(_ seconds: Double) {
     usleep(UInt32(min(seconds, 4000) * 1_000_000))
 }
 
-// MARK: - Random
-
-
 // MARK: - Requests (hot path: JSONWriter)
 
 enum Requests {
