@@ -3,5 +3,12 @@
 @inline(__always)
 public func invariant(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
                       file: StaticString = #fileID, line: UInt = #line) {
-    if !condition() { fatalError("invariant broken: \(message())", file: file, line: line) }
+    if !condition() { invariantFailure(message(), file: file, line: line) }
+}
+
+/// A broken invariant found where there is no condition left to test (the `else` of a `guard`): never returns,
+/// so the caller needs no placeholder value after it.
+public func invariantFailure(_ message: @autoclosure () -> String, file: StaticString = #fileID,
+                             line: UInt = #line) -> Never {
+    fatalError("invariant broken: \(message())", file: file, line: line)
 }

@@ -128,8 +128,7 @@ public struct Ledger: Sendable {
         for mutation in entry.mutations {
             let result = perform(mutation, seq: seq, timeMillis: entry.timeMillis, &undo)
             guard case let .success(receipt) = result, !receipt.replayed else {
-                invariant(false, "journal entry \(seq) does not apply: \(mutation) gave \(result)")
-                return
+                invariantFailure("journal entry \(seq) does not apply: \(mutation) gave \(result)")
             }
         }
         lastAppliedSeq = seq
@@ -152,7 +151,8 @@ public struct Ledger: Sendable {
         do throws(LedgerError) {
             let context = MutationContext(seq: seq, requestID: requestID, timeMillis: timeMillis)
             let receipt = try run(mutation.operation, context, &undo)
-            undo?.record(.receipt(requestID, receipts[requestID]))
+            // Only under the injected bug can the id already hold a receipt; normally it was looked up above.
+            undo?.record(.receipt(requestID, forgetsRequestIDs ? receipts[requestID] : nil))
             receipts[requestID] = StoredReceipt(operation: mutation.operation, receipt: receipt)
             assert(expand(receipts[requestID]!, requestID: requestID) == receipt, "a stored receipt lost information")
             return .success(receipt)

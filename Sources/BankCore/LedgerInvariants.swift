@@ -28,8 +28,7 @@ extension Ledger {
         for (holdID, hold) in holds {
             invariant(Money.isValidAmount(hold.amountMinor), "hold \(holdID) has amount \(hold.amountMinor)")
             guard let slot = slots[hold.account], !accounts[slot].isSettlement else {
-                invariant(false, "hold \(holdID) is on \(hold.account), which is not a customer account")
-                return
+                invariantFailure("hold \(holdID) is on \(hold.account), which is not a customer account")
             }
             if hold.isOpen { heldBySlot[slot] &+= hold.amountMinor }
         }

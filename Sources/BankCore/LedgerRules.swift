@@ -185,8 +185,7 @@ extension Ledger {
 
     private func slot(of hold: Hold) -> Int {
         guard let slot = slots[hold.account] else {
-            invariant(false, "a hold belongs to a missing account \(hold.account)")
-            return -1
+            invariantFailure("a hold belongs to a missing account \(hold.account)")
         }
         return slot
     }

@@ -9,7 +9,7 @@
 /// up (a 2M-insert test: 12 ms in the worst 1000 inserts). Shares spread over a factor of two put the shards'
 /// doubling points evenly over each doubling of the total (3.6 ms in the same test).
 ///
-/// The shard comes from a fixed hash of the id's bytes (FNV-1a, then a final mix), not Swift's per-process seeded
+/// The shard comes from a fixed hash of the id's bytes (`FNV1a`, with its final mix), not Swift's per-process seeded
 /// hash, so the layout is the same in every run.
 struct ReceiptTable: Sendable {
     static let shardCount = 256
@@ -62,15 +62,10 @@ struct ReceiptTable: Sendable {
     }()
 
     private static func shard(of id: RequestID) -> Int {
-        var hash: UInt32 = 2_166_136_261
-        for byte in id.rawValue.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        // FNV's high bits are weak for short keys; mix before taking them (murmur3's finaliser).
-        hash ^= hash >> 16
-        hash &*= 0x85EB_CA6B
-        hash ^= hash >> 13
-        hash &*= 0xC2B2_AE35
-        hash ^= hash >> 16
-        return Int(shardOfSlice[Int(hash >> 20)])
+        var hash = FNV1a()
+        for byte in id.rawValue.utf8 { hash.mix(byte: byte) }
+        // The finalised hash is avalanched, so its top bits are as good as any: 12 of them pick the slice.
+        return Int(shardOfSlice[Int(hash.finalized >> 52)])
     }
 }
 

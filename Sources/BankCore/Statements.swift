@@ -8,7 +8,9 @@ extension Ledger {
     mutating func addLine(_ slot: Int, _ amount: Int64, counterparty: Int, kind: EntryKind,
                           reference: String?, _ c: MutationContext, _ undo: inout UndoLog?) {
         guard !accounts[slot].isSettlement else { return }
-        invariant(book.newestLine(of: slot).map { $0.seq <= c.seq } ?? true, "statement lines out of seq order")
+        // Entries arrive in seq order (checked by `execute` and `apply`); reading the account's previous line to
+        // check again would cost the cache miss the book exists to avoid, so only debug builds do.
+        assert(book.newestLine(of: slot).map { $0.seq <= c.seq } ?? true, "statement lines out of seq order")
         undo?.record(.line(slot: slot))
         book.append(StatementBook.StoredLine(
             seq: c.seq, amountMinor: amount, balanceAfterMinor: accounts[slot].balanceMinor, timeMillis: c.timeMillis,

@@ -64,8 +64,7 @@ extension Ledger {
     /// hold is always there.
     private func accountOfHold(_ id: HoldID) -> AccountID {
         guard let hold = holds[id] else {
-            invariant(false, "a stored receipt names hold \(id), which does not exist")
-            return AccountID("unknown")!
+            invariantFailure("a stored receipt names hold \(id), which does not exist")
         }
         return hold.account
     }
