@@ -32,9 +32,6 @@ public final class LedgerServer {
 
         let started = SystemClock.now()
         journal = try FileJournal.open(directory: directory, logger: { logger.warning("\($0)") })
-        // After a crash the file may end in writes that reached the page cache but were never synced. The node
-        // counts everything it finds as durable (and may acknowledge it to a leader), so make that true first.
-        try journal.sync()
         let ledger = LedgerRecovery.rebuild(from: journal)
         let metadata: NodeMetadata
         if let stored = try MetadataFile.load(directory: directory) {
@@ -57,11 +54,15 @@ public final class LedgerServer {
         let wakeups = try context.makeSocket(.pull)
         let wakeupEndpoint = "inproc://journal-sync-\(id.name)"
         try wakeups.bind(wakeupEndpoint)
-        let sync = SyncWorker(fileDescriptor: journal.descriptorForSync, context: context, endpoint: wakeupEndpoint,
-                              durableSeq: journal.lastSeq)
+        let sync = SyncWorker(fileDescriptor: journal.descriptorForSync, path: journal.path, context: context,
+                              endpoint: wakeupEndpoint, durableSeq: journal.lastSeq)
         defer {
+            // The sync thread first: the journal must not close under a running fdatasync.
             sync.stop()
             wakeups.close()
+            links.close()
+            journal.close()
+            logger.info("\(id): stopped")
         }
         let poller = ZMQPoller()
         poller.add(links.inbox)
@@ -86,10 +87,6 @@ public final class LedgerServer {
             links.flush()
             if wrote { sync.request(through: journal.lastSeq) }
         }
-        sync.stop()
-        links.close()
-        journal.close()
-        logger.info("\(id): stopped")
     }
 
     /// Returns whether records were written that still need a sync.

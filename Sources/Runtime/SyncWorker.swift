@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import ZeroMQ
 #if canImport(Glibc)
 import Glibc
@@ -23,16 +24,17 @@ final class SyncWorker: @unchecked Sendable {
     private var requestedSeq: UInt64 = 0
     private var syncedSeq: UInt64 = 0
     private var reportedSeq: UInt64 = 0
-    private var inFlight = false
     private var failure: Int32?
     private var stopping = false
     private var finished = false
 
     private let fileDescriptor: Int32
+    private let path: String
 
     /// Starts the worker; `endpoint` must already be bound by the loop's PULL socket.
-    init(fileDescriptor: Int32, context: ZMQContext, endpoint: String, durableSeq: UInt64) {
+    init(fileDescriptor: Int32, path: String, context: ZMQContext, endpoint: String, durableSeq: UInt64) {
         self.fileDescriptor = fileDescriptor
+        self.path = path
         syncedSeq = durableSeq
         requestedSeq = durableSeq
         reportedSeq = durableSeq
@@ -56,19 +58,19 @@ final class SyncWorker: @unchecked Sendable {
     func takeDurableSeq() throws -> UInt64? {
         condition.lock()
         defer { condition.unlock() }
-        if let failure { throw StorageSyncError(code: failure) }
+        if let failure { throw StorageError.systemCall("fdatasync", path: path, errno: failure) }
         guard syncedSeq > reportedSeq else { return nil }
         reportedSeq = syncedSeq
         return syncedSeq
     }
 
-    /// Blocks until no sync is running or wanted, then treats everything after `seq` as gone (the journal is
+    /// Blocks until no sync is running or wanted (one runs exactly while `requestedSeq > syncedSeq`), then treats everything after `seq` as gone (the journal is
     /// about to be cut there).
     func waitUntilIdle(thenCutAt seq: UInt64) throws {
         condition.lock()
         defer { condition.unlock() }
-        while failure == nil && (inFlight || requestedSeq > syncedSeq) { condition.wait() }
-        if let failure { throw StorageSyncError(code: failure) }
+        while failure == nil && requestedSeq > syncedSeq { condition.wait() }
+        if let failure { throw StorageError.systemCall("fdatasync", path: path, errno: failure) }
         requestedSeq = min(requestedSeq, seq)
         syncedSeq = min(syncedSeq, seq)
         reportedSeq = min(reportedSeq, seq)
@@ -84,13 +86,11 @@ final class SyncWorker: @unchecked Sendable {
     }
 
     private func run(context: ZMQContext, endpoint: String) {
-        let wakeup: ZMQSocket?
+        let wakeup: ZMQSocket
         do {
-            let socket = try context.makeSocket(.push)
-            try socket.connect(endpoint)
-            wakeup = socket
+            wakeup = try context.makeSocket(.push)
+            try wakeup.connect(endpoint)
         } catch {
-            wakeup = nil
             fatalError("journal sync thread: cannot reach the loop at \(endpoint): \(error)")
         }
         condition.lock()
@@ -98,29 +98,21 @@ final class SyncWorker: @unchecked Sendable {
             while !stopping && requestedSeq <= syncedSeq { condition.wait() }
             if stopping { break }
             let target = requestedSeq
-            inFlight = true
             condition.unlock()
             let result = fdatasync(fileDescriptor)
             let code = result == 0 ? 0 : errno
             condition.lock()
-            inFlight = false
             if code == 0 { syncedSeq = max(syncedSeq, target) } else { failure = code }
             condition.broadcast()
             condition.unlock()
             // A wake-up already queued is as good as a new one, so a full queue is fine.
-            _ = try? wakeup?.send([[1]], dontWait: true)
+            _ = try? wakeup.send([[1]], dontWait: true)
             condition.lock()
             if failure != nil { break }
         }
-        wakeup?.close()
+        wakeup.close()
         finished = true
         condition.broadcast()
         condition.unlock()
     }
-}
-
-/// `fdatasync` of the journal failed on the sync thread.
-struct StorageSyncError: Error, CustomStringConvertible {
-    var code: Int32
-    var description: String { "fdatasync of the journal failed: \(String(cString: strerror(code)))" }
 }

@@ -4,7 +4,7 @@ import Glibc
 ///
 /// The index holds, per seq, the record's file offset, epoch and hash in three flat arrays (48 bytes a record, no
 /// per-record objects): enough to answer every `JournalReading` question but `records`, which reads the file.
-/// Payloads are not kept in memory; the ledger's state is rebuilt from them once, by `forEachRecord`.
+/// Payloads are not kept in memory; the ledger's state is rebuilt from them once (`LedgerRecovery`, in chunks).
 ///
 /// Durability is the caller's to schedule: `append` writes without syncing, so a driver can append everything one
 /// loop iteration produced and then cover it all with one `sync` (group commit). Nothing may be acknowledged before
@@ -70,6 +70,7 @@ public final class FileJournal: JournalReading {
     ///
     /// A torn tail — a bad or incomplete record with nothing valid after it — is cut off durably and reported
     /// through `logger`. Corruption throws `JournalError.corrupted`: the node must not start on damaged data.
+    /// Everything the journal holds when `open` returns is durable.
     public static func open(directory: String, logger: (String) -> Void) throws -> FileJournal {
         try PosixIO.makeDirectories(directory)
         let path = directory + "/" + fileName
@@ -103,7 +104,10 @@ public final class FileJournal: JournalReading {
         byteCount = UInt64(scan.validByteCount)
         switch scan.outcome {
         case .clean:
-            break
+            // After a crash the file may end in writes that reached the page cache but were never synced. Whoever
+            // opens the journal counts every record in it as durable (a ledger may acknowledge them), so make
+            // that true.
+            try sync()
         case let .tornTail(reason):
             try PosixIO.truncateDurably(fd, to: byteCount, path: path)
             logger("journal: truncated torn tail at offset \(byteCount) (\(size - byteCount) bytes) after seq "
@@ -294,20 +298,6 @@ public final class FileJournal: JournalReading {
             }
         }
         return records
-    }
-
-    /// Calls `body` with every record from `seq` on, in order: the start-up replay that rebuilds the ledger.
-    /// Reads in large chunks and skips re-hashing (`open` verified everything). Throws what `body` throws, or a
-    /// read error.
-    public func forEachRecord(from seq: UInt64 = 1, _ body: (JournalRecord) throws -> Void) throws {
-        var next = max(seq, 1)
-        while next <= lastSeq {
-            let chunk = try readRecords(from: next, maxCount: 65_536, maxBytes: 4 << 20)
-            for record in chunk {
-                try body(record)
-            }
-            next += UInt64(chunk.count)
-        }
     }
 
     /// Where the record at `index` (seq `index + 1`) ends.

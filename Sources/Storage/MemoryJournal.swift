@@ -59,13 +59,6 @@ public final class MemoryJournal: JournalReading {
         syncedCount = min(syncedCount, records.count)
     }
 
-    public func forEachRecord(from seq: UInt64 = 1, _ body: (JournalRecord) throws -> Void) rethrows {
-        guard seq <= lastSeq else { return }
-        for record in records[Int(max(seq, 1) - 1)...] {
-            try body(record)
-        }
-    }
-
     /// A crash. Without `tornTail` every unsynced record is lost. With it, the first `random(n + 1)` of the `n`
     /// unsynced records survive (`random(bound)` must return a value below `bound`; larger values are clamped).
     public func crash(tornTail: Bool, random: (UInt64) -> UInt64) {
