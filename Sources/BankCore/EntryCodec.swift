@@ -54,55 +54,7 @@ extension Entry {
             out.put(UInt32(mutations.count))
             for mutation in mutations {
                 out.put(mutation.requestID.rawValue)
-                switch mutation.operation {
-                case let .openAccount(id, currency, overdraft):
-                    out.put(Tag.openAccount.rawValue)
-                    out.put(id.rawValue)
-                    out.put(currency.rawValue)
-                    out.put(UInt64(bitPattern: overdraft))
-                case let .deposit(id, amount):
-                    out.put(Tag.deposit.rawValue)
-                    out.put(id.rawValue)
-                    out.put(UInt64(bitPattern: amount))
-                case let .withdraw(id, amount):
-                    out.put(Tag.withdraw.rawValue)
-                    out.put(id.rawValue)
-                    out.put(UInt64(bitPattern: amount))
-                case let .transfer(from, to, amount, reference):
-                    out.put(Tag.transfer.rawValue)
-                    out.put(from.rawValue)
-                    out.put(to.rawValue)
-                    out.put(UInt64(bitPattern: amount))
-                    if let reference {
-                        out.put(UInt8(1))
-                        out.put(reference)
-                    } else {
-                        out.put(UInt8(0))
-                    }
-                case let .hold(id, amount, holdID):
-                    out.put(Tag.hold.rawValue)
-                    out.put(id.rawValue)
-                    out.put(UInt64(bitPattern: amount))
-                    out.put(holdID.rawValue)
-                case let .capture(holdID, amount):
-                    out.put(Tag.capture.rawValue)
-                    out.put(holdID.rawValue)
-                    if let amount {
-                        out.put(UInt8(1))
-                        out.put(UInt64(bitPattern: amount))
-                    } else {
-                        out.put(UInt8(0))
-                    }
-                case let .release(holdID):
-                    out.put(Tag.release.rawValue)
-                    out.put(holdID.rawValue)
-                case let .freeze(id):
-                    out.put(Tag.freeze.rawValue)
-                    out.put(id.rawValue)
-                case let .unfreeze(id):
-                    out.put(Tag.unfreeze.rawValue)
-                    out.put(id.rawValue)
-                }
+                out.put(mutation.operation)
             }
             invariant(out.offset == size, "entry encoded to \(out.offset) bytes, \(size) expected")
             initializedCount = size
@@ -168,9 +120,80 @@ extension Entry {
     }
 }
 
+/// Where the binary codecs of this module write: the exactly-sized buffer of `Entry.encoded()`, or a growing buffer
+/// (checkpoints). The encoding of an operation is written once, here, for both.
+protocol ByteSink {
+    mutating func put(_ value: UInt8)
+    mutating func put(_ value: UInt16)
+    mutating func put(_ value: UInt32)
+    mutating func put(_ value: UInt64)
+    mutating func put(_ string: String)
+}
+
+extension ByteSink {
+    mutating func put(_ value: Int64) { put(UInt64(bitPattern: value)) }
+
+    mutating func put(optional string: String?) {
+        if let string {
+            put(UInt8(1))
+            put(string)
+        } else {
+            put(UInt8(0))
+        }
+    }
+
+    /// An operation: its tag, then its fields (see the table at the top of this file).
+    mutating func put(_ operation: Operation) {
+        switch operation {
+        case let .openAccount(id, currency, overdraft):
+            put(Entry.Tag.openAccount.rawValue)
+            put(id.rawValue)
+            put(currency.rawValue)
+            put(overdraft)
+        case let .deposit(id, amount):
+            put(Entry.Tag.deposit.rawValue)
+            put(id.rawValue)
+            put(amount)
+        case let .withdraw(id, amount):
+            put(Entry.Tag.withdraw.rawValue)
+            put(id.rawValue)
+            put(amount)
+        case let .transfer(from, to, amount, reference):
+            put(Entry.Tag.transfer.rawValue)
+            put(from.rawValue)
+            put(to.rawValue)
+            put(amount)
+            put(optional: reference)
+        case let .hold(id, amount, holdID):
+            put(Entry.Tag.hold.rawValue)
+            put(id.rawValue)
+            put(amount)
+            put(holdID.rawValue)
+        case let .capture(holdID, amount):
+            put(Entry.Tag.capture.rawValue)
+            put(holdID.rawValue)
+            if let amount {
+                put(UInt8(1))
+                put(amount)
+            } else {
+                put(UInt8(0))
+            }
+        case let .release(holdID):
+            put(Entry.Tag.release.rawValue)
+            put(holdID.rawValue)
+        case let .freeze(id):
+            put(Entry.Tag.freeze.rawValue)
+            put(id.rawValue)
+        case let .unfreeze(id):
+            put(Entry.Tag.unfreeze.rawValue)
+            put(id.rawValue)
+        }
+    }
+}
+
 /// Writes into the exactly-sized buffer of `Entry.encoded()`. Every write is bounds-checked: a size mismatch is a
 /// crash, never a write past the end.
-private struct EntryWriter {
+private struct EntryWriter: ByteSink {
     let buffer: UnsafeMutableBufferPointer<UInt8>
     var offset = 0
 
@@ -212,8 +235,8 @@ private struct EntryWriter {
     }
 }
 
-/// Reads an entry's bytes, throwing on anything short or malformed.
-private struct EntryReader {
+/// Reads an entry's bytes (and a checkpoint's), throwing on anything short or malformed.
+struct EntryReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var offset = 0
 

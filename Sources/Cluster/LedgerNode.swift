@@ -10,6 +10,9 @@ public enum LedgerEvent: Hashable, Sendable {
     case persisted(through: Seq)
     /// Time passed; check timers.
     case tick
+    /// The checkpoint asked for with `.writeCheckpoint` at this seq is durable (or could not be written).
+    case checkpointWritten(seq: Seq)
+    case checkpointFailed(seq: Seq)
 }
 
 /// What the driver must do. Actions are carried out in order; `truncate` and `storeMetadata` complete (durably)
@@ -20,6 +23,34 @@ public enum LedgerAction: Hashable, Sendable {
     case append([JournalRecord])
     case truncate(after: Seq)
     case storeMetadata(NodeMetadata)
+    /// Write this state durably as a checkpoint, in the background (the node goes on stepping); report the outcome
+    /// with `.checkpointWritten` or `.checkpointFailed`.
+    case writeCheckpoint(CheckpointImage)
+    /// Records up to this seq are committed: store it as the commit floor, in the background. A floor is a lower
+    /// bound, so a late or lost write is harmless.
+    case storeCommitFloor(Seq)
+}
+
+/// The ledger at a committed journal position, for a checkpoint. `ledger` may still hold entries after `position`
+/// (with their undo logs): `settledLedger()` rolls them back, off the node's thread. The copy shares storage with
+/// the node's ledger until either side writes.
+///
+/// Two images of one journal at the same position hold the same state (the state is a function of the journal), so
+/// an image is identified by its position.
+public struct CheckpointImage: Hashable, Sendable {
+    public let position: CheckpointFile.Position
+    let ledger: Ledger
+
+    public init(position: CheckpointFile.Position, ledger: Ledger) {
+        self.position = position
+        self.ledger = ledger
+    }
+
+    /// The state exactly at `position`.
+    public func settledLedger() -> Ledger { ledger.settled(at: position.seq) }
+
+    public static func == (a: CheckpointImage, b: CheckpointImage) -> Bool { a.position == b.position }
+    public func hash(into hasher: inout Hasher) { hasher.combine(position) }
 }
 
 /// A ledger process as a pure state machine: the bank's state (`Ledger`), its position in the journal and its
@@ -53,6 +84,12 @@ public struct LedgerNode {
     public private(set) var durableSeq: Seq
     /// Everything up to here is durable on every copy the cluster requires; answers depend only on this.
     public private(set) var commitSeq: Seq = 0
+    /// The newest durable checkpoint's seq (0: none), the one being written, and the last one tried.
+    public private(set) var checkpointSeq: Seq
+    private var checkpointInFlight: Seq?
+    private var lastCheckpointAttemptSeq: Seq
+    /// The commit floor last handed to the driver to store.
+    private var storedCommitFloor: Seq
 
     private let journal: any JournalReading
     /// Appended records not yet reported durable, kept for replication reads.
@@ -72,9 +109,12 @@ public struct LedgerNode {
     private var now = Instant(monotonicNanos: 0, wallMillis: 0)
 
     /// - Parameters:
-    ///   - ledger: the state rebuilt from every record of `journal`.
+    ///   - ledger: the state after every record of `journal` (`LedgerRecovery.restore`), keeping undo logs for the
+    ///     records after `commitFloor`.
+    ///   - commitFloor: the stored commit floor (or the checkpoint's seq, if higher): records up to it are committed.
+    ///   - checkpointSeq: the newest durable checkpoint's seq, 0 for none.
     public init(id: NodeID, metadata: NodeMetadata, ledger: Ledger, journal: any JournalReading,
-                settings: LedgerSettings = LedgerSettings()) {
+                settings: LedgerSettings = LedgerSettings(), commitFloor: Seq = 0, checkpointSeq: Seq = 0) {
         invariant(id.isLedger, "a ledger node must be the primary or the backup")
         self.id = id
         self.metadata = metadata
@@ -88,6 +128,12 @@ public struct LedgerNode {
         lastHash = journal.lastHash
         lastEpoch = journal.lastEpoch
         durableSeq = journal.lastSeq
+        invariant(commitFloor <= journal.lastSeq, "commit floor \(commitFloor) beyond the journal's end \(journal.lastSeq)")
+        invariant(ledger.canRollBack(to: commitFloor), "records after the commit floor must keep undo logs")
+        commitSeq = commitFloor
+        storedCommitFloor = commitFloor
+        self.checkpointSeq = checkpointSeq
+        lastCheckpointAttemptSeq = checkpointSeq
     }
 
     // MARK: - Stepping
@@ -121,6 +167,13 @@ public struct LedgerNode {
             }
         case let .received(from: sender, message):
             receive(message, from: sender)
+        case let .checkpointWritten(seq):
+            invariant(checkpointInFlight == seq, "checkpoint \(seq) reported, \(String(describing: checkpointInFlight)) in flight")
+            checkpointInFlight = nil
+            checkpointSeq = max(checkpointSeq, seq)
+        case let .checkpointFailed(seq):
+            invariant(checkpointInFlight == seq, "checkpoint \(seq) reported, \(String(describing: checkpointInFlight)) in flight")
+            checkpointInFlight = nil // tried again once another interval of records has committed
         }
     }
 
@@ -424,21 +477,14 @@ public struct LedgerNode {
         ledger.apply(entry, seq: record.seq)
     }
 
-    /// Drops records after `seq`: rolls their entries back (they keep undo logs until committed), or, when the cut
-    /// reaches below the undoable tail, rebuilds the ledger from the journal that remains.
+    /// Drops records after `seq`: rolls their entries back (they keep undo logs until committed).
     private mutating func truncate(after seq: Seq) {
         invariant(seq >= commitSeq, "refusing to drop committed records (commit \(commitSeq), cut after \(seq))")
         invariant(role != .leader, "a leader never truncates its journal")
         let hashAtCut = hash(at: seq)
         let epochAtCut = epoch(at: seq)
-        if ledger.canRollBack(to: seq) {
-            ledger.rollBack(to: seq)
-        } else {
-            let rebuilt = LedgerRecovery.rebuild(through: seq, forgettingRequestIDs: ledger.forgetsRequestIDs) {
-                readRecords(from: $0, maxCount: 8192, maxBytes: 8 << 20)
-            }
-            ledger = rebuilt
-        }
+        // Every entry after the commit seq keeps its undo log (see `LedgerRecovery`), and cuts never go below it.
+        ledger.rollBack(to: seq)
         invariant(ledger.lastAppliedSeq == seq, "ledger at \(ledger.lastAppliedSeq) after cutting to \(seq)")
         unstable.removeAll { $0.seq > seq }
         lastSeq = seq
@@ -455,6 +501,7 @@ public struct LedgerNode {
     private mutating func afterEvents() {
         replicate()
         advanceCommit()
+        keepCheckpointsAndFloor()
         if case let .follower(leader) = role {
             let durable = settings.injectedBugs.contains(.acknowledgeBeforeSync) ? lastSeq : durableSeq
             let match = min(durable, matchedSeq)
@@ -464,6 +511,24 @@ public struct LedgerNode {
                 ackedSeq = match
                 ackOwed = false
             }
+        }
+    }
+
+    // MARK: - Checkpoints and the commit floor
+
+    /// Every `checkpointIntervalRecords` committed records, a checkpoint at the commit seq (one at a time); every
+    /// `commitFloorIntervalRecords`, the commit floor. Both are carried out off the loop by the driver.
+    private mutating func keepCheckpointsAndFloor() {
+        if checkpointInFlight == nil, commitSeq > 0,
+           commitSeq >= lastCheckpointAttemptSeq + settings.checkpointIntervalRecords {
+            let position = CheckpointFile.Position(seq: commitSeq, epoch: epoch(at: commitSeq), hash: hash(at: commitSeq))
+            checkpointInFlight = commitSeq
+            lastCheckpointAttemptSeq = commitSeq
+            actions.append(.writeCheckpoint(CheckpointImage(position: position, ledger: ledger)))
+        }
+        if commitSeq >= storedCommitFloor + settings.commitFloorIntervalRecords {
+            storedCommitFloor = commitSeq
+            actions.append(.storeCommitFloor(commitSeq))
         }
     }
 

@@ -26,6 +26,13 @@ public struct LedgerSettings: Hashable, Sendable {
     /// commits only what the peer also holds.
     public var syncLagThresholdRecords: UInt64 = 4096
 
+    /// A checkpoint of the state is written (in the background) each time this many more records have committed.
+    /// Restart replays at most about this many records after the newest checkpoint.
+    public var checkpointIntervalRecords: UInt64 = 200_000
+    /// The commit floor is stored each time this many more records have committed: a restarted ledger keeps undo
+    /// logs for the records after its floor, so this bounds that tail (with what was in flight).
+    public var commitFloorIntervalRecords: UInt64 = 8_192
+
     /// Test-only: rules the simulator breaks on purpose.
     public var injectedBugs: InjectedBugs = []
 

@@ -13,6 +13,10 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var heartbeatIntervalMilliseconds: UInt64 = 50
     public var failureTimeoutMilliseconds: UInt64 = 250
     public var requestDeadlineMilliseconds: UInt64 = 5000
+    /// A ledger writes a checkpoint each time this many more records have committed.
+    public var checkpointIntervalRecords: UInt64 = LedgerSettings().checkpointIntervalRecords
+    /// A ledger stores its commit floor each time this many more records have committed.
+    public var commitFloorIntervalRecords: UInt64 = LedgerSettings().commitFloorIntervalRecords
 
     enum CodingKeys: String, CodingKey {
         case host
@@ -21,6 +25,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case heartbeatIntervalMilliseconds = "heartbeat_interval_ms"
         case failureTimeoutMilliseconds = "failure_timeout_ms"
         case requestDeadlineMilliseconds = "request_deadline_ms"
+        case checkpointIntervalRecords = "checkpoint_interval_records"
+        case commitFloorIntervalRecords = "commit_floor_interval_records"
     }
 
     public init() {}
@@ -37,6 +43,14 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             ?? defaults.failureTimeoutMilliseconds
         requestDeadlineMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .requestDeadlineMilliseconds)
             ?? defaults.requestDeadlineMilliseconds
+        checkpointIntervalRecords = try c.decodeIfPresent(UInt64.self, forKey: .checkpointIntervalRecords)
+            ?? defaults.checkpointIntervalRecords
+        commitFloorIntervalRecords = try c.decodeIfPresent(UInt64.self, forKey: .commitFloorIntervalRecords)
+            ?? defaults.commitFloorIntervalRecords
+        guard checkpointIntervalRecords >= 1, commitFloorIntervalRecords >= 1 else {
+            throw DecodingError.dataCorruptedError(forKey: .checkpointIntervalRecords, in: c,
+                debugDescription: "checkpoint_interval_records and commit_floor_interval_records must be at least 1")
+        }
     }
 
     public static func load(path: String) throws -> ClusterFile {
@@ -69,6 +83,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var ledgerSettings: LedgerSettings {
         var settings = LedgerSettings()
         settings.peerStallTimeoutNanos = .milliseconds(failureTimeoutMilliseconds)
+        settings.checkpointIntervalRecords = checkpointIntervalRecords
+        settings.commitFloorIntervalRecords = commitFloorIntervalRecords
         return settings
     }
 }

@@ -32,7 +32,9 @@ public final class LedgerServer {
 
         let started = SystemClock.now()
         journal = try FileJournal.open(directory: directory, logger: { logger.warning("\($0)") })
-        let ledger = LedgerRecovery.rebuild(from: journal)
+        let (checkpoint, commitFloor) = try Self.loadCheckpointAndFloor(directory: directory, journal: journal,
+                                                                        id: id, logger: logger)
+        let ledger = LedgerRecovery.restore(checkpoint: checkpoint, journal: journal, commitFloor: commitFloor)
         let metadata: NodeMetadata
         if let stored = try MetadataFile.load(directory: directory) {
             metadata = stored
@@ -42,22 +44,52 @@ public final class LedgerServer {
             try MetadataFile.store(metadata, directory: directory)
         }
         let elapsedMillis = (SystemClock.now().monotonicNanos - started.monotonicNanos) / 1_000_000
-        logger.info("\(id): journal holds \(journal.lastSeq) records (epoch \(journal.lastEpoch)); state rebuilt in \(elapsedMillis) ms; data id \(String(metadata.dataID, radix: 16)), epoch \(metadata.epoch)")
+        let checkpointSeq = checkpoint?.lastAppliedSeq ?? 0
+        logger.info("\(id): journal holds \(journal.lastSeq) records (epoch \(journal.lastEpoch)); state restored in \(elapsedMillis) ms (checkpoint at seq \(checkpointSeq), \(journal.lastSeq - checkpointSeq) records replayed, commit floor \(commitFloor)); data id \(String(metadata.dataID, radix: 16)), epoch \(metadata.epoch)")
 
-        node = LedgerNode(id: id, metadata: metadata, ledger: ledger, journal: journal, settings: file.ledgerSettings)
+        node = LedgerNode(id: id, metadata: metadata, ledger: ledger, journal: journal, settings: file.ledgerSettings,
+                          commitFloor: commitFloor, checkpointSeq: checkpointSeq)
         context = try ZMQContext()
         links = try PeerLinks(context: context, me: id, file: file, peers: [.gateway, id.peer], logger: logger)
+    }
+
+    /// The newest checkpoint that verifies and matches the journal (its record at the checkpoint's seq has the
+    /// same hash), and the commit floor: the stored one or the checkpoint's seq, whichever is higher.
+    static func loadCheckpointAndFloor(directory: String, journal: FileJournal, id: NodeID,
+                                       logger: Logger) throws -> (Ledger?, Seq) {
+        let checkpoint = try CheckpointFile.loadNewest(in: directory, logger: { logger.warning("\(id): \($0)") }) {
+            position, body -> Ledger in
+            guard journal.hash(at: position.seq) == position.hash else {
+                throw StorageError.invalidContent(path: CheckpointFile.directory(in: directory), reason:
+                    "taken at \(position), which the journal (ending at seq \(journal.lastSeq)) does not hold")
+            }
+            let ledger = try Ledger(checkpoint: body)
+            guard ledger.lastAppliedSeq == position.seq else {
+                throw StorageError.invalidContent(path: CheckpointFile.directory(in: directory), reason:
+                    "the state is at seq \(ledger.lastAppliedSeq), the header says \(position.seq)")
+            }
+            return ledger
+        }
+        var floor = max(try CommitFloorFile.load(directory: directory) ?? 0, checkpoint?.lastAppliedSeq ?? 0)
+        if floor > journal.lastSeq {
+            logger.error("\(id): the commit floor \(floor) is beyond the journal's end \(journal.lastSeq); using the end")
+            floor = journal.lastSeq
+        }
+        return (checkpoint, floor)
     }
 
     /// Runs until `stop` is raised.
     public func run(until stop: StopSignal) throws {
         let wakeups = try context.makeSocket(.pull)
-        let wakeupEndpoint = "inproc://journal-sync-\(id.name)"
+        let wakeupEndpoint = "inproc://ledger-wakeups-\(id.name)"
         try wakeups.bind(wakeupEndpoint)
         let sync = SyncWorker(fileDescriptor: journal.descriptorForSync, path: journal.path, context: context,
                               endpoint: wakeupEndpoint, durableSeq: journal.lastSeq)
+        let checkpoints = CheckpointWorker(directory: directory, context: context, endpoint: wakeupEndpoint,
+                                           logger: logger)
         defer {
-            // The sync thread first: the journal must not close under a running fdatasync.
+            // The worker threads first: the journal must not close under a running fdatasync.
+            checkpoints.stop()
             sync.stop()
             wakeups.close()
             links.close()
@@ -74,8 +106,9 @@ public final class LedgerServer {
             _ = try poller.poll(timeoutMilliseconds: 10)
             let now = SystemClock.now()
             events.removeAll(keepingCapacity: true)
-            while try wakeups.receive(dontWait: true) != nil {} // wake-ups carry nothing; the worker has the seq
+            while try wakeups.receive(dontWait: true) != nil {} // wake-ups carry nothing; the workers have the news
             if let durable = try sync.takeDurableSeq() { events.append(.persisted(through: durable)) }
+            events.append(contentsOf: checkpoints.takeResults())
             links.drain(limit: 1024) { sender, message in events.append(.received(from: sender, message)) }
             if now.nanos(since: lastTickNanos) >= tickIntervalNanos {
                 events.append(.tick)
@@ -83,14 +116,14 @@ public final class LedgerServer {
             }
             if events.isEmpty { continue }
             // Replication goes out before the sync is asked for, so the follower's sync overlaps ours.
-            let wrote = try carryOut(node.step(events, now: now), sync: sync)
+            let wrote = try carryOut(node.step(events, now: now), sync: sync, checkpoints: checkpoints)
             links.flush()
             if wrote { sync.request(through: journal.lastSeq) }
         }
     }
 
     /// Returns whether records were written that still need a sync.
-    private func carryOut(_ actions: [LedgerAction], sync: SyncWorker) throws -> Bool {
+    private func carryOut(_ actions: [LedgerAction], sync: SyncWorker, checkpoints: CheckpointWorker) throws -> Bool {
         var wrote = false
         var batch: [JournalRecord] = []
         func writeBatch() throws {
@@ -115,6 +148,10 @@ public final class LedgerServer {
                 try writeBatch()
                 try MetadataFile.store(metadata, directory: directory)
                 logger.info("\(id): now at epoch \(metadata.epoch), leader \(metadata.leader ?? "unknown")")
+            case let .writeCheckpoint(image):
+                checkpoints.write(image)
+            case let .storeCommitFloor(seq):
+                checkpoints.storeCommitFloor(seq)
             }
         }
         try writeBatch()

@@ -66,7 +66,7 @@ extension Simulator {
         // Cuts roll entries back through undo logs: the result must be what replaying the journal gives.
         for id in [NodeID.primary, .backup] {
             guard let host = ledgers[id], let node = host.node else { continue }
-            let replayed = LedgerRecovery.rebuild(from: host.journal, undoableRecords: 0,
+            let replayed = LedgerRecovery.restore(journal: host.journal, commitFloor: host.journal.lastSeq,
                 forgettingRequestIDs: ledgerSettings.injectedBugs.contains(.forgetIdempotency))
             if replayed.stateDigest != node.ledger.stateDigest {
                 fail("\(id)'s state differs from its own journal replayed (a rollback went wrong)")

@@ -24,6 +24,8 @@ public struct SimulationStats: Sendable {
     public var acknowledgedWrites = 0
     public var refusedWrites = 0
     public var virtualNanos: UInt64 = 0
+    /// Ledger restarts that loaded a checkpoint (and replayed only the journal after it).
+    public var checkpointRestores = 0
 
     public init() {}
 
@@ -34,6 +36,7 @@ public struct SimulationStats: Sendable {
         acknowledgedWrites += other.acknowledgedWrites
         refusedWrites += other.refusedWrites
         virtualNanos += other.virtualNanos
+        checkpointRestores += other.checkpointRestores
     }
 }
 

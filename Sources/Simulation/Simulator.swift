@@ -30,6 +30,8 @@ public final class Simulator {
         case deliver(from: Endpoint, to: Endpoint, incarnation: Int, Payload)
         case tick(NodeID, incarnation: Int)
         case syncDone(NodeID, incarnation: Int)
+        /// A checkpoint write the node asked for ends (it is lost if the node crashed meanwhile).
+        case checkpointDone(NodeID, incarnation: Int, CheckpointImage)
         case clientWake(Int)
         /// Clients stop starting new requests (they still finish what they started).
         case stopClients
@@ -48,7 +50,15 @@ public final class Simulator {
         static func == (a: Scheduled, b: Scheduled) -> Bool { (a.time, a.order) == (b.time, b.order) }
     }
 
-    /// A ledger process and what survives its crashes (journal, metadata).
+    /// A checkpoint on the simulated disk: the codec's real bytes, and whether the file's checksum would still
+    /// verify (a torn or damaged file is skipped at restart).
+    struct StoredCheckpoint {
+        var position: CheckpointFile.Position
+        var bytes: [UInt8]
+        var intact: Bool
+    }
+
+    /// A ledger process and what survives its crashes (journal, metadata, checkpoints, commit floor).
     /// A class, so that stepping its node mutates it in place (a struct in a dictionary is copied out and back,
     /// which would copy the whole ledger on every step).
     final class LedgerHost {
@@ -60,6 +70,9 @@ public final class Simulator {
         var syncInFlight = false
         var held: [Event] = []
         var highestEpoch: UInt64 = 0
+        /// Oldest first; the newest `CheckpointFile.retainedCount` are kept.
+        var checkpoints: [StoredCheckpoint] = []
+        var commitFloor: Seq = 0
 
         init(metadata: NodeMetadata) { self.metadata = metadata }
     }
@@ -97,6 +110,9 @@ public final class Simulator {
         random = SplitMix64(seed: options.seed)
         var ledgerSettings = LedgerSettings()
         ledgerSettings.injectedBugs = options.injectedBugs
+        // Journals here hold hundreds of records: checkpoints and floors come often enough to matter.
+        ledgerSettings.checkpointIntervalRecords = random.between(8, 256)
+        ledgerSettings.commitFloorIntervalRecords = random.between(1, 64)
         self.ledgerSettings = ledgerSettings
         var gatewaySettings = GatewaySettings()
         gatewaySettings.injectedBugs = options.injectedBugs
@@ -180,6 +196,10 @@ public final class Simulator {
             host.journal.sync()
             ledgers[id]!.syncInFlight = false
             stepLedger(id, .persisted(through: host.journal.lastSeq))
+        case let .checkpointDone(id, incarnation, image):
+            guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
+            if host.paused { ledgers[id]!.held.append(event); return }
+            finishCheckpoint(id, image)
         case .stopClients:
             clientsActive = false
         case let .clientWake(index):
@@ -262,6 +282,12 @@ public final class Simulator {
             case let .truncate(after: seq):
                 ledgers[id]!.journal.truncate(after: seq)
                 ledgers[id]!.journal.sync() // ftruncate + fsync makes everything written durable.
+            case let .writeCheckpoint(image):
+                // Written in the background: the node goes on; a crash before the end loses it.
+                schedule(random.between(1_000_000, 80_000_000),
+                         .checkpointDone(id, incarnation: ledgers[id]!.incarnation, image))
+            case let .storeCommitFloor(seq):
+                ledgers[id]!.commitFloor = max(ledgers[id]!.commitFloor, seq)
             case let .storeMetadata(metadata):
                 if metadata.epoch < ledgers[id]!.highestEpoch {
                     fail("\(id) stored epoch \(metadata.epoch) after \(ledgers[id]!.highestEpoch): epochs only grow")
@@ -328,13 +354,59 @@ public final class Simulator {
         host.paused = false
         host.held = []
         host.syncInFlight = false
-        // A short undoable tail (chosen by the seed) makes some cuts after a restart take the rebuild path.
-        let ledger = LedgerRecovery.rebuild(from: host.journal, undoableRecords: random.between(0, 64),
-                                                forgettingRequestIDs: ledgerSettings.injectedBugs.contains(.forgetIdempotency))
+        let forgetting = ledgerSettings.injectedBugs.contains(.forgetIdempotency)
+        let checkpoint = newestUsableCheckpoint(id)
+        let floor = min(max(host.commitFloor, checkpoint?.lastAppliedSeq ?? 0), host.journal.lastSeq)
+        let ledger = LedgerRecovery.restore(checkpoint: checkpoint, journal: host.journal, commitFloor: floor,
+                                            forgettingRequestIDs: forgetting)
+        if checkpoint != nil {
+            stats.checkpointRestores += 1
+            let replayed = LedgerRecovery.restore(journal: host.journal, commitFloor: host.journal.lastSeq,
+                                                  forgettingRequestIDs: forgetting)
+            if !ledger.hasSameState(as: replayed) {
+                fail("\(id) restored from its checkpoint at seq \(checkpoint!.lastAppliedSeq) differs from its journal replayed in full")
+            }
+        }
         host.journal.sync()
         host.node = LedgerNode(id: id, metadata: host.metadata, ledger: ledger, journal: host.journal,
-                               settings: ledgerSettings)
+                               settings: ledgerSettings, commitFloor: floor,
+                               checkpointSeq: checkpoint?.lastAppliedSeq ?? 0)
         schedule(random.between(1, Self.tickNanos), .tick(id, incarnation: host.incarnation))
+    }
+
+    /// A checkpoint write ends: usually whole; sometimes torn or damaged on disk (found at the next restart), or
+    /// failed outright (the node hears of it).
+    func finishCheckpoint(_ id: NodeID, _ image: CheckpointImage) {
+        if random.chance(1, in: 20) {
+            stats.faults["checkpoint write failed", default: 0] += 1
+            stepLedger(id, .checkpointFailed(seq: image.position.seq))
+            return
+        }
+        var bytes: [UInt8] = []
+        image.settledLedger().writeCheckpoint { bytes.append(contentsOf: $0) }
+        let intact = !random.chance(1, in: 10)
+        if !intact { stats.faults["torn checkpoint", default: 0] += 1 }
+        ledgers[id]!.checkpoints.append(StoredCheckpoint(position: image.position, bytes: bytes, intact: intact))
+        ledgers[id]!.checkpoints = Array(ledgers[id]!.checkpoints.suffix(CheckpointFile.retainedCount))
+        stepLedger(id, .checkpointWritten(seq: image.position.seq))
+    }
+
+    /// As the ledger process does at start: the newest checkpoint that verifies and that the journal holds.
+    func newestUsableCheckpoint(_ id: NodeID) -> Ledger? {
+        let host = ledgers[id]!
+        for stored in host.checkpoints.reversed() {
+            guard stored.intact, host.journal.hash(at: stored.position.seq) == stored.position.hash else {
+                trace.note(now, "\(id): checkpoint at seq \(stored.position.seq) unusable; trying an older one")
+                continue
+            }
+            do {
+                return try stored.bytes.withUnsafeBytes { try Ledger(checkpoint: $0) }
+            } catch {
+                fail("\(id): a checkpoint the codec wrote does not decode: \(error)")
+                return nil
+            }
+        }
+        return nil
     }
 
     func startGateway() {

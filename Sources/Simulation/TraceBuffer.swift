@@ -56,6 +56,8 @@ struct TraceBuffer {
         case let .received(from, message): return "\(from): \(describe(message))"
         case let .persisted(through): return "persisted through \(through)"
         case .tick: return "tick"
+        case let .checkpointWritten(seq): return "checkpoint at \(seq) written"
+        case let .checkpointFailed(seq): return "checkpoint at \(seq) failed"
         }
     }
 

@@ -154,18 +154,13 @@ import Testing
         #expect(refusal)
     }
 
-    /// With undo logs (rolled back) and without (rebuilt from the journal): the same result.
-    @Test(arguments: [0, 1] as [UInt64])
-    mutating func aFollowerDropsRecordsTheNewLeaderNeverHad(undoableRecords: UInt64) {
+    @Test mutating func aFollowerDropsRecordsTheNewLeaderNeverHad() {
         // The follower holds a record from epoch 1 that was never committed; the epoch-2 leader has none.
         let journal = MemoryJournal()
-        let stale = JournalRecord(epoch: 1, seq: 1, prevHash: .zero, payload: Entry(timeMillis: 1, mutations: [
-            Mutation(requestID: RequestID("x")!, operation: .openAccount(AccountID("ghost")!, currency: .gbp,
-                                                                          overdraftLimitMinor: 0))]).encoded())
-        journal.append([stale])
+        journal.append([Self.openRecord(epoch: 1, seq: 1, prevHash: .zero, account: "ghost")])
         journal.sync()
-        let ledger = LedgerRecovery.rebuild(from: journal, undoableRecords: undoableRecords)
-        #expect(ledger.undoableEntryCount == Int(undoableRecords))
+        let ledger = LedgerRecovery.restore(journal: journal, commitFloor: 0)
+        #expect(ledger.undoableEntryCount == 1, "records after the commit floor keep undo logs")
         var node = LedgerNode(id: .backup, metadata: NodeMetadata(dataID: 7, epoch: 1, leader: "backup"),
                               ledger: ledger, journal: journal)
         let actions = node.step(.received(from: .primary, .append(Append(
@@ -176,6 +171,87 @@ import Testing
         #expect(node.ledger.lastAppliedSeq == 0)
     }
 
+    static func openRecord(epoch: UInt64, seq: Seq, prevHash: RecordHash, account: String) -> JournalRecord {
+        JournalRecord(epoch: epoch, seq: seq, prevHash: prevHash, payload: Entry(timeMillis: 1, mutations: [
+            Mutation(requestID: RequestID("open-\(account)")!, operation: .openAccount(
+                AccountID(account)!, currency: .gbp, overdraftLimitMinor: 0))]).encoded())
+    }
+
+    /// A journal of `count` account openings, synced.
+    static func journal(records count: Int) -> MemoryJournal {
+        let journal = MemoryJournal()
+        for seq in 1...count {
+            journal.append([openRecord(epoch: 1, seq: Seq(seq), prevHash: journal.lastHash, account: "a\(seq)")])
+        }
+        journal.sync()
+        return journal
+    }
+
+    @Test func aRestartedLedgerKeepsUndoLogsOnlyAfterItsCommitFloor() {
+        let journal = Self.journal(records: 10)
+        let ledger = LedgerRecovery.restore(journal: journal, commitFloor: 7)
+        #expect(ledger.undoableEntryCount == 3)
+        let node = LedgerNode(id: .backup, metadata: NodeMetadata(dataID: 7, epoch: 1, leader: nil), ledger: ledger,
+                              journal: journal, commitFloor: 7)
+        #expect(node.commitSeq == 7, "what was committed before the restart stays committed")
+    }
+
+    @Test func restoringFromACheckpointEqualsReplayingTheWholeJournal() throws {
+        let journal = Self.journal(records: 12)
+        let full = LedgerRecovery.restore(journal: journal, commitFloor: 12)
+        // The state after seq 5, through the checkpoint codec, then the records after it.
+        var atFive = LedgerRecovery.restore(journal: Self.journal(records: 5), commitFloor: 5)
+        atFive.keepsUndo = false
+        var bytes: [UInt8] = []
+        atFive.writeCheckpoint(chunkByteCount: 64) { bytes.append(contentsOf: $0) }
+        let checkpoint = try bytes.withUnsafeBytes { try Ledger(checkpoint: $0) }
+        let restored = LedgerRecovery.restore(checkpoint: checkpoint, journal: journal, commitFloor: 5)
+        #expect(restored.hasSameState(as: full))
+        #expect(restored.undoableEntryCount == 7)
+    }
+
+    /// Drives a lone leader through `count` account openings, each made durable at once.
+    mutating func leaderWrites(_ count: Int, settings: LedgerSettings) -> (LedgerNode, [LedgerAction]) {
+        let journal = MemoryJournal()
+        var node = LedgerNode(id: .primary, metadata: NodeMetadata(dataID: 7, epoch: 0, leader: nil), ledger: Ledger(),
+                              journal: journal, settings: settings)
+        _ = node.step(.received(from: .gateway, .heartbeat(Self.config(epoch: 1, leader: .primary))), now: clock.now)
+        var all: [LedgerAction] = []
+        for index in 0..<count {
+            var actions = node.step(.received(from: .gateway, .forward(epoch: 1, token: UInt64(index), body: Self.body(
+                #"{"op":"open_account","request_id":"o\#(index)","account":"a\#(index)"}"#))), now: clock.now)
+            Self.write(actions, to: journal)
+            journal.sync()
+            actions += node.step(.persisted(through: journal.lastSeq), now: clock.now)
+            all += actions
+        }
+        return (node, all)
+    }
+
+    static func checkpoints(_ actions: [LedgerAction]) -> [CheckpointImage] {
+        actions.compactMap { if case let .writeCheckpoint(image) = $0 { return image } else { return nil } }
+    }
+
+    @Test mutating func checkpointsAreTakenAtTheCommitSeqOneAtATime() throws {
+        var settings = LedgerSettings()
+        settings.checkpointIntervalRecords = 4
+        settings.commitFloorIntervalRecords = 3
+        var (node, actions) = leaderWrites(10, settings: settings)
+        let images = Self.checkpoints(actions)
+        #expect(images.map(\.position.seq) == [4], "one checkpoint in flight at a time")
+        let floors = actions.compactMap { if case let .storeCommitFloor(seq) = $0 { return seq } else { return nil } }
+        #expect(floors == [3, 6, 9])
+        // The image is the state at its seq, whatever was applied after it.
+        let image = try #require(images.first)
+        let settled = image.settledLedger()
+        #expect(settled.lastAppliedSeq == 4 && settled.accountCount == 4)
+        let next = Self.checkpoints(node.step(.checkpointWritten(seq: 4), now: clock.now))
+        #expect(node.checkpointSeq == 4)
+        #expect(next.map(\.position.seq) == [10], "the next one once the first is durable")
+        _ = node.step(.checkpointFailed(seq: 10), now: clock.now)
+        #expect(node.checkpointSeq == 4, "a failed checkpoint is not counted")
+        #expect(Self.checkpoints(node.step(.tick, now: clock.now)).isEmpty, "retried after another interval")
+    }
     @Test mutating func aRestartedLedgerDoesNotResumeLeadingOnItsOwn() {
         var node = LedgerNode(id: .primary, metadata: NodeMetadata(dataID: 7, epoch: 4, leader: "primary"),
                               ledger: Ledger(), journal: MemoryJournal())

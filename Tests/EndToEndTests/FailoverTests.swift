@@ -12,9 +12,9 @@ import Glibc
     /// Starts a cluster, waits for two in-sync ledgers, runs `fault` while transfers flow, then checks everything.
     /// - Parameter clientsSeeNoErrors: the fault must show clients nothing but a delay (no timeout, no
     ///   `unavailable`).
-    func scenario(clientsSeeNoErrors: Bool = true,
+    func scenario(clientsSeeNoErrors: Bool = true, checkpointIntervalRecords: Int = 200_000,
                   _ fault: (ClusterHarness, BankClient, TransferLoad) throws -> Void) throws {
-        let harness = try ClusterHarness()
+        let harness = try ClusterHarness(checkpointIntervalRecords: checkpointIntervalRecords)
         try harness.startAll()
         let admin = try BankClient(endpoint: harness.gatewayEndpoint)
         try harness.waitForLeader(client: admin)
@@ -54,6 +54,39 @@ import Glibc
             try harness.waitUntil("a new leader") { (try? harness.waitForLeader(client: admin, seconds: 1)) == Self.follower(of: leader).rawValue }
             try harness.start(leader)
         }
+    }
+
+    /// Checkpoints every 100 records: the killed ledgers come back from their newest checkpoint plus the journal
+    /// after it, rejoin, and the books still check out; the leader's loss shows clients nothing but a delay.
+    @Test func ledgersRestartFromTheirCheckpoints() throws {
+        try scenario(checkpointIntervalRecords: 100) { harness, admin, load in
+            try waitForProgress(load, harness, atLeast: 400)
+            let leader = try Self.leader(admin, harness)
+            let follower = Self.follower(of: leader)
+            try harness.waitUntil("a checkpoint on each ledger") {
+                [leader, follower].allSatisfy { harness.log(of: $0).contains("written:") }
+            }
+            harness.kill9(follower)
+            try harness.start(follower)
+            try harness.waitForConvergence(client: admin, seconds: 40)
+            let followerRestored = try #require(Self.restoredLine(harness.log(of: follower)))
+            #expect(!followerRestored.contains("checkpoint at seq 0,"), "restored from a checkpoint: \(followerRestored)")
+            harness.kill9(leader)
+            try harness.waitUntil("the follower takes over") {
+                (try? harness.waitForLeader(client: admin, seconds: 1)) == follower.rawValue
+            }
+            try harness.start(leader)
+            try harness.waitForConvergence(client: admin, seconds: 40)
+            let restored = try #require(Self.restoredLine(harness.log(of: leader)))
+            #expect(!restored.contains("checkpoint at seq 0,"), "restored from a checkpoint: \(restored)")
+            let checkpoints = try CheckpointFileCount.count(in: harness.dataDirectory(of: leader))
+            #expect((1...3).contains(checkpoints), "at most three checkpoints are kept, found \(checkpoints)")
+        }
+    }
+
+    /// The start-up line that says where the state came from, once the ledger has restarted at least once.
+    static func restoredLine(_ log: String) -> String? {
+        log.split(separator: "\n").last { $0.contains("state restored in") }.map(String.init)
     }
 
     @Test func aPausedLeaderIsReplacedAndNeverAcknowledgesAgain() throws {
@@ -116,5 +149,12 @@ import Glibc
             #expect(reply.isOK, "\(reply)")
             #expect(reply["leader"]?.stringValue == Self.follower(of: leader).rawValue)
         }
+    }
+}
+
+enum CheckpointFileCount {
+    static func count(in dataDirectory: String) throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/checkpoints")
+            .filter { $0.hasSuffix(".ckpt") }.count
     }
 }
