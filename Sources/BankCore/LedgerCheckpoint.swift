@@ -11,9 +11,12 @@
 /// line     = owner:u32 | seq:u64 | amount:i64 | balanceAfter:i64 | time:i64 | requestID:str | reference:optional str
 ///            | counterparty:u32 | kind:u8
 /// hold     = id:str | account:str | amount:i64 | open:u8
-/// receipt  = requestID:str | operation (as in a journal entry) | seq:u64 | balance:i64 | available:i64 | held:i64
-///            | captured:i64 | released:i64 | frozen:u8
+/// receipt  = requestID:str | clientKey:optional key | operation (as in a journal entry) | seq:u64 | balance:i64
+///            | available:i64 | held:i64 | captured:i64 | released:i64 | frozen:u8
 /// ```
+///
+/// A receipt's client key is reserved for authenticated clients (a replay will be answered only to the client that
+/// asked); this version keeps none and writes the flag 0.
 ///
 /// Only the state goes in: undo logs belong to uncommitted entries, and a checkpoint is taken at a committed seq
 /// (`settled(at:)` rolls a copy back to it). Slot tables, settlement slots and statement links are rebuilt on
@@ -90,6 +93,7 @@ extension Ledger {
         out.put(UInt64(receipts.count))
         try receipts.forEach { id, receipt in
             out.put(id.rawValue)
+            out.put(optional: nil as ClientKey?)
             out.put(receipt.operation)
             out.put(receipt.seq)
             out.put(receipt.balanceMinor)
@@ -194,6 +198,7 @@ extension Ledger {
         receipts.reserveCapacity(Int(receiptCount))
         for _ in 0..<receiptCount {
             guard let requestID = RequestID(try reader.string()) else { throw fail("bad request id") }
+            if try reader.flag() { _ = try reader.clientKey() } // reserved: not kept by this version
             let operation = try reader.operation()
             var stored = StoredReceipt(operation: operation, seq: try reader.u64())
             stored.balanceMinor = Int64(bitPattern: try reader.u64())
