@@ -152,7 +152,7 @@ public struct GatewayCore {
             request.forwardedEpoch = nil
             pending[token] = request
             waiting.append(token)
-        case .heartbeat, .forward, .append, .appendAck:
+        case .heartbeat, .forward, .append, .appendAck, .checkpointChunk, .checkpointAck:
             break
         }
     }

@@ -13,6 +13,10 @@ public enum LedgerEvent: Hashable, Sendable {
     /// The checkpoint asked for with `.writeCheckpoint` at this seq is durable (or could not be written).
     case checkpointWritten(seq: Seq)
     case checkpointFailed(seq: Seq)
+    /// The checkpoint received from the leader is installed (`.installCheckpoint` was carried out): the file is the
+    /// newest checkpoint, the journal continues its position, and this is its state.
+    case checkpointInstalled(CheckpointImage)
+    case checkpointInstallFailed(seq: Seq)
 }
 
 /// What the driver must do. Actions are carried out in order; `truncate` and `storeMetadata` complete (durably)
@@ -29,6 +33,12 @@ public enum LedgerAction: Hashable, Sendable {
     /// Records up to this seq are committed: store it as the commit floor, in the background. A floor is a lower
     /// bound, so a late or lost write is harmless.
     case storeCommitFloor(Seq)
+    /// Write this piece of the checkpoint the leader is sending into the staging file (offset 0 starts it afresh).
+    case stageCheckpointChunk(CheckpointChunk)
+    /// The staged checkpoint is complete: verify it, make it the newest checkpoint (durably, replacing the others),
+    /// store its seq as the commit floor, load its state, reset the journal to continue its position, and report
+    /// `.checkpointInstalled` (or `.checkpointInstallFailed`). The node waits meanwhile.
+    case installCheckpoint(CheckpointFile.Position)
 }
 
 /// The ledger at a committed journal position, for a checkpoint. `ledger` may still hold entries after `position`
@@ -88,10 +98,13 @@ public struct LedgerNode {
     public private(set) var checkpointSeq: Seq
     private var checkpointInFlight: Seq?
     private var lastCheckpointAttemptSeq: Seq
+    /// The newest checkpoint could not be read for a follower: write one now, whatever the interval.
+    private var freshCheckpointWanted = false
     /// The commit floor last handed to the driver to store.
     private var storedCommitFloor: Seq
 
     private let journal: any JournalReading
+    private let checkpoints: any CheckpointReading
     /// Appended records not yet reported durable, kept for replication reads.
     private var unstable: [JournalRecord] = []
 
@@ -104,6 +117,9 @@ public struct LedgerNode {
     private var leaderCommitSeq: Seq = 0
     private var ackedSeq: Seq = 0
     private var ackOwed = false
+    /// A checkpoint being received from the leader, and whether it is complete and being installed.
+    private var staging: (position: CheckpointFile.Position, totalBytes: UInt64, receivedBytes: UInt64)?
+    private var installing = false
 
     private var actions: [LedgerAction] = []
     private var now = Instant(monotonicNanos: 0, wallMillis: 0)
@@ -113,13 +129,16 @@ public struct LedgerNode {
     ///     records after `commitFloor`.
     ///   - commitFloor: the stored commit floor (or the checkpoint's seq, if higher): records up to it are committed.
     ///   - checkpointSeq: the newest durable checkpoint's seq, 0 for none.
+    ///   - checkpoints: the checkpoint files, read to send one to a follower below the floor.
     public init(id: NodeID, metadata: NodeMetadata, ledger: Ledger, journal: any JournalReading,
-                settings: LedgerSettings = LedgerSettings(), commitFloor: Seq = 0, checkpointSeq: Seq = 0) {
+                checkpoints: any CheckpointReading = NoCheckpoints(), settings: LedgerSettings = LedgerSettings(),
+                commitFloor: Seq = 0, checkpointSeq: Seq = 0) {
         invariant(id.isLedger, "a ledger node must be the primary or the backup")
         self.id = id
         self.metadata = metadata
         self.ledger = ledger
         self.journal = journal
+        self.checkpoints = checkpoints
         self.settings = settings
         self.ledger.forgetsRequestIDs = settings.injectedBugs.contains(.forgetIdempotency)
         // Uncommitted entries keep undo logs, so cutting them is a rollback rather than a rebuild.
@@ -129,6 +148,7 @@ public struct LedgerNode {
         lastEpoch = journal.lastEpoch
         durableSeq = journal.lastSeq
         invariant(commitFloor <= journal.lastSeq, "commit floor \(commitFloor) beyond the journal's end \(journal.lastSeq)")
+        invariant(commitFloor >= journal.floorSeq, "commit floor \(commitFloor) below the journal's floor \(journal.floorSeq)")
         invariant(ledger.canRollBack(to: commitFloor), "records after the commit floor must keep undo logs")
         commitSeq = commitFloor
         storedCommitFloor = commitFloor
@@ -174,6 +194,13 @@ public struct LedgerNode {
         case let .checkpointFailed(seq):
             invariant(checkpointInFlight == seq, "checkpoint \(seq) reported, \(String(describing: checkpointInFlight)) in flight")
             checkpointInFlight = nil // tried again once another interval of records has committed
+        case let .checkpointInstalled(image):
+            finishInstall(image)
+        case let .checkpointInstallFailed(seq):
+            invariant(installing && staging?.position.seq == seq, "an install of \(seq) failed, none was asked for")
+            // Start over: the leader's next piece (not at offset 0) is answered with "received nothing".
+            installing = false
+            staging = nil
         }
     }
 
@@ -196,6 +223,12 @@ public struct LedgerNode {
         case let .appendAck(ack):
             guard sender == id.peer else { return }
             receiveAck(ack)
+        case let .checkpointChunk(chunk):
+            guard sender == id.peer else { return }
+            receiveCheckpointChunk(chunk, from: sender)
+        case let .checkpointAck(ack):
+            guard sender == id.peer else { return }
+            receiveCheckpointAck(ack)
         case .report, .reply, .redirect:
             break // Meant for the gateway.
         }
@@ -240,10 +273,16 @@ public struct LedgerNode {
         // (Simulation seed 50971: a stale match made the follower commit a record the leader did not have.)
         matchedSeq = 0
         ackedSeq = 0
+        // A checkpoint half received from the old leader is dropped; one being installed is committed state and
+        // finishes.
+        if !installing { staging = nil }
         actions.append(.storeMetadata(metadata))
     }
 
     private mutating func becomeLeader(peerRequired: Bool) {
+        // Only the in-sync follower is ever promoted, and a node installing a checkpoint is far behind.
+        invariant(!installing, "asked to lead while installing a checkpoint from the old leader")
+        staging = nil
         role = .leader
         peer = PeerProgress()
         peer.nextSeq = lastSeq + 1
@@ -321,20 +360,24 @@ public struct LedgerNode {
                 peer.matchSeq = ack.matchSeq
                 peer.lastProgressNanos = now.monotonicNanos
             }
-            if peer.state == .probing {
+            if peer.state == .probing || (peer.state == .sendingCheckpoint
+                                           && ack.matchSeq >= (peer.transfer?.position.seq ?? .max)) {
                 peer.state = .replicating
+                peer.transfer = nil
                 peer.nextSeq = peer.matchSeq + 1
             }
             peer.nextSeq = max(peer.nextSeq, peer.matchSeq + 1)
             peer.probeSentNanos = nil
             peer.failedProbes = 0
-        } else {
+        } else if peer.state != .sendingCheckpoint {
             // The peer's journal does not match at prevSeq: step back and probe again at once.
             peer.state = .probing
             peer.failedProbes += 1
             let stepBack = UInt64(1) << UInt64(min(peer.failedProbes, 20))
-            let probeFrom = peer.nextSeq > stepBack ? peer.nextSeq - stepBack : 1
+            // Never below the floor: a peer that needs older records gets the checkpoint (see `replicate`).
+            let probeFrom = max(peer.nextSeq > stepBack ? peer.nextSeq - stepBack : 1, journal.floorSeq + 1)
             peer.nextSeq = max(1, min(ack.lastSeq + 1, probeFrom))
+            if ack.lastSeq < journal.floorSeq { peer.nextSeq = ack.lastSeq + 1 } // below the floor: checkpoint
             peer.matchSeq = min(peer.matchSeq, peer.nextSeq - 1)
             peer.probeSentNanos = nil
         }
@@ -343,7 +386,16 @@ public struct LedgerNode {
     private mutating func replicate() {
         guard role == .leader else { return }
         let nowNanos = now.monotonicNanos
+        if peer.state != .sendingCheckpoint, peer.nextSeq - 1 < journal.floorSeq,
+           peer.probeSentNanos.map({ now.nanos(since: $0) >= settings.probeIntervalNanos }) ?? true {
+            // The peer needs records below the floor, which are no longer read: it gets the newest checkpoint.
+            startCheckpointTransfer()
+        }
         switch peer.state {
+        case .sendingCheckpoint:
+            sendCheckpointChunks()
+        case .probing where peer.nextSeq - 1 < journal.floorSeq:
+            break // waiting to try the checkpoint again
         case .probing:
             let due = peer.probeSentNanos.map { now.nanos(since: $0) >= settings.probeIntervalNanos } ?? true
             if due {
@@ -435,8 +487,13 @@ public struct LedgerNode {
             becomeFollower(of: leader)
         }
         leaderCommitSeq = max(leaderCommitSeq, append.commitSeq)
+        // The leader moved on to sending a checkpoint: an append still in flight is stale; so is any while installing.
+        if installing || staging != nil { return }
 
-        guard append.prevSeq <= lastSeq, hash(at: append.prevSeq) == append.prevHash else {
+        // Committed records are the same on every copy (the leader holds them all), so a position at or below our
+        // commit seq matches without a look — it may be below our floor, where nothing is read.
+        guard append.prevSeq <= lastSeq,
+              append.prevSeq <= commitSeq || hash(at: append.prevSeq) == append.prevHash else {
             send(.appendAck(AppendAck(epoch: metadata.epoch, success: false, matchSeq: 0,
                                       lastSeq: min(lastSeq, append.prevSeq > 0 ? append.prevSeq - 1 : 0))),
                  to: leader)
@@ -446,7 +503,7 @@ public struct LedgerNode {
         for record in append.records {
             invariant(record.seq == matched + 1, "append records are not consecutive")
             if record.seq <= lastSeq {
-                if hash(at: record.seq) == record.hash {
+                if record.seq <= commitSeq || hash(at: record.seq) == record.hash {
                     matched = record.seq
                     continue
                 }
@@ -456,10 +513,12 @@ public struct LedgerNode {
             apply(record)
             matched = record.seq
         }
-        if matched == append.leaderLastSeq, lastSeq > matched, epoch(at: matched + 1) < append.epoch {
+        if matched == append.leaderLastSeq, lastSeq > matched, matched >= commitSeq,
+           epoch(at: matched + 1) < append.epoch {
             // We hold records beyond the leader's end, written under an older epoch: the leader holds every
             // committed record, so these were never committed. (Records of the leader's own epoch beyond
-            // `leaderLastSeq` are newer ones from this leader, met again through a delayed duplicate.)
+            // `leaderLastSeq` are newer ones from this leader, met again through a delayed duplicate; so are
+            // committed ones, which every leader holds.)
             truncate(after: matched)
         }
         matchedSeq = max(matchedSeq, matched)
@@ -514,13 +573,160 @@ public struct LedgerNode {
         }
     }
 
+    // MARK: - Checkpoint transfer, leader side
+
+    /// Starts sending the newest checkpoint (which the floor never passes) to the peer.
+    private mutating func startCheckpointTransfer() {
+        guard checkpointSeq > 0, checkpointSeq >= journal.floorSeq else {
+            invariantFailure("the peer needs records below the floor \(journal.floorSeq) and there is no checkpoint")
+        }
+        let position = CheckpointFile.Position(seq: checkpointSeq, epoch: epoch(at: checkpointSeq),
+                                               hash: hash(at: checkpointSeq))
+        peer.state = .sendingCheckpoint
+        peer.transfer = CheckpointTransfer(position: position)
+        peer.lastProgressNanos = now.monotonicNanos
+        peer.probeSentNanos = nil
+    }
+
+    /// Sends the next pieces within the window; starts over from what the peer holds when it stays silent, and
+    /// with a newer checkpoint when the file is gone (replaced by newer ones).
+    private mutating func sendCheckpointChunks() {
+        guard var transfer = peer.transfer else { return }
+        if let total = transfer.totalBytes, transfer.ackedBytes == total,
+           now.nanos(since: peer.lastProgressNanos) >= settings.resendIntervalNanos {
+            // The peer has the whole file but has not said it installed it (it may have restarted meanwhile, or
+            // still be loading it): ask where it stands, from the checkpoint's position on.
+            peer.state = .probing
+            peer.nextSeq = transfer.position.seq + 1
+            peer.transfer = nil
+            peer.probeSentNanos = nil
+            return
+        }
+        if transfer.sentBytes > transfer.ackedBytes, now.nanos(since: peer.lastProgressNanos) >= settings.resendIntervalNanos,
+           now.nanos(since: peer.lastSendNanos) >= settings.resendIntervalNanos {
+            transfer.sentBytes = transfer.ackedBytes
+        }
+        while transfer.totalBytes.map({ transfer.sentBytes < $0 }) ?? true,
+              transfer.sentBytes - transfer.ackedBytes < UInt64(settings.maxInflightBytes) {
+            guard let (total, bytes) = checkpoints.checkpointBytes(seq: transfer.position.seq, offset: transfer.sentBytes,
+                                                                   maxBytes: settings.maxBytesPerAppend),
+                  transfer.totalBytes == nil || transfer.totalBytes == total, !bytes.isEmpty
+            else {
+                // The file is gone (newer ones replaced it) or unreadable: try again shortly with the newest, and
+                // if the newest is the one that failed, write a fresh one now.
+                if transfer.position.seq == checkpointSeq { freshCheckpointWanted = true }
+                peer.transfer = nil
+                peer.state = .probing
+                peer.probeSentNanos = now.monotonicNanos
+                return
+            }
+            transfer.totalBytes = total
+            send(.checkpointChunk(CheckpointChunk(epoch: metadata.epoch, position: transfer.position, totalBytes: total,
+                                                  offset: transfer.sentBytes, bytes: bytes)), to: id.peer)
+            transfer.sentBytes += UInt64(bytes.count)
+            peer.lastSendNanos = now.monotonicNanos
+        }
+        peer.transfer = transfer
+    }
+
+    private mutating func receiveCheckpointAck(_ ack: CheckpointAck) {
+        guard role == .leader, ack.epoch == metadata.epoch, peer.state == .sendingCheckpoint,
+              var transfer = peer.transfer, transfer.position.seq == ack.seq else { return }
+        if ack.receivedBytes > transfer.ackedBytes { peer.lastProgressNanos = now.monotonicNanos }
+        if ack.receivedBytes < transfer.ackedBytes || ack.receivedBytes < transfer.sentBytes && ack.receivedBytes == 0 {
+            // The peer lost what it had staged (it restarted, or the install failed): from the start.
+            transfer.sentBytes = ack.receivedBytes
+        }
+        transfer.ackedBytes = ack.receivedBytes
+        transfer.sentBytes = max(transfer.sentBytes, transfer.ackedBytes)
+        peer.transfer = transfer
+    }
+
+    // MARK: - Checkpoint transfer, follower side
+
+    private mutating func receiveCheckpointChunk(_ chunk: CheckpointChunk, from leader: NodeID) {
+        if chunk.epoch < metadata.epoch {
+            send(.appendAck(AppendAck(epoch: metadata.epoch, success: false, matchSeq: 0, lastSeq: lastSeq)), to: leader)
+            return
+        }
+        if chunk.epoch > metadata.epoch {
+            raiseEpoch(to: chunk.epoch, leader: leader)
+            becomeFollower(of: leader)
+        } else {
+            invariant(role != .leader, "two leaders in epoch \(metadata.epoch)")
+            becomeFollower(of: leader)
+        }
+        if installing { return } // the whole file is here; the answer follows the install
+        if staging == nil, holds(chunk.position) {
+            // We already hold the checkpoint's record (the leader started the transfer on a stale answer):
+            // installing it would take us back. Say how far we match instead.
+            matchedSeq = max(matchedSeq, chunk.position.seq)
+            ackOwed = true
+            return
+        }
+        if staging?.position != chunk.position || staging?.totalBytes != chunk.totalBytes {
+            staging = chunk.offset == 0 ? (chunk.position, chunk.totalBytes, 0) : nil
+        }
+        guard var current = staging else {
+            send(.checkpointAck(CheckpointAck(epoch: metadata.epoch, seq: chunk.position.seq, receivedBytes: 0)),
+                 to: leader)
+            return
+        }
+        if chunk.offset == current.receivedBytes {
+            actions.append(.stageCheckpointChunk(chunk))
+            current.receivedBytes += UInt64(chunk.bytes.count)
+            staging = current
+            if current.receivedBytes == current.totalBytes {
+                installing = true
+                actions.append(.installCheckpoint(current.position))
+            }
+        }
+        send(.checkpointAck(CheckpointAck(epoch: metadata.epoch, seq: current.position.seq,
+                                          receivedBytes: current.receivedBytes)), to: leader)
+    }
+
+    /// Whether our journal holds the record at `position` (and so, by the hash chain, everything before it).
+    private func holds(_ position: CheckpointFile.Position) -> Bool {
+        guard position.seq <= lastSeq else { return false }
+        return position.seq <= commitSeq || hash(at: position.seq) == position.hash
+    }
+
+    /// Takes the installed checkpoint as the whole state: the journal now continues its position (the driver reset
+    /// it), and everything up to it is committed.
+    private mutating func finishInstall(_ image: CheckpointImage) {
+        let position = image.position
+        invariant(installing && staging?.position == position, "installed checkpoint \(position) was not asked for")
+        invariant(ackedSeq <= position.seq, "installing checkpoint \(position) would undo records acknowledged up to \(ackedSeq)")
+        invariant(journal.lastSeq == position.seq && journal.lastHash == position.hash,
+                  "the journal does not continue the installed checkpoint")
+        installing = false
+        staging = nil
+        var installed = image.settledLedger()
+        installed.forgetsRequestIDs = settings.injectedBugs.contains(.forgetIdempotency)
+        installed.keepsUndo = true
+        ledger = installed
+        unstable.removeAll()
+        lastSeq = position.seq
+        lastHash = position.hash
+        lastEpoch = position.epoch
+        durableSeq = position.seq
+        commitSeq = position.seq
+        matchedSeq = position.seq
+        ackedSeq = 0
+        checkpointSeq = position.seq
+        lastCheckpointAttemptSeq = position.seq
+        storedCommitFloor = position.seq
+        ackOwed = true
+    }
+
     // MARK: - Checkpoints and the commit floor
 
     /// Every `checkpointIntervalRecords` committed records, a checkpoint at the commit seq (one at a time); every
     /// `commitFloorIntervalRecords`, the commit floor. Both are carried out off the loop by the driver.
     private mutating func keepCheckpointsAndFloor() {
         if checkpointInFlight == nil, commitSeq > 0,
-           commitSeq >= lastCheckpointAttemptSeq + settings.checkpointIntervalRecords {
+           commitSeq >= lastCheckpointAttemptSeq + settings.checkpointIntervalRecords || freshCheckpointWanted {
+            freshCheckpointWanted = false
             let position = CheckpointFile.Position(seq: commitSeq, epoch: epoch(at: commitSeq), hash: hash(at: commitSeq))
             checkpointInFlight = commitSeq
             lastCheckpointAttemptSeq = commitSeq
@@ -597,7 +803,7 @@ public struct LedgerNode {
 /// The leader's view of its peer, after etcd raft's `Progress`: probe until the peer's position is known, then
 /// stream records in a bounded window.
 struct PeerProgress {
-    enum State { case probing, replicating }
+    enum State { case probing, replicating, sendingCheckpoint }
     var state = State.probing
     var matchSeq: Seq = 0
     var nextSeq: Seq = 1
@@ -612,6 +818,8 @@ struct PeerProgress {
     /// Appends in flight: their last seq and size, oldest first.
     var inflight = Deque<(lastSeq: Seq, bytes: Int)>()
     var inflightBytes = 0
+    /// While `sendingCheckpoint`.
+    var transfer: CheckpointTransfer?
 
     mutating func noteSent(through lastSeq: Seq, bytes: Int) {
         inflight.append((lastSeq, bytes))
@@ -629,6 +837,14 @@ struct PeerProgress {
             inflight.removeLast()
         }
     }
+}
+
+/// A checkpoint file on its way to the peer: sent and acknowledged byte counts (the size is learnt on first read).
+struct CheckpointTransfer {
+    var position: CheckpointFile.Position
+    var totalBytes: UInt64?
+    var sentBytes: UInt64 = 0
+    var ackedBytes: UInt64 = 0
 }
 
 struct PendingReply {

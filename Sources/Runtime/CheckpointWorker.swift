@@ -1,22 +1,33 @@
+import BankCore
 import Cluster
 import Foundation
 import Logging
 import Storage
 import ZeroMQ
 
-/// Writes checkpoints and the commit floor on its own thread, so the ledger's loop never waits for them: a
-/// checkpoint of a large ledger takes seconds, and the loop must keep answering heartbeats meanwhile.
+/// Writes checkpoints and the commit floor, and installs checkpoints received from the leader, on its own thread,
+/// so the ledger's loop never waits for them: a checkpoint of a large ledger takes seconds to write or load, and
+/// the loop must keep answering heartbeats meanwhile.
 ///
 /// The loop hands over a `CheckpointImage` (a copy of the ledger that shares storage with the live one until either
 /// writes); this thread rolls the copy back to the image's committed seq, streams it to a checkpoint file and
 /// reports `.checkpointWritten` or `.checkpointFailed`, waking the loop through its inproc PULL socket (the same
 /// one the journal's sync thread wakes). A newer floor replaces an older one not yet written.
 final class CheckpointWorker: @unchecked Sendable {
+    /// A finished job. The loop acts on it (floor advance, journal reset) before the node hears of it.
+    enum Outcome {
+        case written(seq: UInt64, oldestRetainedSeq: UInt64)
+        case writeFailed(seq: UInt64)
+        case installed(CheckpointImage)
+        case installFailed(seq: UInt64)
+    }
+
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var pendingImage: CheckpointImage?
     private var pendingFloor: UInt64?
-    private var results: [LedgerEvent] = []
+    private var pendingInstall: CheckpointFile.Position?
+    private var results: [Outcome] = []
     private var stopping = false
     private var finished = false
 
@@ -41,6 +52,15 @@ final class CheckpointWorker: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Queues the install of the staged checkpoint (one at a time: the node waits for the outcome).
+    func install(_ position: CheckpointFile.Position) {
+        condition.lock()
+        precondition(pendingInstall == nil, "a checkpoint install is already queued")
+        pendingInstall = position
+        condition.signal()
+        condition.unlock()
+    }
+
     func storeCommitFloor(_ seq: UInt64) {
         condition.lock()
         pendingFloor = max(pendingFloor ?? 0, seq)
@@ -48,8 +68,8 @@ final class CheckpointWorker: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// The outcomes since the last call, for the node.
-    func takeResults() -> [LedgerEvent] {
+    /// The outcomes since the last call.
+    func takeResults() -> [Outcome] {
         condition.lock()
         defer { condition.unlock() }
         let taken = results
@@ -85,28 +105,28 @@ final class CheckpointWorker: @unchecked Sendable {
         }
         condition.lock()
         while true {
-            while !stopping && pendingImage == nil && pendingFloor == nil { condition.wait() }
+            while !stopping && pendingImage == nil && pendingFloor == nil && pendingInstall == nil { condition.wait() }
             if stopping { break }
             let floor = pendingFloor
             let image = pendingImage
+            let installPosition = pendingInstall
             pendingFloor = nil
             pendingImage = nil
+            pendingInstall = nil
             condition.unlock()
             if let floor {
                 do { try CommitFloorFile.store(floor, directory: directory) } catch {
                     logger.error("cannot store the commit floor \(floor): \(error)")
                 }
             }
-            var outcome: LedgerEvent?
-            if let image {
-                outcome = write(image) ? .checkpointWritten(seq: image.position.seq)
-                    : .checkpointFailed(seq: image.position.seq)
-            }
+            var outcomes: [Outcome] = []
+            if let installPosition { outcomes.append(install(installPosition)) }
+            if let image { outcomes.append(write(image)) }
             condition.lock()
-            if let outcome { results.append(outcome) }
+            results.append(contentsOf: outcomes)
             condition.unlock()
             // A wake-up already queued is as good as a new one, so a full queue is fine.
-            if outcome != nil { _ = try? wakeup.send([[2]], dontWait: true) }
+            if !outcomes.isEmpty { _ = try? wakeup.send([[2]], dontWait: true) }
             condition.lock()
         }
         condition.unlock()
@@ -117,8 +137,29 @@ final class CheckpointWorker: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Verifies and loads the staged checkpoint, then makes it the newest checkpoint and the commit floor.
+    private func install(_ position: CheckpointFile.Position) -> Outcome {
+        let started = SystemClock.now()
+        do {
+            let ledger = try CheckpointFile.installStaged(in: directory, at: position) { _, body in
+                try Ledger(checkpoint: body)
+            }
+            guard ledger.lastAppliedSeq == position.seq else {
+                throw StorageError.invalidContent(path: CheckpointFile.directory(in: directory),
+                                                  reason: "the received state is at seq \(ledger.lastAppliedSeq)")
+            }
+            try CommitFloorFile.store(position.seq, directory: directory)
+            let elapsedMillis = (SystemClock.now().monotonicNanos - started.monotonicNanos) / 1_000_000
+            logger.info("checkpoint at \(position) received from the leader: verified and loaded in \(elapsedMillis) ms")
+            return .installed(CheckpointImage(position: position, ledger: ledger))
+        } catch {
+            logger.error("the checkpoint received from the leader (\(position)) cannot be installed: \(error)")
+            return .installFailed(seq: position.seq)
+        }
+    }
+
     /// Settles the image, writes it, and logs the outcome.
-    private func write(_ image: CheckpointImage) -> Bool {
+    private func write(_ image: CheckpointImage) -> Outcome {
         let started = SystemClock.now()
         do {
             let ledger = image.settledLedger()
@@ -130,13 +171,14 @@ final class CheckpointWorker: @unchecked Sendable {
             }
             let elapsedMillis = (SystemClock.now().monotonicNanos - started.monotonicNanos) / 1_000_000
             logger.info("checkpoint at seq \(image.position.seq) written: \(byteCount >> 20) MiB in \(elapsedMillis) ms")
-            return true
+            let oldest = try CheckpointFile.seqs(in: directory).last ?? image.position.seq
+            return .written(seq: image.position.seq, oldestRetainedSeq: oldest)
         } catch is Abandoned {
             logger.info("checkpoint at seq \(image.position.seq) abandoned: the ledger is stopping")
-            return false
+            return .writeFailed(seq: image.position.seq)
         } catch {
             logger.error("checkpoint at seq \(image.position.seq) failed: \(error)")
-            return false
+            return .writeFailed(seq: image.position.seq)
         }
     }
 }

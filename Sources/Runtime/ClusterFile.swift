@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import Storage
 
 /// The cluster configuration file (`deploy/local/cluster.json`): ports, data directories and timeouts.
 ///
@@ -17,6 +18,10 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var checkpointIntervalRecords: UInt64 = LedgerSettings().checkpointIntervalRecords
     /// A ledger stores its commit floor each time this many more records have committed.
     public var commitFloorIntervalRecords: UInt64 = LedgerSettings().commitFloorIntervalRecords
+    /// A journal segment holding at least this many bytes is finished and the next one started.
+    public var journalSegmentBytes: UInt64 = FileJournal.defaultSegmentByteLimit
+    /// What becomes of journal segments below the floor (the oldest kept checkpoint): kept on disk, or deleted.
+    public var journalRetention: FileJournal.Retention = .keep
 
     enum CodingKeys: String, CodingKey {
         case host
@@ -27,6 +32,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case requestDeadlineMilliseconds = "request_deadline_ms"
         case checkpointIntervalRecords = "checkpoint_interval_records"
         case commitFloorIntervalRecords = "commit_floor_interval_records"
+        case journalSegmentBytes = "journal_segment_bytes"
+        case journalRetention = "journal_retention"
     }
 
     public init() {}
@@ -47,6 +54,15 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             ?? defaults.checkpointIntervalRecords
         commitFloorIntervalRecords = try c.decodeIfPresent(UInt64.self, forKey: .commitFloorIntervalRecords)
             ?? defaults.commitFloorIntervalRecords
+        journalSegmentBytes = try c.decodeIfPresent(UInt64.self, forKey: .journalSegmentBytes)
+            ?? defaults.journalSegmentBytes
+        if let retention = try c.decodeIfPresent(String.self, forKey: .journalRetention) {
+            guard let parsed = FileJournal.Retention(rawValue: retention) else {
+                throw DecodingError.dataCorruptedError(forKey: .journalRetention, in: c,
+                    debugDescription: "journal_retention must be \"keep\" or \"delete\", not \"\(retention)\"")
+            }
+            journalRetention = parsed
+        }
         guard checkpointIntervalRecords >= 1, commitFloorIntervalRecords >= 1 else {
             throw DecodingError.dataCorruptedError(forKey: .checkpointIntervalRecords, in: c,
                 debugDescription: "checkpoint_interval_records and commit_floor_interval_records must be at least 1")

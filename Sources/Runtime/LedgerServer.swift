@@ -31,9 +31,13 @@ public final class LedgerServer {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 
         let started = SystemClock.now()
-        journal = try FileJournal.open(directory: directory, logger: { logger.warning("\($0)") })
-        let (checkpoint, commitFloor) = try Self.loadCheckpointAndFloor(directory: directory, journal: journal,
-                                                                        id: id, logger: logger)
+        let newest = try Self.loadNewestCheckpoint(directory: directory, id: id, logger: logger)
+        let checkpoint = newest?.ledger
+        journal = try FileJournal.open(directory: directory, floor: checkpoint?.lastAppliedSeq ?? 0,
+                                       segmentByteLimit: file.journalSegmentBytes, retention: file.journalRetention,
+                                       logger: { logger.warning("\(id): \($0)") })
+        let commitFloor = try Self.reconcile(journal: journal, with: newest?.position, directory: directory, id: id,
+                                             logger: logger)
         let ledger = LedgerRecovery.restore(checkpoint: checkpoint, journal: journal, commitFloor: commitFloor)
         let metadata: NodeMetadata
         if let stored = try MetadataFile.load(directory: directory) {
@@ -47,35 +51,51 @@ public final class LedgerServer {
         let checkpointSeq = checkpoint?.lastAppliedSeq ?? 0
         logger.info("\(id): journal holds \(journal.lastSeq) records (epoch \(journal.lastEpoch)); state restored in \(elapsedMillis) ms (checkpoint at seq \(checkpointSeq), \(journal.lastSeq - checkpointSeq) records replayed, commit floor \(commitFloor)); data id \(String(metadata.dataID, radix: 16)), epoch \(metadata.epoch)")
 
-        node = LedgerNode(id: id, metadata: metadata, ledger: ledger, journal: journal, settings: file.ledgerSettings,
+        node = LedgerNode(id: id, metadata: metadata, ledger: ledger, journal: journal,
+                          checkpoints: FileCheckpointReader(dataDirectory: directory), settings: file.ledgerSettings,
                           commitFloor: commitFloor, checkpointSeq: checkpointSeq)
         context = try ZMQContext()
         links = try PeerLinks(context: context, me: id, file: file, peers: [.gateway, id.peer], logger: logger)
     }
 
-    /// The newest checkpoint that verifies and matches the journal (its record at the checkpoint's seq has the
-    /// same hash), and the commit floor: the stored one or the checkpoint's seq, whichever is higher.
-    static func loadCheckpointAndFloor(directory: String, journal: FileJournal, id: NodeID,
-                                       logger: Logger) throws -> (Ledger?, Seq) {
-        let checkpoint = try CheckpointFile.loadNewest(in: directory, logger: { logger.warning("\(id): \($0)") }) {
-            position, body -> Ledger in
-            guard journal.hash(at: position.seq) == position.hash else {
-                throw StorageError.invalidContent(path: CheckpointFile.directory(in: directory), reason:
-                    "taken at \(position), which the journal (ending at seq \(journal.lastSeq)) does not hold")
-            }
+    /// The state in the newest checkpoint that verifies (an older one when the newest is damaged).
+    static func loadNewestCheckpoint(directory: String, id: NodeID,
+                                     logger: Logger) throws -> (position: CheckpointFile.Position, ledger: Ledger)? {
+        try CheckpointFile.loadNewest(in: directory, logger: { logger.warning("\(id): \($0)") }) { position, body in
             let ledger = try Ledger(checkpoint: body)
             guard ledger.lastAppliedSeq == position.seq else {
                 throw StorageError.invalidContent(path: CheckpointFile.directory(in: directory), reason:
                     "the state is at seq \(ledger.lastAppliedSeq), the header says \(position.seq)")
             }
-            return ledger
+            return (position, ledger)
         }
-        var floor = max(try CommitFloorFile.load(directory: directory) ?? 0, checkpoint?.lastAppliedSeq ?? 0)
+    }
+
+    /// Makes the journal continue the checkpoint, and returns the commit floor: the stored one or the checkpoint's
+    /// seq, whichever is higher.
+    ///
+    /// A valid checkpoint is committed state (one is written only at a committed seq, or received from the leader),
+    /// so the newest one always wins: a journal that does not hold its position is what an install from the leader
+    /// leaves when the node stops between making the file the newest checkpoint and resetting the journal. The
+    /// journal then restarts after the checkpoint.
+    static func reconcile(journal: FileJournal, with checkpoint: CheckpointFile.Position?, directory: String,
+                          id: NodeID, logger: Logger) throws -> Seq {
+        if let position = checkpoint {
+            if journal.hash(at: position.seq) != position.hash {
+                logger.warning("\(id): the journal (seq \(journal.floorSeq)…\(journal.lastSeq)) does not hold the newest checkpoint's position \(position): a checkpoint install from the leader was interrupted; the journal restarts after it")
+                try journal.reset(after: position)
+            }
+        } else if journal.floorSeq > 0 {
+            throw StorageError.invalidContent(path: journal.journalDirectory, reason: "the journal starts after seq "
+                + "\(journal.floorSeq) (older segments were removed) and no checkpoint holds the state there; restore "
+                + "a checkpoint or start this ledger empty so that it copies the state from its peer")
+        }
+        var floor = max(try CommitFloorFile.load(directory: directory) ?? 0, checkpoint?.seq ?? 0)
         if floor > journal.lastSeq {
             logger.error("\(id): the commit floor \(floor) is beyond the journal's end \(journal.lastSeq); using the end")
             floor = journal.lastSeq
         }
-        return (checkpoint, floor)
+        return floor
     }
 
     /// Runs until `stop` is raised.
@@ -83,8 +103,7 @@ public final class LedgerServer {
         let wakeups = try context.makeSocket(.pull)
         let wakeupEndpoint = "inproc://ledger-wakeups-\(id.name)"
         try wakeups.bind(wakeupEndpoint)
-        let sync = SyncWorker(fileDescriptor: journal.descriptorForSync, path: journal.path, context: context,
-                              endpoint: wakeupEndpoint, durableSeq: journal.lastSeq)
+        let sync = SyncWorker(context: context, endpoint: wakeupEndpoint, durableSeq: journal.lastSeq)
         let checkpoints = CheckpointWorker(directory: directory, context: context, endpoint: wakeupEndpoint,
                                            logger: logger)
         defer {
@@ -108,7 +127,7 @@ public final class LedgerServer {
             events.removeAll(keepingCapacity: true)
             while try wakeups.receive(dontWait: true) != nil {} // wake-ups carry nothing; the workers have the news
             if let durable = try sync.takeDurableSeq() { events.append(.persisted(through: durable)) }
-            events.append(contentsOf: checkpoints.takeResults())
+            for outcome in checkpoints.takeResults() { events.append(try complete(outcome, sync: sync)) }
             links.drain(limit: 1024) { sender, message in events.append(.received(from: sender, message)) }
             if now.nanos(since: lastTickNanos) >= tickIntervalNanos {
                 events.append(.tick)
@@ -118,7 +137,30 @@ public final class LedgerServer {
             // Replication goes out before the sync is asked for, so the follower's sync overlaps ours.
             let wrote = try carryOut(node.step(events, now: now), sync: sync, checkpoints: checkpoints)
             links.flush()
-            if wrote { sync.request(through: journal.lastSeq) }
+            if wrote {
+                sync.request(through: journal.lastSeq, fileDescriptor: journal.activeDescriptor, path: journal.activePath)
+            }
+        }
+    }
+
+    /// What the loop does when the checkpoint thread finishes a job, before the node hears of it.
+    private func complete(_ outcome: CheckpointWorker.Outcome, sync: SyncWorker) throws -> LedgerEvent {
+        switch outcome {
+        case let .written(seq, oldestRetainedSeq):
+            // Nothing below the oldest kept checkpoint is read again: a restart starts at a checkpoint, a follower
+            // that needs older records gets one. No sync may run on a segment that is about to close.
+            try sync.waitUntilIdle(thenCutAt: journal.lastSeq)
+            try journal.advanceFloor(to: min(oldestRetainedSeq, node.commitSeq))
+            return .checkpointWritten(seq: seq)
+        case let .writeFailed(seq):
+            return .checkpointFailed(seq: seq)
+        case let .installed(image):
+            try sync.waitUntilIdle(thenCutAt: image.position.seq)
+            try journal.reset(after: image.position)
+            logger.info("\(id): installed the leader's checkpoint at \(image.position); the journal continues it")
+            return .checkpointInstalled(image)
+        case let .installFailed(seq):
+            return .checkpointInstallFailed(seq: seq)
         }
     }
 
@@ -152,6 +194,13 @@ public final class LedgerServer {
                 checkpoints.write(image)
             case let .storeCommitFloor(seq):
                 checkpoints.storeCommitFloor(seq)
+            case let .stageCheckpointChunk(chunk):
+                if chunk.offset == 0 {
+                    logger.info("\(id): receiving the leader's checkpoint at \(chunk.position) (\(chunk.totalBytes >> 20) MiB)")
+                }
+                try CheckpointFile.stage(in: directory, offset: chunk.offset, bytes: chunk.bytes)
+            case let .installCheckpoint(position):
+                checkpoints.install(position)
             }
         }
         try writeBatch()

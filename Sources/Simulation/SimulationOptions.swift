@@ -26,6 +26,8 @@ public struct SimulationStats: Sendable {
     public var virtualNanos: UInt64 = 0
     /// Ledger restarts that loaded a checkpoint (and replayed only the journal after it).
     public var checkpointRestores = 0
+    /// Checkpoints received from the leader and installed.
+    public var checkpointInstalls = 0
 
     public init() {}
 
@@ -37,6 +39,7 @@ public struct SimulationStats: Sendable {
         refusedWrites += other.refusedWrites
         virtualNanos += other.virtualNanos
         checkpointRestores += other.checkpointRestores
+        checkpointInstalls += other.checkpointInstalls
     }
 }
 

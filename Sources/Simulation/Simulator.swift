@@ -32,6 +32,8 @@ public final class Simulator {
         case syncDone(NodeID, incarnation: Int)
         /// A checkpoint write the node asked for ends (it is lost if the node crashed meanwhile).
         case checkpointDone(NodeID, incarnation: Int, CheckpointImage)
+        /// The install of a checkpoint received from the leader ends.
+        case installDone(NodeID, incarnation: Int, CheckpointFile.Position)
         case clientWake(Int)
         /// Clients stop starting new requests (they still finish what they started).
         case stopClients
@@ -50,14 +52,6 @@ public final class Simulator {
         static func == (a: Scheduled, b: Scheduled) -> Bool { (a.time, a.order) == (b.time, b.order) }
     }
 
-    /// A checkpoint on the simulated disk: the codec's real bytes, and whether the file's checksum would still
-    /// verify (a torn or damaged file is skipped at restart).
-    struct StoredCheckpoint {
-        var position: CheckpointFile.Position
-        var bytes: [UInt8]
-        var intact: Bool
-    }
-
     /// A ledger process and what survives its crashes (journal, metadata, checkpoints, commit floor).
     /// A class, so that stepping its node mutates it in place (a struct in a dictionary is copied out and back,
     /// which would copy the whole ledger on every step).
@@ -73,6 +67,14 @@ public final class Simulator {
         /// Oldest first; the newest `CheckpointFile.retainedCount` are kept.
         var checkpoints: [StoredCheckpoint] = []
         var commitFloor: Seq = 0
+        /// The checkpoint file being received from the leader (lost in a crash).
+        var staged: [UInt8] = []
+        /// Records below the journal's floor, kept (retention `keep`) for the end-of-run checks.
+        var archive: [JournalRecord] = []
+        /// Where the history starts: an installed checkpoint's position and state (none: at the beginning).
+        var historyBase: (position: CheckpointFile.Position, state: Ledger)?
+        /// What the node reads to send a checkpoint.
+        lazy var checkpointReader = SimulatedCheckpointReader(host: self)
 
         init(metadata: NodeMetadata) { self.metadata = metadata }
     }
@@ -200,6 +202,10 @@ public final class Simulator {
             guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
             if host.paused { ledgers[id]!.held.append(event); return }
             finishCheckpoint(id, image)
+        case let .installDone(id, incarnation, position):
+            guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
+            if host.paused { ledgers[id]!.held.append(event); return }
+            finishInstall(id, position)
         case .stopClients:
             clientsActive = false
         case let .clientWake(index):
@@ -288,6 +294,11 @@ public final class Simulator {
                          .checkpointDone(id, incarnation: ledgers[id]!.incarnation, image))
             case let .storeCommitFloor(seq):
                 ledgers[id]!.commitFloor = max(ledgers[id]!.commitFloor, seq)
+            case let .stageCheckpointChunk(chunk):
+                stage(id, chunk)
+            case let .installCheckpoint(position):
+                schedule(random.between(1_000_000, 60_000_000),
+                         .installDone(id, incarnation: ledgers[id]!.incarnation, position))
             case let .storeMetadata(metadata):
                 if metadata.epoch < ledgers[id]!.highestEpoch {
                     fail("\(id) stored epoch \(metadata.epoch) after \(ledgers[id]!.highestEpoch): epochs only grow")
@@ -355,58 +366,21 @@ public final class Simulator {
         host.held = []
         host.syncInFlight = false
         let forgetting = ledgerSettings.injectedBugs.contains(.forgetIdempotency)
-        let checkpoint = newestUsableCheckpoint(id)
+        let checkpoint = restartFromNewestCheckpoint(id)
         let floor = min(max(host.commitFloor, checkpoint?.lastAppliedSeq ?? 0), host.journal.lastSeq)
         let ledger = LedgerRecovery.restore(checkpoint: checkpoint, journal: host.journal, commitFloor: floor,
                                             forgettingRequestIDs: forgetting)
         if checkpoint != nil {
             stats.checkpointRestores += 1
-            let replayed = LedgerRecovery.restore(journal: host.journal, commitFloor: host.journal.lastSeq,
-                                                  forgettingRequestIDs: forgetting)
-            if !ledger.hasSameState(as: replayed) {
+            if !ledger.hasSameState(as: replayWholeHistory(host)) {
                 fail("\(id) restored from its checkpoint at seq \(checkpoint!.lastAppliedSeq) differs from its journal replayed in full")
             }
         }
         host.journal.sync()
         host.node = LedgerNode(id: id, metadata: host.metadata, ledger: ledger, journal: host.journal,
-                               settings: ledgerSettings, commitFloor: floor,
+                               checkpoints: host.checkpointReader, settings: ledgerSettings, commitFloor: floor,
                                checkpointSeq: checkpoint?.lastAppliedSeq ?? 0)
         schedule(random.between(1, Self.tickNanos), .tick(id, incarnation: host.incarnation))
-    }
-
-    /// A checkpoint write ends: usually whole; sometimes torn or damaged on disk (found at the next restart), or
-    /// failed outright (the node hears of it).
-    func finishCheckpoint(_ id: NodeID, _ image: CheckpointImage) {
-        if random.chance(1, in: 20) {
-            stats.faults["checkpoint write failed", default: 0] += 1
-            stepLedger(id, .checkpointFailed(seq: image.position.seq))
-            return
-        }
-        var bytes: [UInt8] = []
-        image.settledLedger().writeCheckpoint { bytes.append(contentsOf: $0) }
-        let intact = !random.chance(1, in: 10)
-        if !intact { stats.faults["torn checkpoint", default: 0] += 1 }
-        ledgers[id]!.checkpoints.append(StoredCheckpoint(position: image.position, bytes: bytes, intact: intact))
-        ledgers[id]!.checkpoints = Array(ledgers[id]!.checkpoints.suffix(CheckpointFile.retainedCount))
-        stepLedger(id, .checkpointWritten(seq: image.position.seq))
-    }
-
-    /// As the ledger process does at start: the newest checkpoint that verifies and that the journal holds.
-    func newestUsableCheckpoint(_ id: NodeID) -> Ledger? {
-        let host = ledgers[id]!
-        for stored in host.checkpoints.reversed() {
-            guard stored.intact, host.journal.hash(at: stored.position.seq) == stored.position.hash else {
-                trace.note(now, "\(id): checkpoint at seq \(stored.position.seq) unusable; trying an older one")
-                continue
-            }
-            do {
-                return try stored.bytes.withUnsafeBytes { try Ledger(checkpoint: $0) }
-            } catch {
-                fail("\(id): a checkpoint the codec wrote does not decode: \(error)")
-                return nil
-            }
-        }
-        return nil
     }
 
     func startGateway() {
@@ -425,6 +399,7 @@ public final class Simulator {
             let keep = random.below(ledgers[id]!.journal.unsyncedCount + 1)
             ledgers[id]!.journal.crash(keepingUnsynced: keep)
             ledgers[id]!.node = nil
+            ledgers[id]!.staged = []
             ledgers[id]!.incarnation += 1
             ledgers[id]!.paused = false
             ledgers[id]!.held = []

@@ -64,7 +64,7 @@ public enum CheckpointFile {
             try body(put)
             let bodyLength = offset - UInt64(headerByteCount)
             try withUnsafeBytes(of: bodyLength.littleEndian, put)
-            let digest = Array(hasher.finalize())
+            let digest = Array(hasher.finalize()) // the same trailer as `encode`
             try digest.withUnsafeBytes { try PosixIO.writeAll(fd, $0, at: offset, path: String(temporary)) }
             offset += UInt64(digest.count)
             guard fsync(fd) == 0 else { throw StorageError.lastSystemCall("fsync", path: String(temporary)) }
@@ -117,8 +117,18 @@ public enum CheckpointFile {
         }
         defer { munmap(base, size) }
         _ = madvise(base, size, MADV_SEQUENTIAL)
-        let bytes = UnsafeRawBufferPointer(start: base, count: size)
+        let (position, state) = try verify(UnsafeRawBufferPointer(start: base, count: size), path: path)
+        return try body(position, state)
+    }
+
+    /// Checks a whole checkpoint file's bytes (length, header, checksum); returns its position and state bytes.
+    public static func verify(_ bytes: UnsafeRawBufferPointer,
+                              path: String) throws -> (Position, UnsafeRawBufferPointer) {
         func invalid(_ reason: String) -> StorageError { .invalidContent(path: path, reason: reason) }
+        let size = bytes.count
+        guard size >= headerByteCount + trailerByteCount else {
+            throw invalid("\(size) bytes is too short for a checkpoint")
+        }
         guard UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == magic else {
             throw invalid("not a checkpoint (bad magic)")
         }
@@ -139,7 +149,59 @@ public enum CheckpointFile {
         let position = Position(seq: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
                                 epoch: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
                                 hash: RecordHash(loadingFrom: bytes, at: 24)!)
-        return try body(position, UnsafeRawBufferPointer(rebasing: bytes[headerByteCount..<bodyEnd]))
+        return (position, UnsafeRawBufferPointer(rebasing: bytes[headerByteCount..<bodyEnd]))
+    }
+
+    /// A whole checkpoint file's bytes in memory (the simulator's disk; tests).
+    public static func encode(position: Position, body: [UInt8]) -> [UInt8] {
+        var bytes = header(position) + body
+        withUnsafeBytes(of: UInt64(body.count).littleEndian) { bytes.append(contentsOf: $0) }
+        var hasher = SHA256()
+        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        bytes.append(contentsOf: hasher.finalize())
+        return bytes
+    }
+
+    // MARK: - A checkpoint received from the leader
+
+    static let stagingFileName = "incoming.part"
+
+    /// Writes a piece of a checkpoint file received from the leader into `checkpoints/incoming.part` (offset 0
+    /// starts it afresh). Not durable: `install` syncs it.
+    public static func stage(in dataDirectory: String, offset: UInt64, bytes: [UInt8]) throws {
+        let directory = directory(in: dataDirectory)
+        try PosixIO.makeDirectories(directory)
+        let path = directory + "/" + stagingFileName
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (offset == 0 ? O_TRUNC : 0), 0o644)
+        guard fd >= 0 else { throw StorageError.lastSystemCall("open", path: path) }
+        defer { close(fd) }
+        try bytes.withUnsafeBytes { try PosixIO.writeAll(fd, $0, at: offset, path: path) }
+    }
+
+    /// Makes the staged file the newest checkpoint, durably, if it verifies, holds `position` and `load` accepts its
+    /// state; every other checkpoint goes (they belong to the history it replaces). Returns what `load` returned.
+    public static func installStaged<T>(in dataDirectory: String, at position: Position,
+                                        load: (Position, UnsafeRawBufferPointer) throws -> T) throws -> T {
+        let directory = directory(in: dataDirectory)
+        let staged = directory + "/" + stagingFileName
+        let fd = open(staged, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StorageError.lastSystemCall("open", path: staged) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard synced else { throw StorageError.lastSystemCall("fsync", path: staged) }
+        let loaded = try withVerifiedFile(path: staged) { found, body in
+            guard found == position else {
+                throw StorageError.invalidContent(path: staged, reason: "holds \(found), expected \(position)")
+            }
+            return try load(found, body)
+        }
+        let finalPath = directory + "/" + fileName(seq: position.seq)
+        guard rename(staged, finalPath) == 0 else { throw StorageError.lastSystemCall("rename", path: finalPath) }
+        for seq in try seqs(in: dataDirectory) where seq != position.seq {
+            unlink(directory + "/" + fileName(seq: seq))
+        }
+        try PosixIO.syncDirectory(directory)
+        return loaded
     }
 
     static func header(_ position: Position) -> [UInt8] {
@@ -150,12 +212,8 @@ public enum CheckpointFile {
         writer.write(position.epoch)
         writer.write(position.hash)
         writer.write(UInt64(0))
-        invariantHeaderSize(writer.bytes.count)
+        precondition(writer.bytes.count == headerByteCount, "checkpoint header is \(writer.bytes.count) bytes")
         return writer.bytes
-    }
-
-    private static func invariantHeaderSize(_ count: Int) {
-        precondition(count == headerByteCount, "checkpoint header is \(count) bytes, expected \(headerByteCount)")
     }
 
     static func seq(ofFileName name: String) -> UInt64? {
@@ -177,21 +235,7 @@ public enum CheckpointFile {
         }
     }
 
-    static func names(in directory: String) throws -> [String] {
-        guard let handle = opendir(directory) else {
-            if errno == ENOENT { return [] }
-            throw StorageError.lastSystemCall("opendir", path: directory)
-        }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
+    static func names(in directory: String) throws -> [String] { try PosixIO.fileNames(in: directory) }
 }
 
 /// The last commit seq a ledger knew, kept durably beside its journal (`commit-floor`): records up to it were
@@ -219,5 +263,58 @@ extension String {
         var end = endIndex
         while end > startIndex, predicate(self[index(before: end)]) { end = index(before: end) }
         return self[..<end]
+    }
+}
+
+/// What the replication state machine reads of checkpoint files: pieces of a whole file, to send to a follower
+/// that is below the floor. Reads are synchronous, like journal reads; the file may be gone (a newer checkpoint
+/// replaced it), and then the answer is nil.
+public protocol CheckpointReading: AnyObject {
+    /// Up to `maxBytes` of the checkpoint file at `seq` from `offset`, and the file's size.
+    func checkpointBytes(seq: UInt64, offset: UInt64, maxBytes: Int) -> (totalBytes: UInt64, bytes: [UInt8])?
+}
+
+/// No checkpoints (tests that do not need them).
+public final class NoCheckpoints: CheckpointReading {
+    public init() {}
+    public func checkpointBytes(seq: UInt64, offset: UInt64, maxBytes: Int) -> (totalBytes: UInt64, bytes: [UInt8])? {
+        nil
+    }
+}
+
+/// Reads checkpoint files in a data directory, keeping the one being sent open.
+public final class FileCheckpointReader: CheckpointReading {
+    private let dataDirectory: String
+    private var open: (seq: UInt64, fd: Int32, size: UInt64)?
+
+    public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
+    deinit { close() }
+
+    public func checkpointBytes(seq: UInt64, offset: UInt64, maxBytes: Int) -> (totalBytes: UInt64, bytes: [UInt8])? {
+        if open?.seq != seq {
+            close()
+            let path = CheckpointFile.directory(in: dataDirectory) + "/" + CheckpointFile.fileName(seq: seq)
+            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0, let size = try? PosixIO.fileSize(fd, path: path) else {
+                if fd >= 0 { Glibc.close(fd) }
+                return nil
+            }
+            open = (seq, fd, size)
+        }
+        guard let (_, fd, size) = open, offset <= size else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(min(UInt64(max(maxBytes, 1)), size - offset)))
+        let path = "checkpoint \(seq)"
+        guard (try? bytes.withUnsafeMutableBytes({ try PosixIO.readExactly(fd, into: $0, at: offset, path: path) })) != nil
+        else {
+            close()
+            return nil
+        }
+        return (size, bytes)
+    }
+
+    /// Releases the open file (an unlinked checkpoint's space is freed once it is closed).
+    public func close() {
+        if let (_, fd, _) = open { Glibc.close(fd) }
+        open = nil
     }
 }
