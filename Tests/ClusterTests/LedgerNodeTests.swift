@@ -270,3 +270,138 @@ import Testing
         #expect(!actions.contains { if case .append = $0 { true } else { false } })
     }
 }
+
+/// Checkpoint transfer, event by event: the leader streams its newest checkpoint to a follower below its floor
+/// within a window; the follower stages it, installs it and goes on from it.
+@Suite struct CheckpointTransferTests {
+    var clock = TestClock()
+
+    final class Files: CheckpointReading {
+        var files: [UInt64: [UInt8]] = [:]
+        func checkpointBytes(seq: UInt64, offset: UInt64, maxBytes: Int) -> (totalBytes: UInt64, bytes: [UInt8])? {
+            guard let file = files[seq], offset < UInt64(file.count) else { return nil }
+            let end = min(file.count, Int(offset) + maxBytes)
+            return (UInt64(file.count), Array(file[Int(offset)..<end]))
+        }
+    }
+
+    static var settings: LedgerSettings {
+        var settings = LedgerSettings()
+        settings.maxBytesPerAppend = 300
+        settings.maxInflightBytes = 600
+        return settings
+    }
+
+    /// A leader whose journal holds 20 openings, with its floor (and newest checkpoint) at 10.
+    mutating func leader() -> (LedgerNode, Files, MemoryJournal, CheckpointFile.Position) {
+        let journal = LedgerNodeTests.journal(records: 20)
+        let position = CheckpointFile.Position(seq: 10, epoch: 1, hash: journal.hash(at: 10)!)
+        journal.advanceFloor(to: 10)
+        let files = Files()
+        files.files[10] = (0..<1_000).map { UInt8(truncatingIfNeeded: $0) }
+        var atTen = LedgerRecovery.restore(journal: LedgerNodeTests.journal(records: 10), commitFloor: 10)
+        atTen.keepsUndo = false
+        let ledger = LedgerRecovery.restore(checkpoint: atTen, journal: journal, commitFloor: 20)
+        var node = LedgerNode(id: .primary, metadata: NodeMetadata(dataID: 7, epoch: 1, leader: "primary"),
+                              ledger: ledger, journal: journal, checkpoints: files, settings: Self.settings,
+                              commitFloor: 20, checkpointSeq: 10)
+        _ = node.step(.received(from: .gateway, .heartbeat(LedgerNodeTests.config(epoch: 2, leader: .primary))),
+                      now: clock.now)
+        #expect(node.role == .leader)
+        return (node, files, journal, position)
+    }
+
+    static func chunks(_ actions: [LedgerAction]) -> [CheckpointChunk] {
+        LedgerNodeTests.sends(actions).compactMap { if case let (.backup, .checkpointChunk(c)) = $0 { c } else { nil } }
+    }
+
+    @Test mutating func theLeaderStreamsItsCheckpointWithinAWindowThenReplicatesFromIt() {
+        var (node, _, _, position) = leader()
+        // The wiped follower answers the first probe: it has nothing.
+        var actions = node.step(.received(from: .backup, .appendAck(AppendAck(epoch: 2, success: false, matchSeq: 0,
+                                                                              lastSeq: 0))), now: clock.now)
+        clock.advance(milliseconds: 200)
+        actions += node.step(.tick, now: clock.now)
+        var sent = Self.chunks(actions)
+        #expect(sent.map(\.offset) == [0, 300], "two pieces fill the 600-byte window")
+        #expect(sent.allSatisfy { $0.position == position && $0.totalBytes == 1_000 })
+        #expect(LedgerNodeTests.appends(actions).isEmpty, "no appends below the floor")
+        actions = node.step(.received(from: .backup, .checkpointAck(CheckpointAck(epoch: 2, seq: 10, receivedBytes: 600))),
+                            now: clock.now)
+        sent = Self.chunks(actions)
+        #expect(sent.map(\.offset) == [600, 900])
+        #expect(sent.last?.bytes.count == 100)
+        // Installed: the follower matches at the checkpoint; records after it follow as appends.
+        actions = node.step(.received(from: .backup, .appendAck(AppendAck(epoch: 2, success: true, matchSeq: 10,
+                                                                           lastSeq: 10))), now: clock.now)
+        let appends = LedgerNodeTests.appends(actions)
+        #expect(appends.first?.prevSeq == 10 && appends.first?.records.first?.seq == 11)
+    }
+
+    @Test mutating func aFollowerThatLostWhatItStagedMakesTheLeaderStartOver() {
+        var (node, _, _, _) = leader()
+        _ = node.step(.received(from: .backup, .appendAck(AppendAck(epoch: 2, success: false, matchSeq: 0, lastSeq: 0))),
+                      now: clock.now)
+        clock.advance(milliseconds: 200)
+        _ = node.step(.tick, now: clock.now)
+        _ = node.step(.received(from: .backup, .checkpointAck(CheckpointAck(epoch: 2, seq: 10, receivedBytes: 600))),
+                      now: clock.now)
+        let actions = node.step(.received(from: .backup, .checkpointAck(CheckpointAck(epoch: 2, seq: 10,
+                                                                                      receivedBytes: 0))), now: clock.now)
+        #expect(Self.chunks(actions).map(\.offset) == [0, 300])
+    }
+
+    /// A follower node that stages everything the leader sends and is told the install worked.
+    @Test mutating func aFollowerStagesInstallsAndGoesOnFromTheCheckpoint() throws {
+        let journal = MemoryJournal()
+        var node = LedgerNode(id: .backup, metadata: NodeMetadata(dataID: 9, epoch: 1, leader: nil), ledger: Ledger(),
+                              journal: journal, settings: Self.settings)
+        let source = LedgerNodeTests.journal(records: 10)
+        let position = CheckpointFile.Position(seq: 10, epoch: 1, hash: source.hash(at: 10)!)
+        let file = [UInt8](repeating: 7, count: 500)
+        var actions = node.step(.received(from: .primary, .checkpointChunk(CheckpointChunk(
+            epoch: 2, position: position, totalBytes: 500, offset: 0, bytes: Array(file[0..<300])))), now: clock.now)
+        #expect(actions.contains { if case .stageCheckpointChunk = $0 { true } else { false } })
+        actions = node.step(.received(from: .primary, .appendAck(AppendAck(epoch: 2, success: true, matchSeq: 0,
+                                                                            lastSeq: 0))), now: clock.now)
+        // A piece out of order is answered with what is staged, and not staged.
+        actions = node.step(.received(from: .primary, .checkpointChunk(CheckpointChunk(
+            epoch: 2, position: position, totalBytes: 500, offset: 400, bytes: [1]))), now: clock.now)
+        #expect(!actions.contains { if case .stageCheckpointChunk = $0 { true } else { false } })
+        #expect(LedgerNodeTests.sends(actions).contains { if case let (.primary, .checkpointAck(a)) = $0 { a.receivedBytes == 300 } else { false } })
+        actions = node.step(.received(from: .primary, .checkpointChunk(CheckpointChunk(
+            epoch: 2, position: position, totalBytes: 500, offset: 300, bytes: Array(file[300...])))), now: clock.now)
+        #expect(actions.contains(.installCheckpoint(position)))
+        // Appends are ignored while the install runs.
+        actions = node.step(.received(from: .primary, .append(Append(epoch: 2, prevSeq: 10, prevHash: position.hash,
+            commitSeq: 10, leaderLastSeq: 10, records: []))), now: clock.now)
+        #expect(LedgerNodeTests.sends(actions).allSatisfy { if case (.primary, .appendAck) = $0 { false } else { true } })
+        // The driver made the file the newest checkpoint and reset the journal; the node takes the state.
+        var state = LedgerRecovery.restore(journal: source, commitFloor: 10)
+        state.keepsUndo = false
+        journal.reset(afterSeq: 10, epoch: 1, hash: position.hash)
+        actions = node.step(.checkpointInstalled(CheckpointImage(position: position, ledger: state)), now: clock.now)
+        #expect(node.lastSeq == 10 && node.commitSeq == 10 && node.checkpointSeq == 10)
+        #expect(node.ledger.hasSameState(as: state))
+        #expect(LedgerNodeTests.sends(actions).contains {
+            if case let (.primary, .appendAck(a)) = $0 { a.success && a.matchSeq == 10 } else { false }
+        })
+    }
+
+    @Test mutating func aFollowerThatHoldsTheCheckpointsRecordRefusesToGoBackToIt() {
+        let journal = LedgerNodeTests.journal(records: 15)
+        var node = LedgerNode(id: .backup, metadata: NodeMetadata(dataID: 9, epoch: 2, leader: "primary"),
+                              ledger: LedgerRecovery.restore(journal: journal, commitFloor: 0), journal: journal,
+                              settings: Self.settings)
+        let position = CheckpointFile.Position(seq: 10, epoch: 1, hash: journal.hash(at: 10)!)
+        let actions = node.step(.received(from: .primary, .checkpointChunk(CheckpointChunk(
+            epoch: 2, position: position, totalBytes: 100, offset: 0, bytes: [UInt8](repeating: 1, count: 100)))),
+                                now: clock.now)
+        #expect(!actions.contains { if case .stageCheckpointChunk = $0 { true } else { false } })
+        #expect(!actions.contains { if case .installCheckpoint = $0 { true } else { false } })
+        #expect(LedgerNodeTests.sends(actions).contains {
+            if case let (.primary, .appendAck(a)) = $0 { a.success && a.matchSeq >= 10 } else { false }
+        }, "it says it already matches there")
+        #expect(node.lastSeq == 15)
+    }
+}

@@ -85,6 +85,31 @@ import Glibc
         }
     }
 
+    /// A follower whose disk was wiped comes back empty, below the leader's floor: it gets the leader's checkpoint
+    /// while transfers go on, becomes the in-sync follower, and then takes over from the killed leader with every
+    /// acknowledged transfer (the scenario's checks replay every acknowledged request id on it).
+    @Test func aWipedFollowerIsBroughtUpFromTheLeadersCheckpointAndCanTakeOver() throws {
+        try scenario(checkpointIntervalRecords: 100) { harness, admin, load in
+            try waitForProgress(load, harness, atLeast: 300)
+            let leader = try Self.leader(admin, harness)
+            let follower = Self.follower(of: leader)
+            try harness.waitUntil("a checkpoint on the leader") { harness.log(of: leader).contains("written:") }
+            harness.kill9(follower)
+            try FileManager.default.removeItem(atPath: harness.dataDirectory(of: follower))
+            let reached = load.acknowledgedCount
+            try harness.waitUntil("writes to go on without the follower") { load.acknowledgedCount >= reached + 200 }
+            try harness.start(follower)
+            try harness.waitForConvergence(client: admin, seconds: 40)
+            #expect(harness.log(of: follower).contains("installed the leader's checkpoint"),
+                    "caught up by a checkpoint:\n\(harness.log(of: follower).suffix(3000))")
+            harness.kill9(leader)
+            try harness.waitUntil("the once-wiped follower takes over") {
+                (try? harness.waitForLeader(client: admin, seconds: 1)) == follower.rawValue
+            }
+            try harness.start(leader)
+        }
+    }
+
     /// The start-up line of the ledger's second start, which says where its state came from.
     static func restartLine(of node: ClusterHarness.Node, _ harness: ClusterHarness) throws -> String {
         var lines: [Substring] = []
