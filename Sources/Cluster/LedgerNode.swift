@@ -17,6 +17,10 @@ public enum LedgerEvent: Hashable, Sendable {
     /// newest checkpoint, the journal continues its position, and this is its state.
     case checkpointInstalled(CheckpointImage)
     case checkpointInstallFailed(seq: Seq)
+    /// The node's storage failed (a write, a sync, a full disk): what it holds in memory may be ahead of its disk.
+    /// It stops leading, acknowledging and writing at once, and only answers heartbeats (as recovering) until the
+    /// driver replaces it by a node rebuilt from disk.
+    case storageFailed
 }
 
 /// What the driver must do. Actions are carried out in order; `truncate` and `storeMetadata` complete (durably)
@@ -120,6 +124,8 @@ public struct LedgerNode {
     /// A checkpoint being received from the leader, and whether it is complete and being installed.
     private var staging: (position: CheckpointFile.Position, totalBytes: UInt64, receivedBytes: UInt64)?
     private var installing = false
+    /// Storage failed: nothing is written or acknowledged any more (see `.storageFailed`).
+    public private(set) var storageFailed = false
 
     private var actions: [LedgerAction] = []
     private var now = Instant(monotonicNanos: 0, wallMillis: 0)
@@ -174,6 +180,15 @@ public struct LedgerNode {
     }
 
     private mutating func handle(_ event: LedgerEvent) {
+        if storageFailed {
+            // Only heartbeats are answered (as recovering); anything else would need the disk.
+            if case .received(from: .gateway, .heartbeat) = event {
+                send(.report(report()), to: .gateway)
+            } else if case let .received(from: .gateway, .forward(_, token, _)) = event {
+                send(.redirect(epoch: metadata.epoch, token: token), to: .gateway)
+            }
+            return
+        }
         switch event {
         case .tick:
             break
@@ -196,6 +211,11 @@ public struct LedgerNode {
             checkpointInFlight = nil // tried again once another interval of records has committed
         case let .checkpointInstalled(image):
             finishInstall(image)
+        case .storageFailed:
+            storageFailed = true
+            role = .recovering
+            pendingReplies.removeAll()
+            staging = nil
         case let .checkpointInstallFailed(seq):
             invariant(installing && staging?.position.seq == seq, "an install of \(seq) failed, none was asked for")
             // Start over: the leader's next piece (not at offset 0) is answered with "received nothing".
@@ -558,6 +578,7 @@ public struct LedgerNode {
     // MARK: - After every step
 
     private mutating func afterEvents() {
+        if storageFailed { return }
         replicate()
         advanceCommit()
         keepCheckpointsAndFloor()

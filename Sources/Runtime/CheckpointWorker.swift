@@ -20,6 +20,8 @@ final class CheckpointWorker: @unchecked Sendable {
         case writeFailed(seq: UInt64)
         case installed(CheckpointImage)
         case installFailed(seq: UInt64)
+        /// The disk failed (a write, a sync, no space): the ledger treats it as a crash of its storage.
+        case storageFailed(StorageError)
     }
 
     private let condition = NSCondition()
@@ -114,12 +116,14 @@ final class CheckpointWorker: @unchecked Sendable {
             pendingImage = nil
             pendingInstall = nil
             condition.unlock()
+            var outcomes: [Outcome] = []
             if let floor {
-                do { try CommitFloorFile.store(floor, directory: directory) } catch {
+                do { try CommitFloorFile.store(floor, directory: directory) } catch let error as StorageError {
+                    outcomes.append(.storageFailed(error))
+                } catch {
                     logger.error("cannot store the commit floor \(floor): \(error)")
                 }
             }
-            var outcomes: [Outcome] = []
             if let installPosition { outcomes.append(install(installPosition)) }
             if let image { outcomes.append(write(image)) }
             condition.lock()
@@ -152,6 +156,8 @@ final class CheckpointWorker: @unchecked Sendable {
             let elapsedMillis = (SystemClock.now().monotonicNanos - started.monotonicNanos) / 1_000_000
             logger.info("checkpoint at \(position) received from the leader: verified and loaded in \(elapsedMillis) ms")
             return .installed(CheckpointImage(position: position, ledger: ledger))
+        } catch let error as StorageError where error.isDiskFailure {
+            return .storageFailed(error)
         } catch {
             logger.error("the checkpoint received from the leader (\(position)) cannot be installed: \(error)")
             return .installFailed(seq: position.seq)
@@ -176,6 +182,8 @@ final class CheckpointWorker: @unchecked Sendable {
         } catch is Abandoned {
             logger.info("checkpoint at seq \(image.position.seq) abandoned: the ledger is stopping")
             return .writeFailed(seq: image.position.seq)
+        } catch let error as StorageError {
+            return .storageFailed(error)
         } catch {
             logger.error("checkpoint at seq \(image.position.seq) failed: \(error)")
             return .writeFailed(seq: image.position.seq)

@@ -12,90 +12,36 @@ import ZeroMQ
 /// together, the resulting records are written, replication messages are sent (so the follower's fsync overlaps
 /// ours), then the `SyncWorker` is asked for one `fdatasync` covering them all; the node hears `.persisted` when it
 /// returns, while the loop has gone on receiving (acknowledgements, new requests) in the meantime.
+///
+/// A storage failure — a write or sync that fails, a full disk — is treated as a crash of the node, not of the
+/// process: the node stops leading and acknowledging at once (`.storageFailed`), one error is logged, the journal
+/// is closed (a failed `fdatasync` is never retried on the same file: the kernel may have dropped the pages, as
+/// PostgreSQL learnt), and the ledger probes its disk every second while it answers heartbeats as recovering. Once
+/// a probe write and sync succeed, the node is rebuilt from what the disk holds, exactly as after a restart, and
+/// rejoins as a follower.
 public final class LedgerServer {
     private let id: NodeID
     private let file: ClusterFile
     private let logger: Logger
     private let context: ZMQContext
     private let links: PeerLinks
-    private let journal: FileJournal
+    private var journal: FileJournal
     private let directory: String
     private var node: LedgerNode
     private var tickIntervalNanos: UInt64 = .milliseconds(10)
+    private static let diskProbeIntervalNanos: UInt64 = .milliseconds(1000)
+    private static let diskProbeByteCount = 1 << 20
 
     public init(id: NodeID, file: ClusterFile, logger: Logger) throws {
         self.id = id
         self.file = file
         self.logger = logger
         directory = file.dataDirectory(of: id)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-
-        let started = SystemClock.now()
-        let newest = try Self.loadNewestCheckpoint(directory: directory, id: id, logger: logger)
-        let checkpoint = newest?.ledger
-        journal = try FileJournal.open(directory: directory, floor: checkpoint?.lastAppliedSeq ?? 0,
-                                       segmentByteLimit: file.journalSegmentBytes, retention: file.journalRetention,
-                                       logger: { logger.warning("\(id): \($0)") })
-        let commitFloor = try Self.reconcile(journal: journal, with: newest?.position, directory: directory, id: id,
-                                             logger: logger)
-        let ledger = LedgerRecovery.restore(checkpoint: checkpoint, journal: journal, commitFloor: commitFloor)
-        let metadata: NodeMetadata
-        if let stored = try MetadataFile.load(directory: directory) {
-            metadata = stored
-        } else {
-            var generator = SystemRandomNumberGenerator()
-            metadata = NodeMetadata(dataID: generator.next() | 1, epoch: 0, leader: nil)
-            try MetadataFile.store(metadata, directory: directory)
-        }
-        let elapsedMillis = (SystemClock.now().monotonicNanos - started.monotonicNanos) / 1_000_000
-        let checkpointSeq = checkpoint?.lastAppliedSeq ?? 0
-        logger.info("\(id): journal holds \(journal.lastSeq) records (epoch \(journal.lastEpoch)); state restored in \(elapsedMillis) ms (checkpoint at seq \(checkpointSeq), \(journal.lastSeq - checkpointSeq) records replayed, commit floor \(commitFloor)); data id \(String(metadata.dataID, radix: 16)), epoch \(metadata.epoch)")
-
-        node = LedgerNode(id: id, metadata: metadata, ledger: ledger, journal: journal,
-                          checkpoints: FileCheckpointReader(dataDirectory: directory), settings: file.ledgerSettings,
-                          commitFloor: commitFloor, checkpointSeq: checkpointSeq)
+        let storage = try LedgerStorage.open(id: id, file: file, logger: logger)
+        journal = storage.journal
+        node = storage.node
         context = try ZMQContext()
         links = try PeerLinks(context: context, me: id, file: file, peers: [.gateway, id.peer], logger: logger)
-    }
-
-    /// The state in the newest checkpoint that verifies (an older one when the newest is damaged).
-    static func loadNewestCheckpoint(directory: String, id: NodeID,
-                                     logger: Logger) throws -> (position: CheckpointFile.Position, ledger: Ledger)? {
-        try CheckpointFile.loadNewest(in: directory, logger: { logger.warning("\(id): \($0)") }) { position, body in
-            let ledger = try Ledger(checkpoint: body)
-            guard ledger.lastAppliedSeq == position.seq else {
-                throw StorageError.invalidContent(path: CheckpointFile.directory(in: directory), reason:
-                    "the state is at seq \(ledger.lastAppliedSeq), the header says \(position.seq)")
-            }
-            return (position, ledger)
-        }
-    }
-
-    /// Makes the journal continue the checkpoint, and returns the commit floor: the stored one or the checkpoint's
-    /// seq, whichever is higher.
-    ///
-    /// A valid checkpoint is committed state (one is written only at a committed seq, or received from the leader),
-    /// so the newest one always wins: a journal that does not hold its position is what an install from the leader
-    /// leaves when the node stops between making the file the newest checkpoint and resetting the journal. The
-    /// journal then restarts after the checkpoint.
-    static func reconcile(journal: FileJournal, with checkpoint: CheckpointFile.Position?, directory: String,
-                          id: NodeID, logger: Logger) throws -> Seq {
-        if let position = checkpoint {
-            if journal.hash(at: position.seq) != position.hash {
-                logger.warning("\(id): the journal (seq \(journal.floorSeq)…\(journal.lastSeq)) does not hold the newest checkpoint's position \(position): a checkpoint install from the leader was interrupted; the journal restarts after it")
-                try journal.reset(after: position)
-            }
-        } else if journal.floorSeq > 0 {
-            throw StorageError.invalidContent(path: journal.journalDirectory, reason: "the journal starts after seq "
-                + "\(journal.floorSeq) (older segments were removed) and no checkpoint holds the state there; restore "
-                + "a checkpoint or start this ledger empty so that it copies the state from its peer")
-        }
-        var floor = max(try CommitFloorFile.load(directory: directory) ?? 0, checkpoint?.seq ?? 0)
-        if floor > journal.lastSeq {
-            logger.error("\(id): the commit floor \(floor) is beyond the journal's end \(journal.lastSeq); using the end")
-            floor = journal.lastSeq
-        }
-        return floor
     }
 
     /// Runs until `stop` is raised.
@@ -103,6 +49,60 @@ public final class LedgerServer {
         let wakeups = try context.makeSocket(.pull)
         let wakeupEndpoint = "inproc://ledger-wakeups-\(id.name)"
         try wakeups.bind(wakeupEndpoint)
+        defer {
+            wakeups.close()
+            links.close()
+            journal.close()
+            logger.info("\(id): stopped")
+        }
+        while !stop.isRaised {
+            do {
+                try serve(until: stop, wakeups: wakeups, wakeupEndpoint: wakeupEndpoint)
+            } catch let failure as StorageError {
+                logger.error("\(id): storage failed, so this ledger stops leading and acknowledging until its disk works again: \(failure)")
+                journal.close()
+                try waitForWorkingDisk(until: stop, failure: failure)
+                guard !stop.isRaised else { return }
+                let storage = try LedgerStorage.open(id: id, file: file, logger: logger)
+                journal = storage.journal
+                node = storage.node
+                logger.info("\(id): the disk works again; the node was rebuilt from it and rejoins")
+            }
+        }
+    }
+
+    /// While storage is failed: the node (told `.storageFailed`) answers heartbeats as recovering and nothing
+    /// else; every `diskProbeIntervalNanos` a probe file is written and synced. Returns once one succeeds.
+    private func waitForWorkingDisk(until stop: StopSignal, failure: StorageError) throws {
+        carryOutDegraded(node.step(.storageFailed, now: SystemClock.now()))
+        links.flush()
+        let poller = ZMQPoller()
+        poller.add(links.inbox)
+        var lastProbeNanos = SystemClock.now().monotonicNanos
+        var events: [LedgerEvent] = []
+        while !stop.isRaised {
+            _ = try poller.poll(timeoutMilliseconds: 10)
+            let now = SystemClock.now()
+            events.removeAll(keepingCapacity: true)
+            links.drain(limit: 1024) { sender, message in events.append(.received(from: sender, message)) }
+            if !events.isEmpty {
+                carryOutDegraded(node.step(events, now: now))
+                links.flush()
+            }
+            if now.nanos(since: lastProbeNanos) >= Self.diskProbeIntervalNanos {
+                lastProbeNanos = now.monotonicNanos
+                if (try? DiskProbe.writeAndSync(in: directory, byteCount: Self.diskProbeByteCount)) != nil { return }
+            }
+        }
+    }
+
+    /// A node whose storage failed only sends.
+    private func carryOutDegraded(_ actions: [LedgerAction]) {
+        for case let .send(to: destination, message) in actions { links.queue(message, to: destination) }
+    }
+
+    /// The normal loop, until `stop` or a storage failure (thrown).
+    private func serve(until stop: StopSignal, wakeups: ZMQSocket, wakeupEndpoint: String) throws {
         let sync = SyncWorker(context: context, endpoint: wakeupEndpoint, durableSeq: journal.lastSeq)
         let checkpoints = CheckpointWorker(directory: directory, context: context, endpoint: wakeupEndpoint,
                                            logger: logger)
@@ -110,10 +110,6 @@ public final class LedgerServer {
             // The worker threads first: the journal must not close under a running fdatasync.
             checkpoints.stop()
             sync.stop()
-            wakeups.close()
-            links.close()
-            journal.close()
-            logger.info("\(id): stopped")
         }
         let poller = ZMQPoller()
         poller.add(links.inbox)
@@ -154,6 +150,8 @@ public final class LedgerServer {
             return .checkpointWritten(seq: seq)
         case let .writeFailed(seq):
             return .checkpointFailed(seq: seq)
+        case let .storageFailed(failure):
+            throw failure
         case let .installed(image):
             try sync.waitUntilIdle(thenCutAt: image.position.seq)
             try journal.reset(after: image.position)

@@ -34,6 +34,8 @@ public final class Simulator {
         case checkpointDone(NodeID, incarnation: Int, CheckpointImage)
         /// The install of a checkpoint received from the leader ends.
         case installDone(NodeID, incarnation: Int, CheckpointFile.Position)
+        /// A ledger whose storage failed finds its disk working again: it is rebuilt from what the disk holds.
+        case diskRecovered(NodeID, incarnation: Int)
         case clientWake(Int)
         /// Clients stop starting new requests (they still finish what they started).
         case stopClients
@@ -202,6 +204,12 @@ public final class Simulator {
             guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
             if host.paused { ledgers[id]!.held.append(event); return }
             finishCheckpoint(id, image)
+        case let .diskRecovered(id, incarnation):
+            guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
+            trace.note(now, "\(id)'s disk works again: rebuilt from it")
+            // What was written but not synced may or may not be there, as after a crash.
+            crash(id)
+            startLedger(id)
         case let .installDone(id, incarnation, position):
             guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
             if host.paused { ledgers[id]!.held.append(event); return }
@@ -412,7 +420,16 @@ public final class Simulator {
     func injectFault() {
         let targets: [NodeID] = [.primary, .backup, .gateway]
         let target = random.pick(targets)
-        switch random.below(9) {
+        switch random.below(10) {
+        case 9:
+            // The disk fails (full, or an I/O error): the ledger stops serving until it works again.
+            guard target != .gateway, let node = ledgers[target]!.node, !node.storageFailed,
+                  !ledgers[target]!.paused else { return }
+            stats.faults["storage failure", default: 0] += 1
+            trace.note(now, "STORAGE FAILURE \(target)")
+            stepLedger(target, .storageFailed)
+            schedule(random.between(50_000_000, 1_500_000_000),
+                     .diskRecovered(target, incarnation: ledgers[target]!.incarnation))
         case 8:
             // Power loss: both ledgers at once, each losing what it had not synced.
             guard ledgers[.primary]!.node != nil, ledgers[.backup]!.node != nil else { return }

@@ -60,6 +60,7 @@ struct TraceBuffer {
         case let .checkpointFailed(seq): return "checkpoint at \(seq) failed"
         case let .checkpointInstalled(image): return "checkpoint at \(image.position.seq) installed"
         case let .checkpointInstallFailed(seq): return "checkpoint install at \(seq) failed"
+        case .storageFailed: return "STORAGE FAILED"
         }
     }
 

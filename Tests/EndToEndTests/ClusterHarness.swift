@@ -49,6 +49,7 @@ final class ClusterHarness {
     func signal(_ node: Node, _ signalNumber: Int32) { processes.signal(node, signalNumber) }
     func kill9(_ node: Node) { processes.kill9(node) }
     func isRunning(_ node: Node) -> Bool { processes.isRunning(node) }
+    func stopAll() { processes.killAll() }
 
     func log(of node: Node) -> String {
         (try? String(contentsOf: processes.logURL(node), encoding: .utf8)) ?? ""
