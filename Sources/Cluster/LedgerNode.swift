@@ -104,8 +104,11 @@ public struct LedgerNode {
     private var lastCheckpointAttemptSeq: Seq
     /// The newest checkpoint could not be read for a follower: write one now, whatever the interval.
     private var freshCheckpointWanted = false
-    /// The commit floor last handed to the driver to store.
+    /// Mutations written since the last checkpoint was asked for.
+    private var mutationsSinceCheckpoint: UInt64 = 0
+    /// The commit floor last handed to the driver to store, and when.
     private var storedCommitFloor: Seq
+    private var storedCommitFloorNanos: UInt64 = 0
 
     private let journal: any JournalReading
     private let checkpoints: any CheckpointReading
@@ -340,6 +343,7 @@ public struct LedgerNode {
         }
         let (response, entry) = ledger.execute(request, seq: lastSeq + 1, timeMillis: now.wallMillis)
         if let entry {
+            mutationsSinceCheckpoint += UInt64(entry.mutations.count)
             appendLocally(JournalRecord(epoch: metadata.epoch, seq: lastSeq + 1, prevHash: lastHash,
                                         payload: entry.encoded()))
         }
@@ -554,6 +558,7 @@ public struct LedgerNode {
             fatalError("record \(record.seq) holds an undecodable entry: \(error)")
         }
         ledger.apply(entry, seq: record.seq)
+        mutationsSinceCheckpoint += UInt64(entry.mutations.count)
     }
 
     /// Drops records after `seq`: rolls their entries back (they keep undo logs until committed).
@@ -742,19 +747,23 @@ public struct LedgerNode {
 
     // MARK: - Checkpoints and the commit floor
 
-    /// Every `checkpointIntervalRecords` committed records, a checkpoint at the commit seq (one at a time); every
-    /// `commitFloorIntervalRecords`, the commit floor. Both are carried out off the loop by the driver.
+    /// Every `checkpointIntervalRecords` committed records or `checkpointIntervalMutations` written mutations, a
+    /// checkpoint at the commit seq (one at a time); every `commitFloorIntervalNanos`, the commit floor. Both are
+    /// carried out off the loop by the driver.
     private mutating func keepCheckpointsAndFloor() {
-        if checkpointInFlight == nil, commitSeq > 0,
-           commitSeq >= lastCheckpointAttemptSeq + settings.checkpointIntervalRecords || freshCheckpointWanted {
+        if checkpointInFlight == nil, commitSeq > lastCheckpointAttemptSeq || freshCheckpointWanted, commitSeq > 0,
+           commitSeq >= lastCheckpointAttemptSeq + settings.checkpointIntervalRecords || freshCheckpointWanted
+            || mutationsSinceCheckpoint >= settings.checkpointIntervalMutations {
             freshCheckpointWanted = false
+            mutationsSinceCheckpoint = 0
             let position = CheckpointFile.Position(seq: commitSeq, epoch: epoch(at: commitSeq), hash: hash(at: commitSeq))
             checkpointInFlight = commitSeq
             lastCheckpointAttemptSeq = commitSeq
             actions.append(.writeCheckpoint(CheckpointImage(position: position, ledger: ledger)))
         }
-        if commitSeq >= storedCommitFloor + settings.commitFloorIntervalRecords {
+        if commitSeq > storedCommitFloor, now.nanos(since: storedCommitFloorNanos) >= settings.commitFloorIntervalNanos {
             storedCommitFloor = commitSeq
+            storedCommitFloorNanos = now.monotonicNanos
             actions.append(.storeCommitFloor(commitSeq))
         }
     }

@@ -14,10 +14,11 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var heartbeatIntervalMilliseconds: UInt64 = 50
     public var failureTimeoutMilliseconds: UInt64 = 250
     public var requestDeadlineMilliseconds: UInt64 = 5000
-    /// A ledger writes a checkpoint each time this many more records have committed.
+    /// A ledger writes a checkpoint each time this many more records, or mutations, have been written.
     public var checkpointIntervalRecords: UInt64 = LedgerSettings().checkpointIntervalRecords
-    /// A ledger stores its commit floor each time this many more records have committed.
-    public var commitFloorIntervalRecords: UInt64 = LedgerSettings().commitFloorIntervalRecords
+    public var checkpointIntervalMutations: UInt64 = LedgerSettings().checkpointIntervalMutations
+    /// A ledger stores its commit floor at most this often.
+    public var commitFloorIntervalMilliseconds: UInt64 = LedgerSettings().commitFloorIntervalNanos / 1_000_000
     /// A journal segment holding at least this many bytes is finished and the next one started.
     public var journalSegmentBytes: UInt64 = FileJournal.defaultSegmentByteLimit
     /// What becomes of journal segments below the floor (the oldest kept checkpoint): kept on disk, or deleted.
@@ -31,7 +32,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case failureTimeoutMilliseconds = "failure_timeout_ms"
         case requestDeadlineMilliseconds = "request_deadline_ms"
         case checkpointIntervalRecords = "checkpoint_interval_records"
-        case commitFloorIntervalRecords = "commit_floor_interval_records"
+        case checkpointIntervalMutations = "checkpoint_interval_mutations"
+        case commitFloorIntervalMilliseconds = "commit_floor_interval_ms"
         case journalSegmentBytes = "journal_segment_bytes"
         case journalRetention = "journal_retention"
     }
@@ -52,8 +54,10 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             ?? defaults.requestDeadlineMilliseconds
         checkpointIntervalRecords = try c.decodeIfPresent(UInt64.self, forKey: .checkpointIntervalRecords)
             ?? defaults.checkpointIntervalRecords
-        commitFloorIntervalRecords = try c.decodeIfPresent(UInt64.self, forKey: .commitFloorIntervalRecords)
-            ?? defaults.commitFloorIntervalRecords
+        checkpointIntervalMutations = try c.decodeIfPresent(UInt64.self, forKey: .checkpointIntervalMutations)
+            ?? defaults.checkpointIntervalMutations
+        commitFloorIntervalMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .commitFloorIntervalMilliseconds)
+            ?? defaults.commitFloorIntervalMilliseconds
         journalSegmentBytes = try c.decodeIfPresent(UInt64.self, forKey: .journalSegmentBytes)
             ?? defaults.journalSegmentBytes
         if let retention = try c.decodeIfPresent(String.self, forKey: .journalRetention) {
@@ -63,9 +67,9 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             }
             journalRetention = parsed
         }
-        guard checkpointIntervalRecords >= 1, commitFloorIntervalRecords >= 1 else {
+        guard checkpointIntervalRecords >= 1, checkpointIntervalMutations >= 1 else {
             throw DecodingError.dataCorruptedError(forKey: .checkpointIntervalRecords, in: c,
-                debugDescription: "checkpoint_interval_records and commit_floor_interval_records must be at least 1")
+                debugDescription: "checkpoint_interval_records and checkpoint_interval_mutations must be at least 1")
         }
     }
 
@@ -100,7 +104,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         var settings = LedgerSettings()
         settings.peerStallTimeoutNanos = .milliseconds(failureTimeoutMilliseconds)
         settings.checkpointIntervalRecords = checkpointIntervalRecords
-        settings.commitFloorIntervalRecords = commitFloorIntervalRecords
+        settings.checkpointIntervalMutations = checkpointIntervalMutations
+        settings.commitFloorIntervalNanos = .milliseconds(commitFloorIntervalMilliseconds)
         return settings
     }
 }

@@ -116,7 +116,7 @@ public final class Simulator {
         ledgerSettings.injectedBugs = options.injectedBugs
         // Journals here hold hundreds of records: checkpoints and floors come often enough to matter.
         ledgerSettings.checkpointIntervalRecords = random.between(8, 256)
-        ledgerSettings.commitFloorIntervalRecords = random.between(1, 64)
+        ledgerSettings.commitFloorIntervalNanos = random.between(1_000_000, 300_000_000)
         self.ledgerSettings = ledgerSettings
         var gatewaySettings = GatewaySettings()
         gatewaySettings.injectedBugs = options.injectedBugs

@@ -218,6 +218,7 @@ import Testing
         _ = node.step(.received(from: .gateway, .heartbeat(Self.config(epoch: 1, leader: .primary))), now: clock.now)
         var all: [LedgerAction] = []
         for index in 0..<count {
+            clock.advance(milliseconds: 10)
             var actions = node.step(.received(from: .gateway, .forward(epoch: 1, token: UInt64(index), body: Self.body(
                 #"{"op":"open_account","request_id":"o\#(index)","account":"a\#(index)"}"#))), now: clock.now)
             Self.write(actions, to: journal)
@@ -235,12 +236,12 @@ import Testing
     @Test mutating func checkpointsAreTakenAtTheCommitSeqOneAtATime() throws {
         var settings = LedgerSettings()
         settings.checkpointIntervalRecords = 4
-        settings.commitFloorIntervalRecords = 3
+        settings.commitFloorIntervalNanos = .milliseconds(30)
         var (node, actions) = leaderWrites(10, settings: settings)
         let images = Self.checkpoints(actions)
         #expect(images.map(\.position.seq) == [4], "one checkpoint in flight at a time")
         let floors = actions.compactMap { if case let .storeCommitFloor(seq) = $0 { return seq } else { return nil } }
-        #expect(floors == [3, 6, 9])
+        #expect(floors == [1, 3, 6, 9], "at most every 30 ms (a write every 10 ms): what had committed by then")
         // The image is the state at its seq, whatever was applied after it.
         let image = try #require(images.first)
         let settled = image.settledLedger()

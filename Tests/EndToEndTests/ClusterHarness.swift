@@ -26,7 +26,7 @@ final class ClusterHarness {
         {"host":"127.0.0.1","port_base":\(portBase),"data_root":"\(root.path)/data",
          "heartbeat_interval_ms":50,"failure_timeout_ms":\(failureTimeoutMilliseconds),"request_deadline_ms":8000,
          "checkpoint_interval_records":\(checkpointIntervalRecords),
-         "commit_floor_interval_records":\(max(1, checkpointIntervalRecords / 8))}
+         "commit_floor_interval_ms":20}
         """
         let configURL = root.appendingPathComponent("cluster.json")
         try config.write(to: configURL, atomically: true, encoding: .utf8)
