@@ -7,7 +7,9 @@
 /// Here an append writes at the store's end, where the previous append wrote, and touches the account's two
 /// counters. The store grows in fixed chunks, so no append ever copies the whole history.
 ///
-/// A statement page walks an account's lines newest first, as statements are read.
+/// A statement page walks an account's lines newest first, as statements are read. Every 256th line of an account
+/// is marked (its seq and store index), so a page deep in a long history starts its walk within 256 lines of where
+/// it begins instead of walking past every newer line.
 struct StatementBook: Sendable {
     /// One line, as stored: the counterparty as its slot; the account's previous line as a store index (-1: none).
     struct StoredLine: Sendable {
@@ -31,6 +33,14 @@ struct StatementBook: Sendable {
     /// Per account slot: the store index of its newest line (-1: none), and its line count.
     private var newest: [Int32] = []
     private var counts: [Int32] = []
+    /// Per account slot, oldest first: every `markInterval`-th line (the 0th, 256th, …), by seq and store index.
+    private var marks: [[Mark]] = []
+    private static let markInterval: Int32 = 256
+
+    struct Mark: Sendable {
+        var seq: Seq
+        var index: Int32
+    }
     /// Lines in the store.
     private(set) var lineCount = 0
 
@@ -39,6 +49,7 @@ struct StatementBook: Sendable {
     mutating func addAccount() {
         newest.append(-1)
         counts.append(0)
+        marks.append([])
     }
 
     /// Removes the newest account slot, which must have no lines (an undo removes its lines first).
@@ -46,6 +57,7 @@ struct StatementBook: Sendable {
         invariant(counts.last == 0, "removing an account that still has statement lines")
         newest.removeLast()
         counts.removeLast()
+        marks.removeLast()
     }
 
     func lineCount(of slot: Int) -> Int { Int(counts[slot]) }
@@ -66,6 +78,7 @@ struct StatementBook: Sendable {
             chunks.append(chunk)
         }
         chunks[chunks.count - 1].append(line)
+        if counts[slot] % Self.markInterval == 0 { marks[slot].append(Mark(seq: line.seq, index: Int32(lineCount))) }
         newest[slot] = Int32(lineCount)
         counts[slot] += 1
         lineCount += 1
@@ -79,6 +92,10 @@ struct StatementBook: Sendable {
         newest[slot] = removed.previous
         counts[slot] -= 1
         lineCount -= 1
+        if counts[slot] % Self.markInterval == 0 {
+            invariant(marks[slot].last?.index == Int32(lineCount), "statement marks out of step")
+            marks[slot].removeLast()
+        }
     }
 
     /// Every line in store order (journal order), for checkpoints.
@@ -97,9 +114,20 @@ struct StatementBook: Sendable {
         chunks[index >> Self.chunkShift][index & (Self.chunkSize - 1)]
     }
 
-    /// The account's lines, newest first.
-    func linesNewestFirst(of slot: Int) -> some Sequence<StoredLine> {
+    /// The account's lines, newest first; with `beforeSeq`, starting within `markInterval` lines of the newest line
+    /// below it (older lines are not skipped: the caller still filters by seq).
+    func linesNewestFirst(of slot: Int, before beforeSeq: Seq? = nil) -> some Sequence<StoredLine> {
         var next = newest[slot]
+        if let beforeSeq {
+            // The first mark at or above `beforeSeq`: every line from it on is too new; the walk starts there.
+            let marks = marks[slot]
+            var low = 0, high = marks.count
+            while low < high {
+                let middle = (low + high) / 2
+                if marks[middle].seq < beforeSeq { low = middle + 1 } else { high = middle }
+            }
+            if low < marks.count { next = marks[low].index }
+        }
         return AnyIterator<StoredLine> {
             guard next >= 0 else { return nil }
             let line = self.line(at: Int(next))

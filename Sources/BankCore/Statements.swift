@@ -26,12 +26,12 @@ extension Ledger {
     /// boundary: it takes whole seqs until it holds `limit` lines or more, and so may exceed `limit` by the lines
     /// of its last seq. (`BankProtocol` relies on this: a page shorter than `limit` means the history ended.)
     ///
-    /// Cost: the lines newer than `beforeSeq` are walked past (a deep page of a long history walks far).
+    /// Cost: the page, plus at most 256 newer lines walked past (the book marks every 256th line of an account).
     func statementPage(of slot: Int, limit: Int, beforeSeq: Seq?) -> [StatementEntry] {
         var page: [StatementEntry] = []
         page.reserveCapacity(min(limit, book.lineCount(of: slot)))
         var pageEndSeq: Seq?
-        for line in book.linesNewestFirst(of: slot) {
+        for line in book.linesNewestFirst(of: slot, before: beforeSeq) {
             if let beforeSeq, line.seq >= beforeSeq { continue }
             if page.count >= limit, line.seq != pageEndSeq { break }
             pageEndSeq = line.seq

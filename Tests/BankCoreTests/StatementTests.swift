@@ -105,6 +105,40 @@ struct StatementTests {
         }
     }
 
+    /// Deep pages start from the book's marks (every 256th line): the same lines as a walk from the newest, for every
+    /// `before_seq`, through batches that move the account several times under one seq, and after rolling back
+    /// entries that had written marked lines.
+    @Test func deepPagesFromTheMarksEqualAFullWalk() throws {
+        var bank = TestBank()
+        bank.open("a", funded: 1_000_000)
+        bank.open("b", funded: 1_000_000)
+        bank.ledger.keepsUndo = true
+        for round in 0..<700 {
+            if round % 7 == 0 {
+                // Three lines of "a" under one seq.
+                _ = bank.batch((0..<3).map { item in
+                    .mutation(Mutation(requestID: req("batch-\(round)-\(item)"),
+                                       operation: .transfer(from: acct("a"), to: acct("b"), amountMinor: 1, reference: nil)))
+                }, atomic: true)
+            } else {
+                try bank.must(.transfer(from: acct("b"), to: acct("a"), amountMinor: 2, reference: nil))
+            }
+        }
+        let rollbackTo = bank.ledger.lastAppliedSeq - 40
+        bank.ledger.rollBack(to: rollbackTo)
+        bank.journal.removeAll { $0.seq > rollbackTo }
+        let all = try bank.statement("a", limit: 1000)
+        let slot = bank.ledger.slots[acct("a")]!
+        let walked = Array(bank.ledger.book.linesNewestFirst(of: slot))
+        for beforeSeq in stride(from: Seq(1), through: bank.ledger.lastAppliedSeq + 2, by: 3) {
+            let page = bank.ledger.statementPage(of: slot, limit: 10, beforeSeq: beforeSeq)
+            let expected = walked.filter { $0.seq < beforeSeq }
+            #expect(page.map(\.seq) == Array(expected.prefix(page.count).map(\.seq)), "before \(beforeSeq)")
+            #expect(page.count >= min(10, expected.count))
+        }
+        #expect(all.count == walked.count)
+    }
+
     @Test func statementQueriesCheckTheirArguments() {
         let bank = TestBank()
         #expect(bank.ledger.query(.statement(acct("x"), limit: 10, beforeSeq: nil)) == .failure(.unknownAccount(acct("x"))))
