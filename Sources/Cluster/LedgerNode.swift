@@ -492,24 +492,32 @@ public struct LedgerNode {
 
     // MARK: - Replication, follower side
 
-    private mutating func receiveAppend(_ append: Append, from leader: NodeID) {
-        if append.epoch < metadata.epoch, settings.injectedBugs.contains(.skipEpochCheck) {
+    /// A message from the peer as leader of `epoch` (an append or a checkpoint piece): refused with a failed
+    /// acknowledgement naming our epoch when it is older; otherwise we follow its sender, first raising our epoch if
+    /// it is newer. Returns whether to go on with the message.
+    private mutating func acceptLeader(epoch: UInt64, from leader: NodeID) -> Bool {
+        if epoch < metadata.epoch, settings.injectedBugs.contains(.skipEpochCheck) {
             // Broken on purpose: obey whoever sends, whatever its epoch.
             stepDown()
             role = .follower(leader: leader)
-        } else if append.epoch < metadata.epoch {
+        } else if epoch < metadata.epoch {
             send(.appendAck(AppendAck(epoch: metadata.epoch, success: false, matchSeq: 0, lastSeq: lastSeq)),
                  to: leader)
-            return
+            return false
         }
-        if append.epoch > metadata.epoch {
+        if epoch > metadata.epoch {
             // Only the gateway makes epochs and it gives each one leader: this sender leads it.
-            raiseEpoch(to: append.epoch, leader: leader)
+            raiseEpoch(to: epoch, leader: leader)
             becomeFollower(of: leader)
         } else {
             invariant(role != .leader, "two leaders in epoch \(metadata.epoch)")
             becomeFollower(of: leader)
         }
+        return true
+    }
+
+    private mutating func receiveAppend(_ append: Append, from leader: NodeID) {
+        guard acceptLeader(epoch: append.epoch, from: leader) else { return }
         leaderCommitSeq = max(leaderCommitSeq, append.commitSeq)
         // The leader moved on to sending a checkpoint: an append still in flight is stale; so is any while installing.
         if installing || staging != nil { return }
@@ -671,17 +679,7 @@ public struct LedgerNode {
     // MARK: - Checkpoint transfer, follower side
 
     private mutating func receiveCheckpointChunk(_ chunk: CheckpointChunk, from leader: NodeID) {
-        if chunk.epoch < metadata.epoch {
-            send(.appendAck(AppendAck(epoch: metadata.epoch, success: false, matchSeq: 0, lastSeq: lastSeq)), to: leader)
-            return
-        }
-        if chunk.epoch > metadata.epoch {
-            raiseEpoch(to: chunk.epoch, leader: leader)
-            becomeFollower(of: leader)
-        } else {
-            invariant(role != .leader, "two leaders in epoch \(metadata.epoch)")
-            becomeFollower(of: leader)
-        }
+        guard acceptLeader(epoch: chunk.epoch, from: leader) else { return }
         if installing { return } // the whole file is here; the answer follows the install
         if staging == nil, holds(chunk.position) {
             // We already hold the checkpoint's record (the leader started the transfer on a stale answer):
