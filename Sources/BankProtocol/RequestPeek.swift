@@ -30,6 +30,17 @@ public enum RequestPeek {
         return GatewayOperation(rawValue: op)
     }
 
+    /// The top-level `"request_id"` of a request, when it is a JSON object of at most `maxBytes` holding one as a
+    /// string; nil otherwise. A full parse: meant for the rare path (a request refused at the gateway).
+    public static func requestID(in body: [UInt8], maxBytes: Int = 64 << 10) -> String? {
+        guard body.count <= maxBytes else { return nil }
+        return body.withUnsafeBufferPointer { buffer in
+            guard case .success(let value) = JSONValue.parseResult(buffer, maxDepth: ClientLimits.maximumDepth),
+                  case .object(let object) = value, case .string(let id)? = object["request_id"] else { return nil }
+            return id
+        }
+    }
+
     /// Whether the bytes contain `"status"` or `"switchover"` (with the quotes).
     @inline(__always)
     private static func mentionsGatewayOp(_ body: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -58,3 +58,15 @@ public enum PeerMessage: Hashable, Sendable {
     case append(Append)
     case appendAck(AppendAck)
 }
+
+extension PeerMessage {
+    /// Heartbeats, reports and replication acknowledgements: small messages that failure detection and commits
+    /// depend on. The drivers send them on their own connections and handle them before data messages (forwards,
+    /// replies, appends), so a busy process still answers within the heartbeat interval.
+    public var isControl: Bool {
+        switch self {
+        case .heartbeat, .report, .appendAck: return true
+        case .forward, .reply, .redirect, .append: return false
+        }
+    }
+}

@@ -13,6 +13,12 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var heartbeatIntervalMilliseconds: UInt64 = 50
     public var failureTimeoutMilliseconds: UInt64 = 250
     public var requestDeadlineMilliseconds: UInt64 = 5000
+    /// Admission at the gateway (see `GatewaySettings`): requests held in total and per client connection.
+    public var maxInflightRequests = GatewaySettings().maxInflightRequests
+    public var maxInflightRequestsPerClient = GatewaySettings().maxInflightRequestsPerClient
+    public var overloadRetryAfterMilliseconds = GatewaySettings().overloadRetryAfterMilliseconds
+    /// The forward window: requests unanswered at the leader.
+    public var maxForwardedRequests = GatewaySettings().maxForwardedRequests
 
     enum CodingKeys: String, CodingKey {
         case host
@@ -21,6 +27,10 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case heartbeatIntervalMilliseconds = "heartbeat_interval_ms"
         case failureTimeoutMilliseconds = "failure_timeout_ms"
         case requestDeadlineMilliseconds = "request_deadline_ms"
+        case maxInflightRequests = "max_inflight_requests"
+        case maxInflightRequestsPerClient = "max_inflight_requests_per_client"
+        case overloadRetryAfterMilliseconds = "overload_retry_after_ms"
+        case maxForwardedRequests = "max_forwarded_requests"
     }
 
     public init() {}
@@ -37,6 +47,19 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             ?? defaults.failureTimeoutMilliseconds
         requestDeadlineMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .requestDeadlineMilliseconds)
             ?? defaults.requestDeadlineMilliseconds
+        maxInflightRequests = try c.decodeIfPresent(Int.self, forKey: .maxInflightRequests) ?? defaults.maxInflightRequests
+        maxInflightRequestsPerClient = try c.decodeIfPresent(Int.self, forKey: .maxInflightRequestsPerClient)
+            ?? defaults.maxInflightRequestsPerClient
+        overloadRetryAfterMilliseconds = try c.decodeIfPresent(Int.self, forKey: .overloadRetryAfterMilliseconds)
+            ?? defaults.overloadRetryAfterMilliseconds
+        maxForwardedRequests = try c.decodeIfPresent(Int.self, forKey: .maxForwardedRequests)
+            ?? defaults.maxForwardedRequests
+        for (name, value) in [("max_inflight_requests", maxInflightRequests),
+                              ("max_inflight_requests_per_client", maxInflightRequestsPerClient),
+                              ("max_forwarded_requests", maxForwardedRequests)] where value < 1 {
+            throw DecodingError.dataCorruptedError(forKey: .maxInflightRequests, in: c,
+                                                   debugDescription: "\(name) must be at least 1 (got \(value))")
+        }
     }
 
     public static func load(path: String) throws -> ClusterFile {
@@ -63,6 +86,10 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         settings.heartbeatIntervalNanos = .milliseconds(heartbeatIntervalMilliseconds)
         settings.failureTimeoutNanos = .milliseconds(failureTimeoutMilliseconds)
         settings.requestDeadlineNanos = .milliseconds(requestDeadlineMilliseconds)
+        settings.maxInflightRequests = maxInflightRequests
+        settings.maxInflightRequestsPerClient = maxInflightRequestsPerClient
+        settings.overloadRetryAfterMilliseconds = max(0, overloadRetryAfterMilliseconds)
+        settings.maxForwardedRequests = maxForwardedRequests
         return settings
     }
 

@@ -55,8 +55,11 @@ public final class GatewayServer {
             _ = try poller.poll(timeoutMilliseconds: 5)
             let now = SystemClock.now()
             events.removeAll(keepingCapacity: true)
-            drainClients(into: &events, limit: 4096)
+            // Ledgers first (reports, replies: they free room), then a bounded number of client requests, so an
+            // iteration stays short under a flood and heartbeats go out on time. Requests beyond the admission
+            // bounds are answered `overloaded` in this same step.
             links.drain(limit: 1024) { sender, message in events.append(.received(from: sender, message)) }
+            drainClients(into: &events, limit: 2048)
             if now.nanos(since: lastTickNanos) >= tickIntervalNanos {
                 events.append(.tick)
                 lastTickNanos = now.monotonicNanos
