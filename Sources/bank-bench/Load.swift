@@ -14,6 +14,9 @@ final class LoadShared: Sendable {
     let refused = Atomic<Int>(0)
     /// Error replies (anything but ok and `insufficient_funds`), counted per transfer.
     let errors = Atomic<Int>(0)
+    /// Of the errors: `overloaded` (refused at the gateway, nothing applied) and `unavailable` replies.
+    let overloaded = Atomic<Int>(0)
+    let unavailable = Atomic<Int>(0)
     /// No reply within the client's per-request timeout, counted per transfer.
     let timeouts = Atomic<Int>(0)
     let sent = Atomic<Int>(0)
@@ -52,13 +55,15 @@ final class LoadShared: Sendable {
 
     struct Snapshot {
         var answered, ok, refused, errors, timeouts, sent, late: Int
+        var overloaded = 0, unavailable = 0
     }
 
     func snapshot() -> Snapshot {
         Snapshot(answered: answered.load(ordering: .relaxed), ok: ok.load(ordering: .relaxed),
                  refused: refused.load(ordering: .relaxed), errors: errors.load(ordering: .relaxed),
                  timeouts: timeouts.load(ordering: .relaxed), sent: sent.load(ordering: .relaxed),
-                 late: late.load(ordering: .relaxed))
+                 late: late.load(ordering: .relaxed), overloaded: overloaded.load(ordering: .relaxed),
+                 unavailable: unavailable.load(ordering: .relaxed))
     }
 }
 
@@ -82,6 +87,9 @@ struct PipelineSettings: Sendable {
     var ratePerSecond: Double?
     var timeoutNanos: UInt64
     var record: Bool
+    /// Latency counts from the actual send instead of the due time: for offered loads the client itself cannot
+    /// keep up with (the overload phase), where the due time would measure the client's lag.
+    var latencyFromSend = false
 }
 
 /// One DEALER socket on one thread, pipelining single `transfer` requests and matching replies by `request_id`.
@@ -115,7 +123,7 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
             shared.late.add(1, ordering: .relaxed)
             return
         }
-        let intended = fifoIntended[position - fifoBase]
+        let intended = settings.latencyFromSend ? fifoSent[position - fifoBase] : fifoIntended[position - fifoBase]
         switch outcome {
         case .ok:
             shared.ok.add(1, ordering: .relaxed)
@@ -125,7 +133,12 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
             shared.answered.add(1, ordering: .relaxed)
         case let .error(text):
             shared.errors.add(1, ordering: .relaxed)
-            shared.noteError(text)
+            if text.hasPrefix("overloaded") {
+                shared.overloaded.add(1, ordering: .relaxed)
+            } else {
+                if text.hasPrefix("unavailable") { shared.unavailable.add(1, ordering: .relaxed) }
+                shared.noteError(text)
+            }
         }
         // Failed requests are counted above; only answers go into the timelines.
         guard settings.record else { return }
