@@ -30,6 +30,8 @@ public final class Simulator {
         case deliver(from: Endpoint, to: Endpoint, incarnation: Int, Payload)
         case tick(NodeID, incarnation: Int)
         case syncDone(NodeID, incarnation: Int)
+        /// The process is free again: handle what queued while it was busy.
+        case process(NodeID, incarnation: Int)
         case clientWake(Int)
         /// Clients stop starting new requests (they still finish what they started).
         case stopClients
@@ -86,6 +88,8 @@ public final class Simulator {
     var model = ClientModel()
     /// Which ledger answered the gateway in each epoch: at most one may.
     var answererByEpoch: [UInt64: NodeID] = [:]
+    /// Each process's queue of messages that arrived while it was busy, and until when it is busy.
+    var inboxes: [NodeID: Inbox] = [:]
     var failure: String?
 
     let ledgerSettings: LedgerSettings
@@ -100,6 +104,13 @@ public final class Simulator {
         self.ledgerSettings = ledgerSettings
         var gatewaySettings = GatewaySettings()
         gatewaySettings.injectedBugs = options.injectedBugs
+        if options.unboundedGateway {
+            gatewaySettings.maxInflightRequests = .max
+            gatewaySettings.maxInflightRequestsPerClient = .max
+            gatewaySettings.maxInflightBytes = .max
+            gatewaySettings.maxForwardedRequests = .max
+            gatewaySettings.maxForwardedBytes = .max
+        }
         gatewaySettings.requestDeadlineNanos = 3_000_000_000
         self.gatewaySettings = gatewaySettings
         trace.verbose = options.verbose
@@ -139,6 +150,13 @@ public final class Simulator {
         stats.virtualNanos = now
         stats.leaderChanges = gatewayLeaderChangesBefore + (gateway?.leaderChanges ?? 0)
         stats.acknowledgedWrites = model.acknowledged.count
+        if failure == nil, options.loadOnly {
+            if stats.leaderChanges > 0 {
+                fail("load alone changed the leader \(stats.leaderChanges) time(s)")
+            } else if let epoch = gateway?.config.epoch, epoch != 1 {
+                fail("load alone reconfigured the cluster: epoch \(epoch) after the first election (1)")
+            }
+        }
         stats.refusedWrites = model.refusedCount
         if let failure {
             return .failure(SimulationFailure(seed: options.seed, invariant: failure, trace: trace.lines()))
@@ -180,6 +198,8 @@ public final class Simulator {
             host.journal.sync()
             ledgers[id]!.syncInFlight = false
             stepLedger(id, .persisted(through: host.journal.lastSeq))
+        case let .process(id, incarnation):
+            process(id, incarnation: incarnation, event)
         case .stopClients:
             clientsActive = false
         case let .clientWake(index):
@@ -210,9 +230,27 @@ public final class Simulator {
     private func deliver(from: Endpoint, to: Endpoint, incarnation: Int, _ payload: Payload) {
         switch to {
         case let .client(index):
-            if case let .reply(body) = payload { clientReceive(index, body) }
-        case .node(.gateway):
-            guard incarnation == gatewayIncarnation, gateway != nil else { return }
+            guard case let .reply(body) = payload else { return }
+            if index < clients.count { clientReceive(index, body) } else { burstReceive(body) }
+        case let .node(id):
+            if id == .gateway {
+                guard incarnation == gatewayIncarnation, gateway != nil else { return }
+            } else {
+                guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
+                if host.paused {
+                    ledgers[id]!.held.append(.deliver(from: from, to: to, incarnation: incarnation, payload))
+                    return
+                }
+            }
+            arrive(at: id, from: from, payload)
+        }
+    }
+
+    /// Handles one message at a process (the cost of it is the caller's business).
+    func handleMessage(at node: NodeID, from: Endpoint, _ payload: Payload) {
+        switch node {
+        case .gateway:
+            guard gateway != nil else { return }
             switch payload {
             case let .request(body):
                 guard case let .client(index) = from else { return }
@@ -223,13 +261,8 @@ public final class Simulator {
             case .reply:
                 break
             }
-        case let .node(id):
-            guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil,
-                  case let .peer(message) = payload, case let .node(sender) = from else { return }
-            if host.paused {
-                ledgers[id]!.held.append(.deliver(from: from, to: to, incarnation: incarnation, payload))
-                return
-            }
+        case let id:
+            guard ledgers[id]?.node != nil, case let .peer(message) = payload, case let .node(sender) = from else { return }
             stepLedger(id, .received(from: sender, message))
         }
     }
@@ -278,6 +311,9 @@ public final class Simulator {
     func stepGateway(_ event: GatewayEvent) {
         trace.record(now, event)
         guard let actions = gateway?.step(event, now: instant) else { return }
+        if options.loadOnly, let changes = gateway?.leaderChanges, changes > 0 {
+            fail("load alone changed the leader (\(changes) change(s) so far)")
+        }
         for action in actions {
             switch action {
             case let .reply(to: envelope, body: body):
@@ -310,7 +346,8 @@ public final class Simulator {
         var copies = 1
         let betweenNodes = { if case .node = from, case .node = to { return true } else { return false } }()
         if faultsActive && betweenNodes {
-            if random.chance(1, in: 100) { copies = 0 }
+            // Loss stands for a reconnect (a crash, a partition healing): not part of a run of load alone.
+            if random.chance(1, in: 100) { copies = options.loadOnly ? 1 : 0 }
             else if random.chance(1, in: 100) { copies = 2 }
         }
         for _ in 0..<copies {
@@ -328,6 +365,7 @@ public final class Simulator {
         host.paused = false
         host.held = []
         host.syncInFlight = false
+        inboxes[id] = Inbox()
         // A short undoable tail (chosen by the seed) makes some cuts after a restart take the rebuild path.
         let ledger = LedgerRecovery.rebuild(from: host.journal, undoableRecords: random.between(0, 64),
                                                 forgettingRequestIDs: ledgerSettings.injectedBugs.contains(.forgetIdempotency))
@@ -339,6 +377,7 @@ public final class Simulator {
 
     func startGateway() {
         gatewayIncarnation += 1
+        inboxes[.gateway] = Inbox()
         gateway = GatewayCore(config: gatewayDisk ?? .initial, settings: gatewaySettings, startedAt: instant)
         schedule(random.between(1, Self.tickNanos), .tick(.gateway, incarnation: gatewayIncarnation))
     }
@@ -348,6 +387,7 @@ public final class Simulator {
             gatewayLeaderChangesBefore += gateway?.leaderChanges ?? 0
             gateway = nil
             gatewayIncarnation += 1
+            inboxes[.gateway] = Inbox()
         } else {
             // The page cache may have written some of what was not synced; a torn record would be cut off.
             let keep = random.below(ledgers[id]!.journal.unsyncedCount + 1)
@@ -356,6 +396,7 @@ public final class Simulator {
             ledgers[id]!.incarnation += 1
             ledgers[id]!.paused = false
             ledgers[id]!.held = []
+            inboxes[id] = Inbox()
         }
     }
 
@@ -365,7 +406,13 @@ public final class Simulator {
     func injectFault() {
         let targets: [NodeID] = [.primary, .backup, .gateway]
         let target = random.pick(targets)
-        switch random.below(9) {
+        if options.loadOnly {
+            burst()
+            return
+        }
+        switch random.below(10) {
+        case 9:
+            burst()
         case 8:
             // Power loss: both ledgers at once, each losing what it had not synced.
             guard ledgers[.primary]!.node != nil, ledgers[.backup]!.node != nil else { return }
