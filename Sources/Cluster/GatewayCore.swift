@@ -51,6 +51,10 @@ public struct GatewayCore {
     private var forwardedBytes = 0
     /// Requests answered `overloaded` since start.
     public private(set) var overloadedReplies = 0
+    /// When the current leader was confirmed (admission is wider until `failoverGraceNanos` after it).
+    private var leaderConfirmedNanos: UInt64 = 0
+    /// When the leader last answered a forwarded request.
+    private var lastLeaderReplyNanos: UInt64 = 0
     private var nextToken: UInt64 = 1
     private var lastHeartbeatNanos: UInt64?
     private var switchoverWaiters: [SwitchoverWaiter] = []
@@ -137,16 +141,34 @@ public struct GatewayCore {
         waiting.append(token)
     }
 
-    /// Why a new request cannot be admitted now, or nil when it can.
+    /// Whether a leader is serving in the steady state: confirmed for the grace period, and answering (a leader
+    /// silent for a heartbeat interval with requests outstanding may be dead: its failure is not yet declared).
+    private var leaderServesSteadily: Bool {
+        canForward && now.nanos(since: leaderConfirmedNanos) >= settings.failoverGraceNanos
+            && (forwardedCount == 0 || now.nanos(since: lastLeaderReplyNanos) < settings.heartbeatIntervalNanos)
+    }
+
+    /// Why a new request cannot be admitted now, or nil when it can. Unless a leader serves steadily (a failover,
+    /// or its grace period) the bounds are `failoverAdmissionFactor` times wider (saturating: a test may set them
+    /// to `.max`), so that a failover's backlog is delayed, not refused.
     private func admissionRefusal(_ envelope: ClientEnvelope, byteCount: Int) -> String? {
-        if pending.count >= settings.maxInflightRequests {
+        let steady = leaderServesSteadily
+        let factor = steady ? 1 : max(1, settings.failoverAdmissionFactor)
+        func widened(_ bound: Int) -> Int {
+            let (product, overflow) = bound.multipliedReportingOverflow(by: factor)
+            return overflow ? .max : product
+        }
+        let maxRequests = widened(settings.maxInflightRequests)
+        if pending.count >= maxRequests {
             return "the gateway holds \(pending.count) requests, its limit"
         }
-        if !pending.isEmpty, pendingBytes + byteCount > settings.maxInflightBytes {
-            return "the gateway holds \(pendingBytes) bytes of requests, its limit is \(settings.maxInflightBytes)"
+        let maxBytes = widened(settings.maxInflightBytes)
+        if !pending.isEmpty, pendingBytes + byteCount > maxBytes {
+            return "the gateway holds \(pendingBytes) bytes of requests, its limit is \(maxBytes)"
         }
-        if pendingByClient[envelope.identity, default: 0] >= settings.maxInflightRequestsPerClient {
-            return "this connection has \(settings.maxInflightRequestsPerClient) requests in flight, its limit"
+        let maxPerClient = widened(settings.maxInflightRequestsPerClient)
+        if pendingByClient[envelope.identity, default: 0] >= maxPerClient {
+            return "this connection has \(maxPerClient) requests in flight, its limit"
         }
         return nil
     }
@@ -222,6 +244,7 @@ public struct GatewayCore {
         case let .reply(epoch: epoch, token: token, body: body):
             guard node == config.leader, epoch == config.epoch, let request = pending[token],
                   request.forwardedEpoch == epoch, let answered = release(token) else { return }
+            lastLeaderReplyNanos = now.monotonicNanos
             actions.append(.reply(to: answered.envelope, body: body))
         case let .redirect(epoch: _, token: token):
             guard var request = pending[token], request.forwardedEpoch != nil else { return }
@@ -301,6 +324,8 @@ public struct GatewayCore {
         if !leaderConfirmed, let r = leaderReport, r.epoch == config.epoch, r.role == .leader,
            r.dataID == config.leaderDataID {
             leaderConfirmed = true
+            leaderConfirmedNanos = now.monotonicNanos
+            lastLeaderReplyNanos = now.monotonicNanos
             actions.append(.log("\(leader) leads epoch \(config.epoch)"))
             answerSwitchoverWaiters()
         }

@@ -22,6 +22,12 @@ public struct GatewaySettings: Hashable, Sendable {
     /// Bytes of request bodies held, from all clients together: a batch of 1000 items is ~100 KB, so 8 MiB is
     /// about 80 such batches (the bench keeps 8 in flight).
     public var maxInflightBytes = 8 << 20
+    /// While no leader serves (a failover), and for `failoverGraceNanos` after one is confirmed, the three bounds
+    /// above are this many times larger: requests arriving during a failover are held, not refused — the client
+    /// sees a delay, as before — and the backlog has time to drain through the window. 16 × 1024 requests hold
+    /// about half a second of traffic at capacity, twice the usual failover gap.
+    public var failoverAdmissionFactor = 16
+    public var failoverGraceNanos: UInt64 = .milliseconds(1000)
     /// The back-off an `overloaded` reply suggests.
     public var overloadRetryAfterMilliseconds = 20
 

@@ -17,6 +17,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var maxInflightRequests = GatewaySettings().maxInflightRequests
     public var maxInflightRequestsPerClient = GatewaySettings().maxInflightRequestsPerClient
     public var overloadRetryAfterMilliseconds = GatewaySettings().overloadRetryAfterMilliseconds
+    /// During a failover (and 1 s after), admission bounds are this many times wider: its backlog is held, not refused.
+    public var failoverAdmissionFactor = GatewaySettings().failoverAdmissionFactor
     /// The forward window: requests unanswered at the leader.
     public var maxForwardedRequests = GatewaySettings().maxForwardedRequests
 
@@ -30,6 +32,7 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case maxInflightRequests = "max_inflight_requests"
         case maxInflightRequestsPerClient = "max_inflight_requests_per_client"
         case overloadRetryAfterMilliseconds = "overload_retry_after_ms"
+        case failoverAdmissionFactor = "failover_admission_factor"
         case maxForwardedRequests = "max_forwarded_requests"
     }
 
@@ -54,7 +57,9 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             ?? defaults.overloadRetryAfterMilliseconds
         maxForwardedRequests = try c.decodeIfPresent(Int.self, forKey: .maxForwardedRequests)
             ?? defaults.maxForwardedRequests
-        for (name, value) in [("max_inflight_requests", maxInflightRequests),
+        failoverAdmissionFactor = try c.decodeIfPresent(Int.self, forKey: .failoverAdmissionFactor)
+            ?? defaults.failoverAdmissionFactor
+        for (name, value) in [("failover_admission_factor", failoverAdmissionFactor), ("max_inflight_requests", maxInflightRequests),
                               ("max_inflight_requests_per_client", maxInflightRequestsPerClient),
                               ("max_forwarded_requests", maxForwardedRequests)] where value < 1 {
             throw DecodingError.dataCorruptedError(forKey: .maxInflightRequests, in: c,
@@ -90,6 +95,7 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         settings.maxInflightRequestsPerClient = maxInflightRequestsPerClient
         settings.overloadRetryAfterMilliseconds = max(0, overloadRetryAfterMilliseconds)
         settings.maxForwardedRequests = maxForwardedRequests
+        settings.failoverAdmissionFactor = failoverAdmissionFactor
         return settings
     }
 

@@ -70,6 +70,9 @@ struct BankBench: ParsableCommand {
     @Option(help: "Overload phase: pipelined DEALER sockets (one thread each) sharing the offered load.")
     var overloadSockets = 8
 
+    @Flag(help: "Overload phase: clients ignore retry_after_ms and keep sending at the offered rate.")
+    var overloadNoBackoff = false
+
     @Option(help: "Accounts to open and fund.")
     var accounts = 10_000
 
@@ -120,6 +123,7 @@ struct Settings {
     var overloadSeconds: Double
     var overloadMultiples: [Double]
     var overloadSockets: Int
+    var overloadNoBackoff: Bool
     var accounts: Int
     var initialBalance: Int64
     var timeoutMs: Int
@@ -149,6 +153,7 @@ struct Settings {
             Double($0.trimmingCharacters(in: .whitespaces))
         }
         overloadSockets = o.overloadSockets
+        overloadNoBackoff = o.overloadNoBackoff
         accounts = o.accounts
         initialBalance = o.initialBalance
         timeoutMs = o.timeoutMs

@@ -17,6 +17,8 @@ final class LoadShared: Sendable {
     /// Of the errors: `overloaded` (refused at the gateway, nothing applied) and `unavailable` replies.
     let overloaded = Atomic<Int>(0)
     let unavailable = Atomic<Int>(0)
+    /// Requests that fell due while their connection was backing off after `overloaded`, and were not sent.
+    let shed = Atomic<Int>(0)
     /// No reply within the client's per-request timeout, counted per transfer.
     let timeouts = Atomic<Int>(0)
     let sent = Atomic<Int>(0)
@@ -55,7 +57,7 @@ final class LoadShared: Sendable {
 
     struct Snapshot {
         var answered, ok, refused, errors, timeouts, sent, late: Int
-        var overloaded = 0, unavailable = 0
+        var overloaded = 0, unavailable = 0, shed = 0
     }
 
     func snapshot() -> Snapshot {
@@ -63,7 +65,7 @@ final class LoadShared: Sendable {
                  refused: refused.load(ordering: .relaxed), errors: errors.load(ordering: .relaxed),
                  timeouts: timeouts.load(ordering: .relaxed), sent: sent.load(ordering: .relaxed),
                  late: late.load(ordering: .relaxed), overloaded: overloaded.load(ordering: .relaxed),
-                 unavailable: unavailable.load(ordering: .relaxed))
+                 unavailable: unavailable.load(ordering: .relaxed), shed: shed.load(ordering: .relaxed))
     }
 }
 
@@ -90,6 +92,9 @@ struct PipelineSettings: Sendable {
     /// Latency counts from the actual send instead of the due time: for offered loads the client itself cannot
     /// keep up with (the overload phase), where the due time would measure the client's lag.
     var latencyFromSend = false
+    /// After an `overloaded` reply, send nothing for its `retry_after_ms` (as the protocol asks of clients);
+    /// requests falling due meanwhile are counted as shed. Only with a rate.
+    var backOffOnOverload = false
 }
 
 /// One DEALER socket on one thread, pipelining single `transfer` requests and matching replies by `request_id`.
@@ -117,6 +122,7 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
     var sequence = 0
     let interval = settings.ratePerSecond.map { 1e9 / $0 }
     var nextDue = Double(monoNanos())
+    var pausedUntil: UInt64 = 0
 
     func finish(id: String, outcome: TransferOutcome, now: UInt64) {
         guard let position = pending.removeValue(forKey: id) else {
@@ -162,7 +168,14 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
             let stopping = shared.stop.load(ordering: .relaxed)
             if stopping && pending.isEmpty { break }
             var now = monoNanos()
-            if !stopping {
+            if !stopping, let interval, settings.backOffOnOverload, now < pausedUntil {
+                var shed = 0
+                while nextDue <= Double(now) {
+                    nextDue += interval
+                    shed += 1
+                }
+                shared.shed.add(shed, ordering: .relaxed)
+            } else if !stopping {
                 while pending.count < settings.window {
                     var intended = now
                     if interval != nil {
@@ -191,6 +204,9 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
                     continue
                 }
                 let (outcome, echoed) = Replies.classify(reply)
+                if settings.backOffOnOverload, let retryAfter = reply["retry_after_ms"]?.intValue {
+                    pausedUntil = max(pausedUntil, now + UInt64(max(0, retryAfter)) * 1_000_000)
+                }
                 if let echoed {
                     finish(id: echoed, outcome: outcome, now: now)
                 } else if let id = oldestPending() {

@@ -4,7 +4,8 @@ import Histogram
 extension BenchRunner {
     /// Offered load at several multiples of the measured single-transfer throughput, each for `overloadSeconds`,
     /// from `overloadSockets` pipelined connections at a fixed rate. Requests answered `overloaded` are not
-    /// retried (they are counted): the offered rate stays what it is. Measures goodput (ok + refused per second),
+    /// retried (they are counted); the connection that got one sends nothing for its `retry_after_ms`, as the
+    /// protocol asks, and what falls due meanwhile is counted as shed (`--overload-no-backoff`: keep flooding). Measures goodput (ok + refused per second),
     /// p50/p99 of accepted requests from their send, the `overloaded` and `unavailable` counts, leader changes,
     /// and each process's RssAnon (peak, sampled every 250 ms).
     func overloadPhase() throws {
@@ -30,7 +31,8 @@ extension BenchRunner {
                 let worker = PipelineSettings(endpoint: cluster.gatewayEndpoint, accounts: accountIDs,
                                               prefix: "o\(step)-", index: index, window: 2048,
                                               ratePerSecond: perSocket, timeoutNanos: settings.timeoutNanos,
-                                              record: true, latencyFromSend: true)
+                                              record: true, latencyFromSend: true,
+                                              backOffOnOverload: !settings.overloadNoBackoff)
                 let context = self.context
                 shared.spawn { runPipelinedWorker(context: context, settings: worker, shared: shared) }
             }
@@ -52,6 +54,7 @@ extension BenchRunner {
                         + "sent \(formatInt(Double(snap.sent - last.sent) / seconds))/s, "
                         + "goodput \(formatInt(Double(snap.answered - last.answered) / seconds))/s, "
                         + "overloaded \(formatInt(Double(snap.overloaded - last.overloaded) / seconds))/s, "
+                        + "shed by back-off \(formatInt(Double(snap.shed - last.shed) / seconds))/s, "
                         + "unavailable \(snap.unavailable - start.unavailable), timeouts \(snap.timeouts - start.timeouts)")
                     last = snap
                     tLast = now
@@ -91,6 +94,8 @@ extension BenchRunner {
                 "unavailable": drained.unavailable,
                 "other_errors": drained.errors - drained.overloaded - drained.unavailable,
                 "timeouts": drained.timeouts,
+                "shed_by_client_backoff": drained.shed,
+                "clients_back_off": !settings.overloadNoBackoff,
                 "rss_anon_peak_kb": peakRSS,
             ]
             entry["leader_changes"] = leaderChanges ?? NSNull()

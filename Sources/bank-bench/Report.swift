@@ -28,6 +28,8 @@ extension BenchRunner {
                 "overload_s": settings.overloadSeconds,
                 "overload_multiples": settings.overloadMultiples,
                 "overload_sockets": settings.overloadSockets,
+                "overload_clients_back_off": !settings.overloadNoBackoff,
+                "failover_admission_factor": file?.failoverAdmissionFactor ?? NSNull(),
                 "max_inflight_requests": file?.maxInflightRequests ?? NSNull(),
                 "max_inflight_requests_per_client": file?.maxInflightRequestsPerClient ?? NSNull(),
                 "max_forwarded_requests": file?.maxForwardedRequests ?? NSNull(),

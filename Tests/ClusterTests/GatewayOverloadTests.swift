@@ -14,6 +14,7 @@ import Testing
         settings.maxInflightRequestsPerClient = 4
         settings.maxForwardedRequests = 2
         settings.overloadRetryAfterMilliseconds = 15
+        settings.failoverAdmissionFactor = 1
         gateway = GatewayCore(config: .initial, settings: settings, startedAt: clock.now)
     }
 
@@ -119,6 +120,30 @@ import Testing
         let confirmed = hear(GatewayCoreTests.report(.backup, epoch: gateway.config.epoch, role: .leader))
         #expect(Self.forwardedTokens(confirmed, to: .backup) == [1, 2], "the oldest two, not all six")
         #expect(gateway.forwardedCount == 2)
+    }
+
+    @Test mutating func duringAFailoverAndItsGraceTheBoundsAreWider() {
+        var settings = gateway.settings
+        settings.failoverAdmissionFactor = 3
+        gateway = GatewayCore(config: .initial, settings: settings, startedAt: clock.now)
+        // No leader yet: 3 × 4 per connection are held, not refused.
+        for index in 0..<12 { #expect(Self.replies(send("a\(index)", from: Self.alice)).isEmpty, "a\(index)") }
+        #expect(Self.replies(send("a12", from: Self.alice)).first?.1["error"]?.stringValue == "overloaded")
+        electPrimary()
+        #expect(gateway.forwardedCount == 2)
+        // Past the grace period, with the leader confirmed:
+        for _ in 0..<60 {
+            clock.advance(milliseconds: 20)
+            _ = hear(GatewayCoreTests.report(.primary, epoch: 1, role: .leader))
+            _ = hear(GatewayCoreTests.report(.backup, epoch: 1, role: .follower))
+        }
+        #expect(gateway.leaderConfirmed)
+        // The leader has answered nothing for a heartbeat interval: it may be dead, so requests are still held.
+        #expect(Self.replies(send("b0", from: Self.bob)).isEmpty)
+        // Once it answers, it serves steadily: the steady bounds apply (12 held ≥ 6).
+        let ok = Array(#"{"ok":true}"#.utf8)
+        _ = gateway.step(.received(from: .primary, .reply(epoch: 1, token: 1, body: ok)), now: clock.now)
+        #expect(Self.replies(send("b1", from: Self.bob)).first?.1["error"]?.stringValue == "overloaded")
     }
 
     @Test mutating func statusAndSwitchoverAreNeverRefused() {
