@@ -262,12 +262,16 @@ public struct GatewayCore {
         if lastHeartbeatNanos.map({ now.nanos(since: $0) >= settings.heartbeatIntervalNanos }) ?? true {
             sendHeartbeats()
         }
-        // Loss protection and deadlines. The table holds the requests in flight: small.
+        // Loss protection and deadlines. The table holds the requests in flight, bounded by admission.
+        // The deadline means "no leader could serve the request in time": while the leader is answering, a request
+        // past it waits on (the queue ahead of it is bounded and draining), so load alone never yields
+        // `unavailable`, whose outcome the client would have to find out.
+        let leaderServing = canForward && now.nanos(since: lastLeaderReplyNanos) < settings.failureTimeoutNanos
         var expired: [UInt64] = []
         // In token order: the simulator must see the same actions on every run (dictionary order varies).
         for token in pending.keys.sorted() {
             let request = pending[token]!
-            if now.nanos(since: request.receivedNanos) >= settings.requestDeadlineNanos {
+            if !leaderServing, now.nanos(since: request.receivedNanos) >= settings.requestDeadlineNanos {
                 expired.append(token)
             } else if request.forwardedEpoch == config.epoch, canForward,
                       now.nanos(since: request.sentNanos) >= settings.resendIntervalNanos {
