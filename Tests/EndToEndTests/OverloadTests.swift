@@ -10,7 +10,7 @@ import ZeroMQ
 @Suite(.serialized) struct OverloadTests {
     static let connections = 4
     /// The flood lasts this long: many failure timeouts (400 ms in the harness) of sustained overload.
-    static let floodSeconds = 6.0
+    static let floodSeconds = 5.0
     /// Each connection sends this many at once, again and again: far above the per-connection bound (256).
     static let burst = 300
     static let accounts = (0..<16).map { "flood\($0)" }
