@@ -9,7 +9,7 @@ NODE := VAR=$(VAR) PORT_BASE=$(PORT_BASE) BIN=$(BIN) deploy/local/node.sh
 SEEDS ?= 500
 FIRST ?= 1
 
-.PHONY: help deps build test cluster stop status clean switchover bench simulate \
+.PHONY: help deps build test cluster stop status clean switchover bench bench-history simulate \
         kill-primary kill-backup kill-gateway start-primary start-backup start-gateway \
         pause-primary pause-backup resume-primary resume-backup
 
@@ -40,6 +40,10 @@ simulate: deps ## Deterministic simulation: SEEDS=N seeds (default 500, FIRST=1)
 bench: deps ## Benchmark a fresh cluster of its own (report: var/bench/report.json); QUICK=1 for short phases
 	swift build -c release
 	$(BIN)/bank-bench $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
+
+bench-history: deps ## History phase: 20 M transfers (QUICK=1: 2 M), memory and disk at each tenth, restarts, deep reads
+	swift build -c release
+	$(BIN)/bank-bench --history $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
 
 cluster: build ## Start gateway, primary and backup in the background (only what is missing)
 	@$(NODE) start primary

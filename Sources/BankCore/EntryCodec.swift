@@ -1,11 +1,16 @@
 /// The journal payload: a compact, deterministic, versioned binary form of an `Entry`.
 ///
 /// ```
-/// entry    = version:u8 (= 1) | timeMillis:i64 | count:u32 | mutation*count
-/// mutation = requestID:str | tag:u8 | fields
+/// entry    = version:u8 (= 2) | source:u8 | timeMillis:i64 | count:u32 | mutation*count
+/// mutation = requestID:str | clientKey:optional key | tag:u8 | fields
+/// source   = 1 clients | 2 stand-in advice (reserved: decoded, never written or applied by this version)
+/// key      = 32 bytes (a client's CURVE public key)
 /// str      = length:u16 | UTF-8 bytes        integers little-endian, amounts i64
 /// optional = flag:u8 (0 absent, 1 present) | value
 /// ```
+///
+/// Version 1 (no source, no client keys: `entry = 1 | timeMillis | count | (requestID | tag | fields)*`) is still
+/// read, so journals written before the bump replay; only version 2 is written.
 ///
 /// | tag | operation    | fields                                           |
 /// |-----|--------------|--------------------------------------------------|
@@ -20,10 +25,10 @@
 /// | 9   | unfreeze     | account:str                                      |
 ///
 /// The encoding is canonical: one entry has exactly one encoding, and decoding accepts only canonical bytes (flags
-/// are 0 or 1, nothing trails), so `encoded(decoded(bytes)) == bytes` for every accepted input. Decoding re-checks
-/// every value through the same validation the protocol layer uses (ids through their failable initialisers,
-/// amounts and overdraft limits against `Money`) and throws on anything short, long or malformed: a journal record
-/// is untrusted bytes until proven otherwise, and must never trap the process.
+/// are 0 or 1, nothing trails), so `encoded(decoded(bytes)) == bytes` for every accepted input of the current
+/// version. Decoding re-checks every value through the same validation the protocol layer uses (ids through their
+/// failable initialisers, amounts and overdraft limits against `Money`) and throws on anything short, long or
+/// malformed: a journal record is untrusted bytes until proven otherwise, and must never trap the process.
 ///
 /// It is on the hot path (every leader write, every follower append, every replay), so encoding computes the exact
 /// size and writes once into an uninitialised array, and decoding reads straight from contiguous memory.
@@ -34,13 +39,15 @@ public struct EntryDecodingError: Error, Hashable, Sendable, CustomStringConvert
 }
 
 extension Entry {
-    static let formatVersion: UInt8 = 1
+    static let formatVersion: UInt8 = 2
+    static let firstReadableFormatVersion: UInt8 = 1
 
     enum Tag: UInt8 {
         case openAccount = 1, deposit, withdraw, transfer, hold, capture, release, freeze, unfreeze
     }
 
-    /// The smallest encoded mutation (request id of one byte, release/freeze/unfreeze of a one-byte id).
+    /// The smallest encoded mutation of version 1 (request id of one byte, release/freeze/unfreeze of a one-byte id);
+    /// version 2 adds the client key's flag.
     static let minimumMutationSize = 2 + 1 + 1 + 2 + 1
 
     /// The journal payload for this entry. Strings must fit a 16-bit length, which the ledger guarantees for the
@@ -50,59 +57,13 @@ extension Entry {
         return [UInt8](unsafeUninitializedCapacity: size) { buffer, initializedCount in
             var out = EntryWriter(buffer: buffer)
             out.put(Self.formatVersion)
+            out.put(source.rawValue)
             out.put(UInt64(bitPattern: timeMillis))
             out.put(UInt32(mutations.count))
             for mutation in mutations {
                 out.put(mutation.requestID.rawValue)
-                switch mutation.operation {
-                case let .openAccount(id, currency, overdraft):
-                    out.put(Tag.openAccount.rawValue)
-                    out.put(id.rawValue)
-                    out.put(currency.rawValue)
-                    out.put(UInt64(bitPattern: overdraft))
-                case let .deposit(id, amount):
-                    out.put(Tag.deposit.rawValue)
-                    out.put(id.rawValue)
-                    out.put(UInt64(bitPattern: amount))
-                case let .withdraw(id, amount):
-                    out.put(Tag.withdraw.rawValue)
-                    out.put(id.rawValue)
-                    out.put(UInt64(bitPattern: amount))
-                case let .transfer(from, to, amount, reference):
-                    out.put(Tag.transfer.rawValue)
-                    out.put(from.rawValue)
-                    out.put(to.rawValue)
-                    out.put(UInt64(bitPattern: amount))
-                    if let reference {
-                        out.put(UInt8(1))
-                        out.put(reference)
-                    } else {
-                        out.put(UInt8(0))
-                    }
-                case let .hold(id, amount, holdID):
-                    out.put(Tag.hold.rawValue)
-                    out.put(id.rawValue)
-                    out.put(UInt64(bitPattern: amount))
-                    out.put(holdID.rawValue)
-                case let .capture(holdID, amount):
-                    out.put(Tag.capture.rawValue)
-                    out.put(holdID.rawValue)
-                    if let amount {
-                        out.put(UInt8(1))
-                        out.put(UInt64(bitPattern: amount))
-                    } else {
-                        out.put(UInt8(0))
-                    }
-                case let .release(holdID):
-                    out.put(Tag.release.rawValue)
-                    out.put(holdID.rawValue)
-                case let .freeze(id):
-                    out.put(Tag.freeze.rawValue)
-                    out.put(id.rawValue)
-                case let .unfreeze(id):
-                    out.put(Tag.unfreeze.rawValue)
-                    out.put(id.rawValue)
-                }
+                out.put(optional: mutation.clientKey)
+                out.put(mutation.operation)
             }
             invariant(out.offset == size, "entry encoded to \(out.offset) bytes, \(size) expected")
             initializedCount = size
@@ -116,9 +77,9 @@ extension Entry {
             invariant(count <= Int(UInt16.max), "journal strings are at most 65535 bytes, got \(count)")
             return 2 + count
         }
-        var size = 1 + 8 + 4
+        var size = 1 + 1 + 8 + 4
         for mutation in mutations {
-            size += string(mutation.requestID.rawValue) + 1
+            size += string(mutation.requestID.rawValue) + 1 + 1 + (mutation.clientKey == nil ? 0 : ClientKey.byteCount)
             switch mutation.operation {
             case let .openAccount(id, currency, _): size += string(id.rawValue) + string(currency.rawValue) + 8
             case let .deposit(id, _), let .withdraw(id, _): size += string(id.rawValue) + 8
@@ -146,7 +107,17 @@ extension Entry {
     private static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<Entry, EntryDecodingError> {
         do throws(EntryDecodingError) {
             var reader = EntryReader(bytes: bytes)
-            guard try reader.byte() == formatVersion else { throw EntryDecodingError(reason: "unknown format version") }
+            let version = try reader.byte()
+            guard (firstReadableFormatVersion...formatVersion).contains(version) else {
+                throw EntryDecodingError(reason: "unknown format version \(version)")
+            }
+            var source = Source.clients
+            if version >= 2 {
+                guard let decoded = Source(rawValue: try reader.byte()) else {
+                    throw EntryDecodingError(reason: "unknown entry source")
+                }
+                source = decoded
+            }
             let time = Int64(bitPattern: try reader.u64())
             let count = Int(try reader.u32())
             guard count <= reader.remaining / minimumMutationSize else {
@@ -158,19 +129,104 @@ extension Entry {
                 guard let requestID = RequestID(try reader.string()) else {
                     throw EntryDecodingError(reason: "bad request id")
                 }
-                mutations.append(Mutation(requestID: requestID, operation: try reader.operation()))
+                var clientKey: ClientKey?
+                if version >= 2, try reader.flag() { clientKey = try reader.clientKey() }
+                mutations.append(Mutation(requestID: requestID, operation: try reader.operation(), clientKey: clientKey))
             }
             guard reader.remaining == 0 else { throw EntryDecodingError(reason: "trailing bytes") }
-            return .success(Entry(timeMillis: time, mutations: mutations))
+            return .success(Entry(timeMillis: time, mutations: mutations, source: source))
         } catch {
             return .failure(error)
         }
     }
 }
 
+/// Where the binary codecs of this module write: the exactly-sized buffer of `Entry.encoded()`, or a growing buffer
+/// (checkpoints). The encoding of an operation is written once, here, for both.
+protocol ByteSink {
+    mutating func put(_ value: UInt8)
+    mutating func put(_ value: UInt16)
+    mutating func put(_ value: UInt32)
+    mutating func put(_ value: UInt64)
+    mutating func put(_ string: String)
+}
+
+extension ByteSink {
+    mutating func put(_ value: Int64) { put(UInt64(bitPattern: value)) }
+
+    mutating func put(optional key: ClientKey?) {
+        if let key {
+            put(UInt8(1))
+            put(key.words.0)
+            put(key.words.1)
+            put(key.words.2)
+            put(key.words.3)
+        } else {
+            put(UInt8(0))
+        }
+    }
+
+    mutating func put(optional string: String?) {
+        if let string {
+            put(UInt8(1))
+            put(string)
+        } else {
+            put(UInt8(0))
+        }
+    }
+
+    /// An operation: its tag, then its fields (see the table at the top of this file).
+    mutating func put(_ operation: Operation) {
+        switch operation {
+        case let .openAccount(id, currency, overdraft):
+            put(Entry.Tag.openAccount.rawValue)
+            put(id.rawValue)
+            put(currency.rawValue)
+            put(overdraft)
+        case let .deposit(id, amount):
+            put(Entry.Tag.deposit.rawValue)
+            put(id.rawValue)
+            put(amount)
+        case let .withdraw(id, amount):
+            put(Entry.Tag.withdraw.rawValue)
+            put(id.rawValue)
+            put(amount)
+        case let .transfer(from, to, amount, reference):
+            put(Entry.Tag.transfer.rawValue)
+            put(from.rawValue)
+            put(to.rawValue)
+            put(amount)
+            put(optional: reference)
+        case let .hold(id, amount, holdID):
+            put(Entry.Tag.hold.rawValue)
+            put(id.rawValue)
+            put(amount)
+            put(holdID.rawValue)
+        case let .capture(holdID, amount):
+            put(Entry.Tag.capture.rawValue)
+            put(holdID.rawValue)
+            if let amount {
+                put(UInt8(1))
+                put(amount)
+            } else {
+                put(UInt8(0))
+            }
+        case let .release(holdID):
+            put(Entry.Tag.release.rawValue)
+            put(holdID.rawValue)
+        case let .freeze(id):
+            put(Entry.Tag.freeze.rawValue)
+            put(id.rawValue)
+        case let .unfreeze(id):
+            put(Entry.Tag.unfreeze.rawValue)
+            put(id.rawValue)
+        }
+    }
+}
+
 /// Writes into the exactly-sized buffer of `Entry.encoded()`. Every write is bounds-checked: a size mismatch is a
 /// crash, never a write past the end.
-private struct EntryWriter {
+private struct EntryWriter: ByteSink {
     let buffer: UnsafeMutableBufferPointer<UInt8>
     var offset = 0
 
@@ -212,8 +268,8 @@ private struct EntryWriter {
     }
 }
 
-/// Reads an entry's bytes, throwing on anything short or malformed.
-private struct EntryReader {
+/// Reads an entry's bytes (and a checkpoint's), throwing on anything short or malformed.
+struct EntryReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var offset = 0
 
@@ -268,6 +324,10 @@ private struct EntryReader {
             throw EntryDecodingError(reason: "invalid UTF-8")
         }
         return string
+    }
+
+    mutating func clientKey() throws(EntryDecodingError) -> ClientKey {
+        ClientKey(words: (try u64(), try u64(), try u64(), try u64()))
     }
 
     mutating func account() throws(EntryDecodingError) -> AccountID {

@@ -124,6 +124,8 @@ public struct Ledger: Sendable {
     /// and the node stops rather than serve balances that differ from the leader's.
     public mutating func apply(_ entry: Entry, seq: Seq) {
         invariant(seq > lastAppliedSeq, "entry \(seq) applied after entry \(lastAppliedSeq)")
+        invariant(entry.source == .clients, "entry \(seq) holds stand-in advice, which this version cannot apply: "
+            + "upgrade the ledger before replaying this journal")
         var undo: UndoLog? = keepsUndo ? UndoLog() : nil
         for mutation in entry.mutations {
             let result = perform(mutation, seq: seq, timeMillis: entry.timeMillis, &undo)

@@ -17,9 +17,30 @@ public enum Operation: Hashable, Sendable {
 public struct Mutation: Hashable, Sendable {
     public var requestID: RequestID
     public var operation: Operation
-    public init(requestID: RequestID, operation: Operation) {
+    /// The key of the client that asked for it, once clients authenticate (CURVE); journaled for audit. Nil today.
+    public var clientKey: ClientKey?
+    public init(requestID: RequestID, operation: Operation, clientKey: ClientKey? = nil) {
         self.requestID = requestID
         self.operation = operation
+        self.clientKey = clientKey
+    }
+}
+
+/// A client's 32-byte public key (a CURVE key), as four words so it needs no allocation.
+public struct ClientKey: Hashable, Sendable {
+    public var words: (UInt64, UInt64, UInt64, UInt64)
+    public init(words: (UInt64, UInt64, UInt64, UInt64)) { self.words = words }
+    public static let byteCount = 32
+
+    public static func == (a: ClientKey, b: ClientKey) -> Bool {
+        a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2 && a.words.3 == b.words.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+        hasher.combine(words.2)
+        hasher.combine(words.3)
     }
 }
 
@@ -47,10 +68,20 @@ public enum LedgerRequest: Hashable, Sendable {
 /// The ledger's state is a deterministic function of the sequence of entries, which is what lets a follower
 /// and a restarted node rebuild exactly the leader's balances.
 public struct Entry: Hashable, Sendable {
+    /// Who decided the mutations: the ledger, for its clients; or the stand-in bank, while no ledger could serve —
+    /// its decisions come back as advice to apply exactly once. Stand-in advice is reserved in the format; no
+    /// ledger of this version writes or applies it.
+    public enum Source: UInt8, Hashable, Sendable {
+        case clients = 1
+        case standInAdvice = 2
+    }
+
     public var timeMillis: Int64
     public var mutations: [Mutation]
-    public init(timeMillis: Int64, mutations: [Mutation]) {
+    public var source: Source
+    public init(timeMillis: Int64, mutations: [Mutation], source: Source = .clients) {
         self.timeMillis = timeMillis
         self.mutations = mutations
+        self.source = source
     }
 }

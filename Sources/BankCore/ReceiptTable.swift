@@ -28,6 +28,13 @@ struct ReceiptTable: Sendable {
         }
     }
 
+    /// Every receipt, shard by shard (for checkpoints; the order is the dictionaries' and varies between processes).
+    func forEach(_ body: (RequestID, StoredReceipt) throws -> Void) rethrows {
+        for shard in shards {
+            for (id, receipt) in shard { try body(id, receipt) }
+        }
+    }
+
     /// How many entries each shard holds (for tests of the spread).
     var shardSizes: [Int] { shards.map(\.count) }
 

@@ -20,6 +20,9 @@ struct StatementBook: Sendable {
         var counterpartySlot: Int32
         var previous: Int32
         var kind: EntryKind
+        /// The account slot the line belongs to (set by `append`); fits the padding, and lets a checkpoint write
+        /// the store in its own order.
+        var owner: Int32 = -1
     }
 
     private static let chunkShift = 16
@@ -55,6 +58,7 @@ struct StatementBook: Sendable {
         invariant(lineCount < Int(Int32.max), "statement store full")
         var line = line
         line.previous = newest[slot]
+        line.owner = Int32(slot)
         if chunks.isEmpty || chunks[chunks.count - 1].count == Self.chunkSize {
             var chunk: [StoredLine] = []
             // The first chunk grows on demand (small ledgers stay small); later ones are sized once.
@@ -75,6 +79,18 @@ struct StatementBook: Sendable {
         newest[slot] = removed.previous
         counts[slot] -= 1
         lineCount -= 1
+    }
+
+    /// Every line in store order (journal order), for checkpoints.
+    func forEachLine(_ body: (StoredLine) throws -> Void) rethrows {
+        for chunk in chunks {
+            for line in chunk { try body(line) }
+        }
+    }
+
+    mutating func reserveAccounts(_ count: Int) {
+        newest.reserveCapacity(count)
+        counts.reserveCapacity(count)
     }
 
     func line(at index: Int) -> StoredLine {

@@ -253,7 +253,7 @@ public struct GatewayCore {
             forwardedCount -= 1
             forwardedBytes -= request.body.count
             waiting.append(token)
-        case .heartbeat, .forward, .append, .appendAck:
+        case .heartbeat, .forward, .append, .appendAck, .checkpointChunk, .checkpointAck:
             break
         }
     }

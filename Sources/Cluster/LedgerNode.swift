@@ -10,6 +10,17 @@ public enum LedgerEvent: Hashable, Sendable {
     case persisted(through: Seq)
     /// Time passed; check timers.
     case tick
+    /// The checkpoint asked for with `.writeCheckpoint` at this seq is durable (or could not be written).
+    case checkpointWritten(seq: Seq)
+    case checkpointFailed(seq: Seq)
+    /// The checkpoint received from the leader is installed (`.installCheckpoint` was carried out): the file is the
+    /// newest checkpoint, the journal continues its position, and this is its state.
+    case checkpointInstalled(CheckpointImage)
+    case checkpointInstallFailed(seq: Seq)
+    /// The node's storage failed (a write, a sync, a full disk): what it holds in memory may be ahead of its disk.
+    /// It stops leading, acknowledging and writing at once, and only answers heartbeats (as recovering) until the
+    /// driver replaces it by a node rebuilt from disk.
+    case storageFailed
 }
 
 /// What the driver must do. Actions are carried out in order; `truncate` and `storeMetadata` complete (durably)
@@ -20,6 +31,40 @@ public enum LedgerAction: Hashable, Sendable {
     case append([JournalRecord])
     case truncate(after: Seq)
     case storeMetadata(NodeMetadata)
+    /// Write this state durably as a checkpoint, in the background (the node goes on stepping); report the outcome
+    /// with `.checkpointWritten` or `.checkpointFailed`.
+    case writeCheckpoint(CheckpointImage)
+    /// Records up to this seq are committed: store it as the commit floor, in the background. A floor is a lower
+    /// bound, so a late or lost write is harmless.
+    case storeCommitFloor(Seq)
+    /// Write this piece of the checkpoint the leader is sending into the staging file (offset 0 starts it afresh).
+    case stageCheckpointChunk(CheckpointChunk)
+    /// The staged checkpoint is complete: verify it, make it the newest checkpoint (durably, replacing the others),
+    /// store its seq as the commit floor, load its state, reset the journal to continue its position, and report
+    /// `.checkpointInstalled` (or `.checkpointInstallFailed`). The node waits meanwhile.
+    case installCheckpoint(CheckpointFile.Position)
+}
+
+/// The ledger at a committed journal position, for a checkpoint. `ledger` may still hold entries after `position`
+/// (with their undo logs): `settledLedger()` rolls them back, off the node's thread. The copy shares storage with
+/// the node's ledger until either side writes.
+///
+/// Two images of one journal at the same position hold the same state (the state is a function of the journal), so
+/// an image is identified by its position.
+public struct CheckpointImage: Hashable, Sendable {
+    public let position: CheckpointFile.Position
+    let ledger: Ledger
+
+    public init(position: CheckpointFile.Position, ledger: Ledger) {
+        self.position = position
+        self.ledger = ledger
+    }
+
+    /// The state exactly at `position`.
+    public func settledLedger() -> Ledger { ledger.settled(at: position.seq) }
+
+    public static func == (a: CheckpointImage, b: CheckpointImage) -> Bool { a.position == b.position }
+    public func hash(into hasher: inout Hasher) { hasher.combine(position) }
 }
 
 /// A ledger process as a pure state machine: the bank's state (`Ledger`), its position in the journal and its
@@ -53,8 +98,20 @@ public struct LedgerNode {
     public private(set) var durableSeq: Seq
     /// Everything up to here is durable on every copy the cluster requires; answers depend only on this.
     public private(set) var commitSeq: Seq = 0
+    /// The newest durable checkpoint's seq (0: none), the one being written, and the last one tried.
+    public private(set) var checkpointSeq: Seq
+    private var checkpointInFlight: Seq?
+    private var lastCheckpointAttemptSeq: Seq
+    /// The newest checkpoint could not be read for a follower: write one now, whatever the interval.
+    private var freshCheckpointWanted = false
+    /// Mutations written since the last checkpoint was asked for.
+    private var mutationsSinceCheckpoint: UInt64 = 0
+    /// The commit floor last handed to the driver to store, and when.
+    private var storedCommitFloor: Seq
+    private var storedCommitFloorNanos: UInt64 = 0
 
     private let journal: any JournalReading
+    private let checkpoints: any CheckpointReading
     /// Appended records not yet reported durable, kept for replication reads.
     private var unstable: [JournalRecord] = []
 
@@ -67,19 +124,30 @@ public struct LedgerNode {
     private var leaderCommitSeq: Seq = 0
     private var ackedSeq: Seq = 0
     private var ackOwed = false
+    /// A checkpoint being received from the leader, and whether it is complete and being installed.
+    private var staging: (position: CheckpointFile.Position, totalBytes: UInt64, receivedBytes: UInt64)?
+    private var installing = false
+    /// Storage failed: nothing is written or acknowledged any more (see `.storageFailed`).
+    public private(set) var storageFailed = false
 
     private var actions: [LedgerAction] = []
     private var now = Instant(monotonicNanos: 0, wallMillis: 0)
 
     /// - Parameters:
-    ///   - ledger: the state rebuilt from every record of `journal`.
+    ///   - ledger: the state after every record of `journal` (`LedgerRecovery.restore`), keeping undo logs for the
+    ///     records after `commitFloor`.
+    ///   - commitFloor: the stored commit floor (or the checkpoint's seq, if higher): records up to it are committed.
+    ///   - checkpointSeq: the newest durable checkpoint's seq, 0 for none.
+    ///   - checkpoints: the checkpoint files, read to send one to a follower below the floor.
     public init(id: NodeID, metadata: NodeMetadata, ledger: Ledger, journal: any JournalReading,
-                settings: LedgerSettings = LedgerSettings()) {
+                checkpoints: any CheckpointReading = NoCheckpoints(), settings: LedgerSettings = LedgerSettings(),
+                commitFloor: Seq = 0, checkpointSeq: Seq = 0) {
         invariant(id.isLedger, "a ledger node must be the primary or the backup")
         self.id = id
         self.metadata = metadata
         self.ledger = ledger
         self.journal = journal
+        self.checkpoints = checkpoints
         self.settings = settings
         self.ledger.forgetsRequestIDs = settings.injectedBugs.contains(.forgetIdempotency)
         // Uncommitted entries keep undo logs, so cutting them is a rollback rather than a rebuild.
@@ -88,6 +156,13 @@ public struct LedgerNode {
         lastHash = journal.lastHash
         lastEpoch = journal.lastEpoch
         durableSeq = journal.lastSeq
+        invariant(commitFloor <= journal.lastSeq, "commit floor \(commitFloor) beyond the journal's end \(journal.lastSeq)")
+        invariant(commitFloor >= journal.floorSeq, "commit floor \(commitFloor) below the journal's floor \(journal.floorSeq)")
+        invariant(ledger.canRollBack(to: commitFloor), "records after the commit floor must keep undo logs")
+        commitSeq = commitFloor
+        storedCommitFloor = commitFloor
+        self.checkpointSeq = checkpointSeq
+        lastCheckpointAttemptSeq = checkpointSeq
     }
 
     // MARK: - Stepping
@@ -108,6 +183,15 @@ public struct LedgerNode {
     }
 
     private mutating func handle(_ event: LedgerEvent) {
+        if storageFailed {
+            // Only heartbeats are answered (as recovering); anything else would need the disk.
+            if case .received(from: .gateway, .heartbeat) = event {
+                send(.report(report()), to: .gateway)
+            } else if case let .received(from: .gateway, .forward(_, token, _)) = event {
+                send(.redirect(epoch: metadata.epoch, token: token), to: .gateway)
+            }
+            return
+        }
         switch event {
         case .tick:
             break
@@ -121,6 +205,25 @@ public struct LedgerNode {
             }
         case let .received(from: sender, message):
             receive(message, from: sender)
+        case let .checkpointWritten(seq):
+            invariant(checkpointInFlight == seq, "checkpoint \(seq) reported, \(String(describing: checkpointInFlight)) in flight")
+            checkpointInFlight = nil
+            checkpointSeq = max(checkpointSeq, seq)
+        case let .checkpointFailed(seq):
+            invariant(checkpointInFlight == seq, "checkpoint \(seq) reported, \(String(describing: checkpointInFlight)) in flight")
+            checkpointInFlight = nil // tried again once another interval of records has committed
+        case let .checkpointInstalled(image):
+            finishInstall(image)
+        case .storageFailed:
+            storageFailed = true
+            role = .recovering
+            pendingReplies.removeAll()
+            staging = nil
+        case let .checkpointInstallFailed(seq):
+            invariant(installing && staging?.position.seq == seq, "an install of \(seq) failed, none was asked for")
+            // Start over: the leader's next piece (not at offset 0) is answered with "received nothing".
+            installing = false
+            staging = nil
         }
     }
 
@@ -143,6 +246,12 @@ public struct LedgerNode {
         case let .appendAck(ack):
             guard sender == id.peer else { return }
             receiveAck(ack)
+        case let .checkpointChunk(chunk):
+            guard sender == id.peer else { return }
+            receiveCheckpointChunk(chunk, from: sender)
+        case let .checkpointAck(ack):
+            guard sender == id.peer else { return }
+            receiveCheckpointAck(ack)
         case .report, .reply, .redirect:
             break // Meant for the gateway.
         }
@@ -187,10 +296,16 @@ public struct LedgerNode {
         // (Simulation seed 50971: a stale match made the follower commit a record the leader did not have.)
         matchedSeq = 0
         ackedSeq = 0
+        // A checkpoint half received from the old leader is dropped; one being installed is committed state and
+        // finishes.
+        if !installing { staging = nil }
         actions.append(.storeMetadata(metadata))
     }
 
     private mutating func becomeLeader(peerRequired: Bool) {
+        // Only the in-sync follower is ever promoted, and a node installing a checkpoint is far behind.
+        invariant(!installing, "asked to lead while installing a checkpoint from the old leader")
+        staging = nil
         role = .leader
         peer = PeerProgress()
         peer.nextSeq = lastSeq + 1
@@ -228,6 +343,7 @@ public struct LedgerNode {
         }
         let (response, entry) = ledger.execute(request, seq: lastSeq + 1, timeMillis: now.wallMillis)
         if let entry {
+            mutationsSinceCheckpoint += UInt64(entry.mutations.count)
             appendLocally(JournalRecord(epoch: metadata.epoch, seq: lastSeq + 1, prevHash: lastHash,
                                         payload: entry.encoded()))
         }
@@ -268,20 +384,24 @@ public struct LedgerNode {
                 peer.matchSeq = ack.matchSeq
                 peer.lastProgressNanos = now.monotonicNanos
             }
-            if peer.state == .probing {
+            if peer.state == .probing || (peer.state == .sendingCheckpoint
+                                           && ack.matchSeq >= (peer.transfer?.position.seq ?? .max)) {
                 peer.state = .replicating
+                peer.transfer = nil
                 peer.nextSeq = peer.matchSeq + 1
             }
             peer.nextSeq = max(peer.nextSeq, peer.matchSeq + 1)
             peer.probeSentNanos = nil
             peer.failedProbes = 0
-        } else {
+        } else if peer.state != .sendingCheckpoint {
             // The peer's journal does not match at prevSeq: step back and probe again at once.
             peer.state = .probing
             peer.failedProbes += 1
             let stepBack = UInt64(1) << UInt64(min(peer.failedProbes, 20))
-            let probeFrom = peer.nextSeq > stepBack ? peer.nextSeq - stepBack : 1
+            // Never below the floor: a peer that needs older records gets the checkpoint (see `replicate`).
+            let probeFrom = max(peer.nextSeq > stepBack ? peer.nextSeq - stepBack : 1, journal.floorSeq + 1)
             peer.nextSeq = max(1, min(ack.lastSeq + 1, probeFrom))
+            if ack.lastSeq < journal.floorSeq { peer.nextSeq = ack.lastSeq + 1 } // below the floor: checkpoint
             peer.matchSeq = min(peer.matchSeq, peer.nextSeq - 1)
             peer.probeSentNanos = nil
         }
@@ -290,7 +410,16 @@ public struct LedgerNode {
     private mutating func replicate() {
         guard role == .leader else { return }
         let nowNanos = now.monotonicNanos
+        if peer.state != .sendingCheckpoint, peer.nextSeq - 1 < journal.floorSeq,
+           peer.probeSentNanos.map({ now.nanos(since: $0) >= settings.probeIntervalNanos }) ?? true {
+            // The peer needs records below the floor, which are no longer read: it gets the newest checkpoint.
+            startCheckpointTransfer()
+        }
         switch peer.state {
+        case .sendingCheckpoint:
+            sendCheckpointChunks()
+        case .probing where peer.nextSeq - 1 < journal.floorSeq:
+            break // waiting to try the checkpoint again
         case .probing:
             let due = peer.probeSentNanos.map { now.nanos(since: $0) >= settings.probeIntervalNanos } ?? true
             if due {
@@ -382,8 +511,13 @@ public struct LedgerNode {
             becomeFollower(of: leader)
         }
         leaderCommitSeq = max(leaderCommitSeq, append.commitSeq)
+        // The leader moved on to sending a checkpoint: an append still in flight is stale; so is any while installing.
+        if installing || staging != nil { return }
 
-        guard append.prevSeq <= lastSeq, hash(at: append.prevSeq) == append.prevHash else {
+        // Committed records are the same on every copy (the leader holds them all), so a position at or below our
+        // commit seq matches without a look — it may be below our floor, where nothing is read.
+        guard append.prevSeq <= lastSeq,
+              append.prevSeq <= commitSeq || hash(at: append.prevSeq) == append.prevHash else {
             send(.appendAck(AppendAck(epoch: metadata.epoch, success: false, matchSeq: 0,
                                       lastSeq: min(lastSeq, append.prevSeq > 0 ? append.prevSeq - 1 : 0))),
                  to: leader)
@@ -393,7 +527,7 @@ public struct LedgerNode {
         for record in append.records {
             invariant(record.seq == matched + 1, "append records are not consecutive")
             if record.seq <= lastSeq {
-                if hash(at: record.seq) == record.hash {
+                if record.seq <= commitSeq || hash(at: record.seq) == record.hash {
                     matched = record.seq
                     continue
                 }
@@ -403,10 +537,12 @@ public struct LedgerNode {
             apply(record)
             matched = record.seq
         }
-        if matched == append.leaderLastSeq, lastSeq > matched, epoch(at: matched + 1) < append.epoch {
+        if matched == append.leaderLastSeq, lastSeq > matched, matched >= commitSeq,
+           epoch(at: matched + 1) < append.epoch {
             // We hold records beyond the leader's end, written under an older epoch: the leader holds every
             // committed record, so these were never committed. (Records of the leader's own epoch beyond
-            // `leaderLastSeq` are newer ones from this leader, met again through a delayed duplicate.)
+            // `leaderLastSeq` are newer ones from this leader, met again through a delayed duplicate; so are
+            // committed ones, which every leader holds.)
             truncate(after: matched)
         }
         matchedSeq = max(matchedSeq, matched)
@@ -422,23 +558,17 @@ public struct LedgerNode {
             fatalError("record \(record.seq) holds an undecodable entry: \(error)")
         }
         ledger.apply(entry, seq: record.seq)
+        mutationsSinceCheckpoint += UInt64(entry.mutations.count)
     }
 
-    /// Drops records after `seq`: rolls their entries back (they keep undo logs until committed), or, when the cut
-    /// reaches below the undoable tail, rebuilds the ledger from the journal that remains.
+    /// Drops records after `seq`: rolls their entries back (they keep undo logs until committed).
     private mutating func truncate(after seq: Seq) {
         invariant(seq >= commitSeq, "refusing to drop committed records (commit \(commitSeq), cut after \(seq))")
         invariant(role != .leader, "a leader never truncates its journal")
         let hashAtCut = hash(at: seq)
         let epochAtCut = epoch(at: seq)
-        if ledger.canRollBack(to: seq) {
-            ledger.rollBack(to: seq)
-        } else {
-            let rebuilt = LedgerRecovery.rebuild(through: seq, forgettingRequestIDs: ledger.forgetsRequestIDs) {
-                readRecords(from: $0, maxCount: 8192, maxBytes: 8 << 20)
-            }
-            ledger = rebuilt
-        }
+        // Every entry after the commit seq keeps its undo log (see `LedgerRecovery`), and cuts never go below it.
+        ledger.rollBack(to: seq)
         invariant(ledger.lastAppliedSeq == seq, "ledger at \(ledger.lastAppliedSeq) after cutting to \(seq)")
         unstable.removeAll { $0.seq > seq }
         lastSeq = seq
@@ -453,8 +583,10 @@ public struct LedgerNode {
     // MARK: - After every step
 
     private mutating func afterEvents() {
+        if storageFailed { return }
         replicate()
         advanceCommit()
+        keepCheckpointsAndFloor()
         if case let .follower(leader) = role {
             let durable = settings.injectedBugs.contains(.acknowledgeBeforeSync) ? lastSeq : durableSeq
             let match = min(durable, matchedSeq)
@@ -464,6 +596,175 @@ public struct LedgerNode {
                 ackedSeq = match
                 ackOwed = false
             }
+        }
+    }
+
+    // MARK: - Checkpoint transfer, leader side
+
+    /// Starts sending the newest checkpoint (which the floor never passes) to the peer.
+    private mutating func startCheckpointTransfer() {
+        guard checkpointSeq > 0, checkpointSeq >= journal.floorSeq else {
+            invariantFailure("the peer needs records below the floor \(journal.floorSeq) and there is no checkpoint")
+        }
+        let position = CheckpointFile.Position(seq: checkpointSeq, epoch: epoch(at: checkpointSeq),
+                                               hash: hash(at: checkpointSeq))
+        peer.state = .sendingCheckpoint
+        peer.transfer = CheckpointTransfer(position: position)
+        peer.lastProgressNanos = now.monotonicNanos
+        peer.probeSentNanos = nil
+    }
+
+    /// Sends the next pieces within the window; starts over from what the peer holds when it stays silent, and
+    /// with a newer checkpoint when the file is gone (replaced by newer ones).
+    private mutating func sendCheckpointChunks() {
+        guard var transfer = peer.transfer else { return }
+        if let total = transfer.totalBytes, transfer.ackedBytes == total,
+           now.nanos(since: peer.lastProgressNanos) >= settings.resendIntervalNanos {
+            // The peer has the whole file but has not said it installed it (it may have restarted meanwhile, or
+            // still be loading it): ask where it stands, from the checkpoint's position on.
+            peer.state = .probing
+            peer.nextSeq = transfer.position.seq + 1
+            peer.transfer = nil
+            peer.probeSentNanos = nil
+            return
+        }
+        if transfer.sentBytes > transfer.ackedBytes, now.nanos(since: peer.lastProgressNanos) >= settings.resendIntervalNanos,
+           now.nanos(since: peer.lastSendNanos) >= settings.resendIntervalNanos {
+            transfer.sentBytes = transfer.ackedBytes
+        }
+        while transfer.totalBytes.map({ transfer.sentBytes < $0 }) ?? true,
+              transfer.sentBytes - transfer.ackedBytes < UInt64(settings.maxInflightBytes) {
+            guard let (total, bytes) = checkpoints.checkpointBytes(seq: transfer.position.seq, offset: transfer.sentBytes,
+                                                                   maxBytes: settings.maxBytesPerAppend),
+                  transfer.totalBytes == nil || transfer.totalBytes == total, !bytes.isEmpty
+            else {
+                // The file is gone (newer ones replaced it) or unreadable: try again shortly with the newest, and
+                // if the newest is the one that failed, write a fresh one now.
+                if transfer.position.seq == checkpointSeq { freshCheckpointWanted = true }
+                peer.transfer = nil
+                peer.state = .probing
+                peer.probeSentNanos = now.monotonicNanos
+                return
+            }
+            transfer.totalBytes = total
+            send(.checkpointChunk(CheckpointChunk(epoch: metadata.epoch, position: transfer.position, totalBytes: total,
+                                                  offset: transfer.sentBytes, bytes: bytes)), to: id.peer)
+            transfer.sentBytes += UInt64(bytes.count)
+            peer.lastSendNanos = now.monotonicNanos
+        }
+        peer.transfer = transfer
+    }
+
+    private mutating func receiveCheckpointAck(_ ack: CheckpointAck) {
+        guard role == .leader, ack.epoch == metadata.epoch, peer.state == .sendingCheckpoint,
+              var transfer = peer.transfer, transfer.position.seq == ack.seq else { return }
+        if ack.receivedBytes > transfer.ackedBytes { peer.lastProgressNanos = now.monotonicNanos }
+        if ack.receivedBytes < transfer.ackedBytes || ack.receivedBytes < transfer.sentBytes && ack.receivedBytes == 0 {
+            // The peer lost what it had staged (it restarted, or the install failed): from the start.
+            transfer.sentBytes = ack.receivedBytes
+        }
+        transfer.ackedBytes = ack.receivedBytes
+        transfer.sentBytes = max(transfer.sentBytes, transfer.ackedBytes)
+        peer.transfer = transfer
+    }
+
+    // MARK: - Checkpoint transfer, follower side
+
+    private mutating func receiveCheckpointChunk(_ chunk: CheckpointChunk, from leader: NodeID) {
+        if chunk.epoch < metadata.epoch {
+            send(.appendAck(AppendAck(epoch: metadata.epoch, success: false, matchSeq: 0, lastSeq: lastSeq)), to: leader)
+            return
+        }
+        if chunk.epoch > metadata.epoch {
+            raiseEpoch(to: chunk.epoch, leader: leader)
+            becomeFollower(of: leader)
+        } else {
+            invariant(role != .leader, "two leaders in epoch \(metadata.epoch)")
+            becomeFollower(of: leader)
+        }
+        if installing { return } // the whole file is here; the answer follows the install
+        if staging == nil, holds(chunk.position) {
+            // We already hold the checkpoint's record (the leader started the transfer on a stale answer):
+            // installing it would take us back. Say how far we match instead.
+            matchedSeq = max(matchedSeq, chunk.position.seq)
+            ackOwed = true
+            return
+        }
+        if staging?.position != chunk.position || staging?.totalBytes != chunk.totalBytes {
+            staging = chunk.offset == 0 ? (chunk.position, chunk.totalBytes, 0) : nil
+        }
+        guard var current = staging else {
+            send(.checkpointAck(CheckpointAck(epoch: metadata.epoch, seq: chunk.position.seq, receivedBytes: 0)),
+                 to: leader)
+            return
+        }
+        if chunk.offset == current.receivedBytes {
+            actions.append(.stageCheckpointChunk(chunk))
+            current.receivedBytes += UInt64(chunk.bytes.count)
+            staging = current
+            if current.receivedBytes == current.totalBytes {
+                installing = true
+                actions.append(.installCheckpoint(current.position))
+            }
+        }
+        send(.checkpointAck(CheckpointAck(epoch: metadata.epoch, seq: current.position.seq,
+                                          receivedBytes: current.receivedBytes)), to: leader)
+    }
+
+    /// Whether our journal holds the record at `position` (and so, by the hash chain, everything before it).
+    private func holds(_ position: CheckpointFile.Position) -> Bool {
+        guard position.seq <= lastSeq else { return false }
+        return position.seq <= commitSeq || hash(at: position.seq) == position.hash
+    }
+
+    /// Takes the installed checkpoint as the whole state: the journal now continues its position (the driver reset
+    /// it), and everything up to it is committed.
+    private mutating func finishInstall(_ image: CheckpointImage) {
+        let position = image.position
+        invariant(installing && staging?.position == position, "installed checkpoint \(position) was not asked for")
+        invariant(ackedSeq <= position.seq, "installing checkpoint \(position) would undo records acknowledged up to \(ackedSeq)")
+        invariant(journal.lastSeq == position.seq && journal.lastHash == position.hash,
+                  "the journal does not continue the installed checkpoint")
+        installing = false
+        staging = nil
+        var installed = image.settledLedger()
+        installed.forgetsRequestIDs = settings.injectedBugs.contains(.forgetIdempotency)
+        installed.keepsUndo = true
+        ledger = installed
+        unstable.removeAll()
+        lastSeq = position.seq
+        lastHash = position.hash
+        lastEpoch = position.epoch
+        durableSeq = position.seq
+        commitSeq = position.seq
+        matchedSeq = position.seq
+        ackedSeq = 0
+        checkpointSeq = position.seq
+        lastCheckpointAttemptSeq = position.seq
+        storedCommitFloor = position.seq
+        ackOwed = true
+    }
+
+    // MARK: - Checkpoints and the commit floor
+
+    /// Every `checkpointIntervalRecords` committed records or `checkpointIntervalMutations` written mutations, a
+    /// checkpoint at the commit seq (one at a time); every `commitFloorIntervalNanos`, the commit floor. Both are
+    /// carried out off the loop by the driver.
+    private mutating func keepCheckpointsAndFloor() {
+        if checkpointInFlight == nil, commitSeq > lastCheckpointAttemptSeq || freshCheckpointWanted, commitSeq > 0,
+           commitSeq >= lastCheckpointAttemptSeq + settings.checkpointIntervalRecords || freshCheckpointWanted
+            || mutationsSinceCheckpoint >= settings.checkpointIntervalMutations {
+            freshCheckpointWanted = false
+            mutationsSinceCheckpoint = 0
+            let position = CheckpointFile.Position(seq: commitSeq, epoch: epoch(at: commitSeq), hash: hash(at: commitSeq))
+            checkpointInFlight = commitSeq
+            lastCheckpointAttemptSeq = commitSeq
+            actions.append(.writeCheckpoint(CheckpointImage(position: position, ledger: ledger)))
+        }
+        if commitSeq > storedCommitFloor, now.nanos(since: storedCommitFloorNanos) >= settings.commitFloorIntervalNanos {
+            storedCommitFloor = commitSeq
+            storedCommitFloorNanos = now.monotonicNanos
+            actions.append(.storeCommitFloor(commitSeq))
         }
     }
 
@@ -532,7 +833,7 @@ public struct LedgerNode {
 /// The leader's view of its peer, after etcd raft's `Progress`: probe until the peer's position is known, then
 /// stream records in a bounded window.
 struct PeerProgress {
-    enum State { case probing, replicating }
+    enum State { case probing, replicating, sendingCheckpoint }
     var state = State.probing
     var matchSeq: Seq = 0
     var nextSeq: Seq = 1
@@ -547,6 +848,8 @@ struct PeerProgress {
     /// Appends in flight: their last seq and size, oldest first.
     var inflight = Deque<(lastSeq: Seq, bytes: Int)>()
     var inflightBytes = 0
+    /// While `sendingCheckpoint`.
+    var transfer: CheckpointTransfer?
 
     mutating func noteSent(through lastSeq: Seq, bytes: Int) {
         inflight.append((lastSeq, bytes))
@@ -564,6 +867,14 @@ struct PeerProgress {
             inflight.removeLast()
         }
     }
+}
+
+/// A checkpoint file on its way to the peer: sent and acknowledged byte counts (the size is learnt on first read).
+struct CheckpointTransfer {
+    var position: CheckpointFile.Position
+    var totalBytes: UInt64?
+    var sentBytes: UInt64 = 0
+    var ackedBytes: UInt64 = 0
 }
 
 struct PendingReply {

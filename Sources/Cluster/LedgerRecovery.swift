@@ -1,39 +1,30 @@
 import BankCore
 import Storage
 
-/// Rebuilds a ledger's state from its journal: at start-up, and when a cut reaches below the undoable tail.
+/// Rebuilds a ledger's state at start-up: the newest usable checkpoint (if any), then every journal record after it.
 ///
-/// The newest `undoableRecords` entries keep their undo logs: after a restart nothing is known to be committed,
-/// and the records a dead leader wrote last (in flight to its follower when it died) may have to be cut when it
-/// rejoins as a follower. With the logs that cut is a rollback of a few entries, not a second full rebuild.
+/// Records after the commit floor keep their undo logs: nothing after the floor is known to be committed, and the
+/// records a dead leader wrote last (in flight to its follower when it died) may have to be cut when it rejoins as
+/// a follower. With the logs that cut is a rollback of a few entries. Records at or below the floor were committed
+/// and are never cut, so they need none; the floor is stored often (`CommitFloorFile`), which keeps the undoable
+/// tail short.
 public enum LedgerRecovery {
-    /// More than a leader can have appended beyond its follower's acknowledgement in normal running.
-    public static let defaultUndoableRecords: UInt64 = 65_536
-
-    /// The state after applying every record of `journal`.
+    /// The state after applying every record of `journal` after `checkpoint` (from scratch without one).
     /// `forgettingRequestIDs` is the simulator's injected bug, under which a journal may hold a request twice.
-    public static func rebuild(from journal: any JournalReading, undoableRecords: UInt64 = defaultUndoableRecords,
+    public static func restore(checkpoint: Ledger? = nil, journal: any JournalReading, commitFloor: Seq,
                                forgettingRequestIDs: Bool = false) -> Ledger {
-        rebuild(through: journal.lastSeq, undoableRecords: undoableRecords,
-                forgettingRequestIDs: forgettingRequestIDs) {
-            journal.records(from: $0, maxCount: 65_536, maxBytes: 4 << 20)
-        }
-    }
-
-    /// The state after applying records 1...`end`, read in chunks by `read(firstSeq)`.
-    public static func rebuild(through end: Seq, undoableRecords: UInt64 = defaultUndoableRecords,
-                               forgettingRequestIDs: Bool = false,
-                               reading read: (Seq) -> [JournalRecord]) -> Ledger {
-        let undoFrom = end > undoableRecords ? end - undoableRecords + 1 : 1
-        var ledger = Ledger()
+        var ledger = checkpoint ?? Ledger()
+        let start = ledger.lastAppliedSeq
+        invariant(start <= journal.lastSeq, "checkpoint at seq \(start) is beyond the journal's end \(journal.lastSeq)")
         ledger.forgetsRequestIDs = forgettingRequestIDs
-        ledger.reserveCapacity(records: Int(end))
-        var next: Seq = 1
-        while next <= end {
-            let records = read(next)
+        if checkpoint == nil { ledger.reserveCapacity(records: Int(journal.lastSeq)) }
+        ledger.keepsUndo = commitFloor <= start
+        var next = start + 1
+        while next <= journal.lastSeq {
+            let records = journal.records(from: next, maxCount: 65_536, maxBytes: 4 << 20)
             invariant(records.first?.seq == next, "journal has no record at \(next)")
-            for record in records where record.seq <= end {
-                if record.seq == undoFrom { ledger.keepsUndo = true }
+            for record in records {
+                if record.seq == commitFloor + 1 { ledger.keepsUndo = true }
                 let entry: Entry
                 do { entry = try Entry(decoding: record.payload[...]) } catch {
                     fatalError("record \(record.seq) holds an undecodable entry: \(error)")

@@ -26,6 +26,16 @@ public struct LedgerSettings: Hashable, Sendable {
     /// commits only what the peer also holds.
     public var syncLagThresholdRecords: UInt64 = 4096
 
+    /// A checkpoint of the state is written (in the background) each time this many more records, or this many
+    /// more mutations (a batch record holds up to a thousand), have been written since the last one. Restart replays
+    /// about this much after the newest checkpoint; each checkpoint writes the whole state, so they are not made
+    /// more often than needed.
+    public var checkpointIntervalRecords: UInt64 = 200_000
+    public var checkpointIntervalMutations: UInt64 = 2_000_000
+    /// The commit floor is stored at most this often, whenever it has moved: a restarted ledger keeps undo logs for
+    /// the records after its floor, so this bounds that tail to what was written in the interval (and in flight).
+    public var commitFloorIntervalNanos: UInt64 = .milliseconds(200)
+
     /// Test-only: rules the simulator breaks on purpose.
     public var injectedBugs: InjectedBugs = []
 

@@ -43,6 +43,39 @@ public struct AppendAck: Hashable, Sendable {
     }
 }
 
+/// Leader → follower: a piece of the leader's newest checkpoint file, for a follower whose position is below the
+/// leader's floor (Raft's InstallSnapshot). Pieces go in order, a bounded window at a time; the follower stages
+/// them and, once it has the whole file, installs it and answers with an `AppendAck` matching `position.seq`.
+public struct CheckpointChunk: Hashable, Sendable {
+    public var epoch: UInt64
+    public var position: CheckpointFile.Position
+    public var totalBytes: UInt64
+    public var offset: UInt64
+    public var bytes: [UInt8]
+
+    public init(epoch: UInt64, position: CheckpointFile.Position, totalBytes: UInt64, offset: UInt64, bytes: [UInt8]) {
+        self.epoch = epoch
+        self.position = position
+        self.totalBytes = totalBytes
+        self.offset = offset
+        self.bytes = bytes
+    }
+}
+
+/// Follower → leader: how much of the checkpoint at `seq` it has staged, as a contiguous prefix. A value below
+/// what the leader sent makes the leader send again from there (0: start over).
+public struct CheckpointAck: Hashable, Sendable {
+    public var epoch: UInt64
+    public var seq: Seq
+    public var receivedBytes: UInt64
+
+    public init(epoch: UInt64, seq: Seq, receivedBytes: UInt64) {
+        self.epoch = epoch
+        self.seq = seq
+        self.receivedBytes = receivedBytes
+    }
+}
+
 /// Every message between the three processes.
 public enum PeerMessage: Hashable, Sendable {
     /// Gateway → ledger, every heartbeat interval and on every configuration change.
@@ -57,16 +90,18 @@ public enum PeerMessage: Hashable, Sendable {
     case redirect(epoch: UInt64, token: UInt64)
     case append(Append)
     case appendAck(AppendAck)
+    case checkpointChunk(CheckpointChunk)
+    case checkpointAck(CheckpointAck)
 }
 
 extension PeerMessage {
-    /// Heartbeats, reports and replication acknowledgements: small messages that failure detection and commits
+    /// Heartbeats, reports and replication acknowledgements (of records and of checkpoint chunks): small messages that failure detection and commits
     /// depend on. The drivers send them on their own connections and handle them before data messages (forwards,
     /// replies, appends), so a busy process still answers within the heartbeat interval.
     public var isControl: Bool {
         switch self {
-        case .heartbeat, .report, .appendAck: return true
-        case .forward, .reply, .redirect, .append: return false
+        case .heartbeat, .report, .appendAck, .checkpointAck: return true
+        case .forward, .reply, .redirect, .append, .checkpointChunk: return false
         }
     }
 }

@@ -45,7 +45,7 @@ public enum PeerCodec {
     // MARK: - Messages
 
     private enum Tag: UInt8 {
-        case heartbeat = 1, report, forward, reply, redirect, append, appendAck
+        case heartbeat = 1, report, forward, reply, redirect, append, appendAck, checkpointChunk, checkpointAck
     }
 
     static func encode(_ message: PeerMessage, into writer: inout BinaryWriter) {
@@ -102,6 +102,21 @@ public enum PeerCodec {
             writer.write(UInt8(ack.success ? 1 : 0))
             writer.write(ack.matchSeq)
             writer.write(ack.lastSeq)
+        case let .checkpointChunk(chunk):
+            writer.write(Tag.checkpointChunk.rawValue)
+            writer.write(chunk.epoch)
+            writer.write(chunk.position.seq)
+            writer.write(chunk.position.epoch)
+            chunk.position.hash.append(to: &writer.bytes)
+            writer.write(chunk.totalBytes)
+            writer.write(chunk.offset)
+            writer.write(UInt32(chunk.bytes.count))
+            writer.write(bytes: chunk.bytes)
+        case let .checkpointAck(ack):
+            writer.write(Tag.checkpointAck.rawValue)
+            writer.write(ack.epoch)
+            writer.write(ack.seq)
+            writer.write(ack.receivedBytes)
         }
     }
 
@@ -173,6 +188,21 @@ public enum PeerCodec {
             let matchSeq = try reader.readU64()
             let lastSeq = try reader.readU64()
             return .appendAck(AppendAck(epoch: epoch, success: success, matchSeq: matchSeq, lastSeq: lastSeq))
+        case .checkpointChunk:
+            let epoch = try reader.readU64()
+            let position = CheckpointFile.Position(seq: try reader.readU64(), epoch: try reader.readU64(),
+                                                   hash: try readHash(&reader))
+            let totalBytes = try reader.readU64()
+            let offset = try reader.readU64()
+            let count = try reader.readU32()
+            guard UInt64(count) <= totalBytes, offset <= totalBytes - UInt64(count) else {
+                throw DecodingError.malformed("checkpoint chunk beyond the file's end")
+            }
+            return .checkpointChunk(CheckpointChunk(epoch: epoch, position: position, totalBytes: totalBytes,
+                                                    offset: offset, bytes: try reader.readBytes(count: Int(count))))
+        case .checkpointAck:
+            return .checkpointAck(CheckpointAck(epoch: try reader.readU64(), seq: try reader.readU64(),
+                                                receivedBytes: try reader.readU64()))
         }
     }
 }

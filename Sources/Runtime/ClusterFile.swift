@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import Storage
 
 /// The cluster configuration file (`deploy/local/cluster.json`): ports, data directories and timeouts.
 ///
@@ -21,6 +22,15 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var failoverAdmissionFactor = GatewaySettings().failoverAdmissionFactor
     /// The forward window: requests unanswered at the leader.
     public var maxForwardedRequests = GatewaySettings().maxForwardedRequests
+    /// A ledger writes a checkpoint each time this many more records, or mutations, have been written.
+    public var checkpointIntervalRecords: UInt64 = LedgerSettings().checkpointIntervalRecords
+    public var checkpointIntervalMutations: UInt64 = LedgerSettings().checkpointIntervalMutations
+    /// A ledger stores its commit floor at most this often.
+    public var commitFloorIntervalMilliseconds: UInt64 = LedgerSettings().commitFloorIntervalNanos / 1_000_000
+    /// A journal segment holding at least this many bytes is finished and the next one started.
+    public var journalSegmentBytes: UInt64 = FileJournal.defaultSegmentByteLimit
+    /// What becomes of journal segments below the floor (the oldest kept checkpoint): kept on disk, or deleted.
+    public var journalRetention: FileJournal.Retention = .keep
 
     enum CodingKeys: String, CodingKey {
         case host
@@ -34,6 +44,11 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case overloadRetryAfterMilliseconds = "overload_retry_after_ms"
         case failoverAdmissionFactor = "failover_admission_factor"
         case maxForwardedRequests = "max_forwarded_requests"
+        case checkpointIntervalRecords = "checkpoint_interval_records"
+        case checkpointIntervalMutations = "checkpoint_interval_mutations"
+        case commitFloorIntervalMilliseconds = "commit_floor_interval_ms"
+        case journalSegmentBytes = "journal_segment_bytes"
+        case journalRetention = "journal_retention"
     }
 
     public init() {}
@@ -64,6 +79,25 @@ public struct ClusterFile: Codable, Hashable, Sendable {
                               ("max_forwarded_requests", maxForwardedRequests)] where value < 1 {
             throw DecodingError.dataCorruptedError(forKey: .maxInflightRequests, in: c,
                                                    debugDescription: "\(name) must be at least 1 (got \(value))")
+        }
+        checkpointIntervalRecords = try c.decodeIfPresent(UInt64.self, forKey: .checkpointIntervalRecords)
+            ?? defaults.checkpointIntervalRecords
+        checkpointIntervalMutations = try c.decodeIfPresent(UInt64.self, forKey: .checkpointIntervalMutations)
+            ?? defaults.checkpointIntervalMutations
+        commitFloorIntervalMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .commitFloorIntervalMilliseconds)
+            ?? defaults.commitFloorIntervalMilliseconds
+        journalSegmentBytes = try c.decodeIfPresent(UInt64.self, forKey: .journalSegmentBytes)
+            ?? defaults.journalSegmentBytes
+        if let retention = try c.decodeIfPresent(String.self, forKey: .journalRetention) {
+            guard let parsed = FileJournal.Retention(rawValue: retention) else {
+                throw DecodingError.dataCorruptedError(forKey: .journalRetention, in: c,
+                    debugDescription: "journal_retention must be \"keep\" or \"delete\", not \"\(retention)\"")
+            }
+            journalRetention = parsed
+        }
+        guard checkpointIntervalRecords >= 1, checkpointIntervalMutations >= 1 else {
+            throw DecodingError.dataCorruptedError(forKey: .checkpointIntervalRecords, in: c,
+                debugDescription: "checkpoint_interval_records and checkpoint_interval_mutations must be at least 1")
         }
     }
 
@@ -102,6 +136,9 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var ledgerSettings: LedgerSettings {
         var settings = LedgerSettings()
         settings.peerStallTimeoutNanos = .milliseconds(failureTimeoutMilliseconds)
+        settings.checkpointIntervalRecords = checkpointIntervalRecords
+        settings.checkpointIntervalMutations = checkpointIntervalMutations
+        settings.commitFloorIntervalNanos = .milliseconds(commitFloorIntervalMilliseconds)
         return settings
     }
 }

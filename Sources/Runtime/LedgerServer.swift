@@ -12,39 +12,34 @@ import ZeroMQ
 /// together, the resulting records are written, replication messages are sent (so the follower's fsync overlaps
 /// ours), then the `SyncWorker` is asked for one `fdatasync` covering them all; the node hears `.persisted` when it
 /// returns, while the loop has gone on receiving (acknowledgements, new requests) in the meantime.
+///
+/// A storage failure — a write or sync that fails, a full disk — is treated as a crash of the node, not of the
+/// process: the node stops leading and acknowledging at once (`.storageFailed`), one error is logged, the journal
+/// is closed (a failed `fdatasync` is never retried on the same file: the kernel may have dropped the pages, as
+/// PostgreSQL learnt), and the ledger probes its disk every second while it answers heartbeats as recovering. Once
+/// a probe write and sync succeed, the node is rebuilt from what the disk holds, exactly as after a restart, and
+/// rejoins as a follower.
 public final class LedgerServer {
     private let id: NodeID
     private let file: ClusterFile
     private let logger: Logger
     private let context: ZMQContext
     private let links: PeerLinks
-    private let journal: FileJournal
+    private var journal: FileJournal
     private let directory: String
     private var node: LedgerNode
     private var tickIntervalNanos: UInt64 = .milliseconds(10)
+    private static let diskProbeIntervalNanos: UInt64 = .milliseconds(1000)
+    private static let diskProbeByteCount = 1 << 20
 
     public init(id: NodeID, file: ClusterFile, logger: Logger) throws {
         self.id = id
         self.file = file
         self.logger = logger
         directory = file.dataDirectory(of: id)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-
-        let started = SystemClock.now()
-        journal = try FileJournal.open(directory: directory, logger: { logger.warning("\($0)") })
-        let ledger = LedgerRecovery.rebuild(from: journal)
-        let metadata: NodeMetadata
-        if let stored = try MetadataFile.load(directory: directory) {
-            metadata = stored
-        } else {
-            var generator = SystemRandomNumberGenerator()
-            metadata = NodeMetadata(dataID: generator.next() | 1, epoch: 0, leader: nil)
-            try MetadataFile.store(metadata, directory: directory)
-        }
-        let elapsedMillis = (SystemClock.now().monotonicNanos - started.monotonicNanos) / 1_000_000
-        logger.info("\(id): journal holds \(journal.lastSeq) records (epoch \(journal.lastEpoch)); state rebuilt in \(elapsedMillis) ms; data id \(String(metadata.dataID, radix: 16)), epoch \(metadata.epoch)")
-
-        node = LedgerNode(id: id, metadata: metadata, ledger: ledger, journal: journal, settings: file.ledgerSettings)
+        let storage = try LedgerStorage.open(id: id, file: file, logger: logger)
+        journal = storage.journal
+        node = storage.node
         context = try ZMQContext()
         links = try PeerLinks(context: context, me: id, file: file, peers: [.gateway, id.peer], logger: logger)
     }
@@ -52,17 +47,69 @@ public final class LedgerServer {
     /// Runs until `stop` is raised.
     public func run(until stop: StopSignal) throws {
         let wakeups = try context.makeSocket(.pull)
-        let wakeupEndpoint = "inproc://journal-sync-\(id.name)"
+        let wakeupEndpoint = "inproc://ledger-wakeups-\(id.name)"
         try wakeups.bind(wakeupEndpoint)
-        let sync = SyncWorker(fileDescriptor: journal.descriptorForSync, path: journal.path, context: context,
-                              endpoint: wakeupEndpoint, durableSeq: journal.lastSeq)
         defer {
-            // The sync thread first: the journal must not close under a running fdatasync.
-            sync.stop()
             wakeups.close()
             links.close()
             journal.close()
             logger.info("\(id): stopped")
+        }
+        while !stop.isRaised {
+            do {
+                try serve(until: stop, wakeups: wakeups, wakeupEndpoint: wakeupEndpoint)
+            } catch let failure as StorageError {
+                logger.error("\(id): storage failed, so this ledger stops leading and acknowledging until its disk works again: \(failure)")
+                journal.close()
+                try waitForWorkingDisk(until: stop, failure: failure)
+                guard !stop.isRaised else { return }
+                let storage = try LedgerStorage.open(id: id, file: file, logger: logger)
+                journal = storage.journal
+                node = storage.node
+                logger.info("\(id): the disk works again; the node was rebuilt from it and rejoins")
+            }
+        }
+    }
+
+    /// While storage is failed: the node (told `.storageFailed`) answers heartbeats as recovering and nothing
+    /// else; every `diskProbeIntervalNanos` a probe file is written and synced. Returns once one succeeds.
+    private func waitForWorkingDisk(until stop: StopSignal, failure: StorageError) throws {
+        carryOutDegraded(node.step(.storageFailed, now: SystemClock.now()))
+        links.flush()
+        let poller = ZMQPoller()
+        poller.add(links.inbox)
+        var lastProbeNanos = SystemClock.now().monotonicNanos
+        var events: [LedgerEvent] = []
+        while !stop.isRaised {
+            _ = try poller.poll(timeoutMilliseconds: 10)
+            let now = SystemClock.now()
+            events.removeAll(keepingCapacity: true)
+            links.drain(limit: 1024) { sender, message in events.append(.received(from: sender, message)) }
+            if !events.isEmpty {
+                carryOutDegraded(node.step(events, now: now))
+                links.flush()
+            }
+            if now.nanos(since: lastProbeNanos) >= Self.diskProbeIntervalNanos {
+                lastProbeNanos = now.monotonicNanos
+                if (try? DiskProbe.writeAndSync(in: directory, byteCount: Self.diskProbeByteCount)) != nil { return }
+            }
+        }
+    }
+
+    /// A node whose storage failed only sends.
+    private func carryOutDegraded(_ actions: [LedgerAction]) {
+        for case let .send(to: destination, message) in actions { links.queue(message, to: destination) }
+    }
+
+    /// The normal loop, until `stop` or a storage failure (thrown).
+    private func serve(until stop: StopSignal, wakeups: ZMQSocket, wakeupEndpoint: String) throws {
+        let sync = SyncWorker(context: context, endpoint: wakeupEndpoint, durableSeq: journal.lastSeq)
+        let checkpoints = CheckpointWorker(directory: directory, context: context, endpoint: wakeupEndpoint,
+                                           logger: logger)
+        defer {
+            // The worker threads first: the journal must not close under a running fdatasync.
+            checkpoints.stop()
+            sync.stop()
         }
         let poller = ZMQPoller()
         poller.add(links.inbox)
@@ -76,8 +123,9 @@ public final class LedgerServer {
             let now = SystemClock.now()
             events.removeAll(keepingCapacity: true)
             controlEvents.removeAll(keepingCapacity: true)
-            while try wakeups.receive(dontWait: true) != nil {} // wake-ups carry nothing; the worker has the seq
+            while try wakeups.receive(dontWait: true) != nil {} // wake-ups carry nothing; the workers have the news
             if let durable = try sync.takeDurableSeq() { events.append(.persisted(through: durable)) }
+            for outcome in checkpoints.takeResults() { events.append(try complete(outcome, sync: sync)) }
             // Data per iteration is bounded by the peers' windows (the gateway's forward window, the leader's
             // replication window) as well as by this limit.
             links.drain(limit: 1024) { sender, message in
@@ -95,19 +143,46 @@ public final class LedgerServer {
             if !controlEvents.isEmpty {
                 // Heartbeats and acknowledgements first, answered before any data work: a busy ledger still
                 // reports within the heartbeat interval.
-                wrote = try carryOut(node.step(controlEvents, now: now), sync: sync)
+                wrote = try carryOut(node.step(controlEvents, now: now), sync: sync, checkpoints: checkpoints)
                 links.flush()
             }
             if events.isEmpty && !wrote { continue }
             // Replication goes out before the sync is asked for, so the follower's sync overlaps ours.
-            if !events.isEmpty { wrote = try carryOut(node.step(events, now: now), sync: sync) || wrote }
+            if !events.isEmpty {
+                wrote = try carryOut(node.step(events, now: now), sync: sync, checkpoints: checkpoints) || wrote
+            }
             links.flush()
-            if wrote { sync.request(through: journal.lastSeq) }
+            if wrote {
+                sync.request(through: journal.lastSeq, fileDescriptor: journal.activeDescriptor, path: journal.activePath)
+            }
+        }
+    }
+
+    /// What the loop does when the checkpoint thread finishes a job, before the node hears of it.
+    private func complete(_ outcome: CheckpointWorker.Outcome, sync: SyncWorker) throws -> LedgerEvent {
+        switch outcome {
+        case let .written(seq, oldestRetainedSeq):
+            // Nothing below the oldest kept checkpoint is read again: a restart starts at a checkpoint, a follower
+            // that needs older records gets one. No sync may run on a segment that is about to close.
+            try sync.waitUntilIdle(thenCutAt: journal.lastSeq)
+            try journal.advanceFloor(to: min(oldestRetainedSeq, node.commitSeq))
+            return .checkpointWritten(seq: seq)
+        case let .writeFailed(seq):
+            return .checkpointFailed(seq: seq)
+        case let .storageFailed(failure):
+            throw failure
+        case let .installed(image):
+            try sync.waitUntilIdle(thenCutAt: image.position.seq)
+            try journal.reset(after: image.position)
+            logger.info("\(id): installed the leader's checkpoint at \(image.position); the journal continues it")
+            return .checkpointInstalled(image)
+        case let .installFailed(seq):
+            return .checkpointInstallFailed(seq: seq)
         }
     }
 
     /// Returns whether records were written that still need a sync.
-    private func carryOut(_ actions: [LedgerAction], sync: SyncWorker) throws -> Bool {
+    private func carryOut(_ actions: [LedgerAction], sync: SyncWorker, checkpoints: CheckpointWorker) throws -> Bool {
         var wrote = false
         var batch: [JournalRecord] = []
         func writeBatch() throws {
@@ -132,6 +207,17 @@ public final class LedgerServer {
                 try writeBatch()
                 try MetadataFile.store(metadata, directory: directory)
                 logger.info("\(id): now at epoch \(metadata.epoch), leader \(metadata.leader ?? "unknown")")
+            case let .writeCheckpoint(image):
+                checkpoints.write(image)
+            case let .storeCommitFloor(seq):
+                checkpoints.storeCommitFloor(seq)
+            case let .stageCheckpointChunk(chunk):
+                if chunk.offset == 0 {
+                    logger.info("\(id): receiving the leader's checkpoint at \(chunk.position) (\(chunk.totalBytes >> 20) MiB)")
+                }
+                try CheckpointFile.stage(in: directory, offset: chunk.offset, bytes: chunk.bytes)
+            case let .installCheckpoint(position):
+                checkpoints.install(position)
             }
         }
         try writeBatch()

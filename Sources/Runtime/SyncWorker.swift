@@ -13,8 +13,10 @@ import Glibc
 /// are handled while the disk works, and the loop hears "durable through seq N" as soon as the sync returns.
 ///
 /// Correctness rests on ordering only: a sync started after the records up to N were written (`pwrite` returned)
-/// makes them durable, so the worker reports the seq that had been written when it started. The loop waits for
-/// any sync in flight before cutting the journal (`waitUntilIdle`), so a report never names a record that was cut.
+/// makes them durable, so the worker reports the seq that had been written when it started. Each request names the
+/// journal's active segment at that moment (earlier segments were synced when the next one started). The loop
+/// waits for any sync in flight before cutting the journal or closing segments (`waitUntilIdle`), so a report never
+/// names a record that was cut and no sync runs on a closed file.
 ///
 /// The wake-up goes through an inproc PUSH/PULL pair: the worker owns the PUSH end (made on its own thread), the
 /// loop polls the PULL end with its other sockets.
@@ -27,14 +29,12 @@ final class SyncWorker: @unchecked Sendable {
     private var failure: Int32?
     private var stopping = false
     private var finished = false
-
-    private let fileDescriptor: Int32
-    private let path: String
+    /// The active segment when the newest request was made.
+    private var fileDescriptor: Int32 = -1
+    private var path = ""
 
     /// Starts the worker; `endpoint` must already be bound by the loop's PULL socket.
-    init(fileDescriptor: Int32, path: String, context: ZMQContext, endpoint: String, durableSeq: UInt64) {
-        self.fileDescriptor = fileDescriptor
-        self.path = path
+    init(context: ZMQContext, endpoint: String, durableSeq: UInt64) {
         syncedSeq = durableSeq
         requestedSeq = durableSeq
         reportedSeq = durableSeq
@@ -43,11 +43,14 @@ final class SyncWorker: @unchecked Sendable {
         thread.start()
     }
 
-    /// Asks for everything written up to `seq` to be made durable.
-    func request(through seq: UInt64) {
+    /// Asks for everything written up to `seq`, which ends in the segment open as `fileDescriptor`, to be made
+    /// durable.
+    func request(through seq: UInt64, fileDescriptor: Int32, path: String) {
         condition.lock()
         if seq > requestedSeq {
             requestedSeq = seq
+            self.fileDescriptor = fileDescriptor
+            self.path = path
             condition.signal()
         }
         condition.unlock()
@@ -64,8 +67,9 @@ final class SyncWorker: @unchecked Sendable {
         return syncedSeq
     }
 
-    /// Blocks until no sync is running or wanted (one runs exactly while `requestedSeq > syncedSeq`), then treats everything after `seq` as gone (the journal is
-    /// about to be cut there).
+    /// Blocks until no sync is running or wanted (one runs exactly while `requestedSeq > syncedSeq`), then treats
+    /// everything after `seq` as gone (the journal is about to be cut there; pass the journal's end when nothing is
+    /// cut).
     func waitUntilIdle(thenCutAt seq: UInt64) throws {
         condition.lock()
         defer { condition.unlock() }
@@ -98,8 +102,9 @@ final class SyncWorker: @unchecked Sendable {
             while !stopping && requestedSeq <= syncedSeq { condition.wait() }
             if stopping { break }
             let target = requestedSeq
+            let fd = fileDescriptor
             condition.unlock()
-            let result = fdatasync(fileDescriptor)
+            let result = fdatasync(fd)
             let code = result == 0 ? 0 : errno
             condition.lock()
             if code == 0 { syncedSeq = max(syncedSeq, target) } else { failure = code }

@@ -39,6 +39,10 @@ public struct SimulationStats: Sendable {
     public var overloadedReplies = 0
     public var burstUnavailableReplies = 0
     public var virtualNanos: UInt64 = 0
+    /// Ledger restarts that loaded a checkpoint (and replayed only the journal after it).
+    public var checkpointRestores = 0
+    /// Checkpoints received from the leader and installed.
+    public var checkpointInstalls = 0
 
     public init() {}
 
@@ -51,6 +55,8 @@ public struct SimulationStats: Sendable {
         overloadedReplies += other.overloadedReplies
         burstUnavailableReplies += other.burstUnavailableReplies
         virtualNanos += other.virtualNanos
+        checkpointRestores += other.checkpointRestores
+        checkpointInstalls += other.checkpointInstalls
     }
 }
 

@@ -32,6 +32,12 @@ public final class Simulator {
         case syncDone(NodeID, incarnation: Int)
         /// The process is free again: handle what queued while it was busy.
         case process(NodeID, incarnation: Int)
+        /// A checkpoint write the node asked for ends (it is lost if the node crashed meanwhile).
+        case checkpointDone(NodeID, incarnation: Int, CheckpointImage)
+        /// The install of a checkpoint received from the leader ends.
+        case installDone(NodeID, incarnation: Int, CheckpointFile.Position)
+        /// A ledger whose storage failed finds its disk working again: it is rebuilt from what the disk holds.
+        case diskRecovered(NodeID, incarnation: Int)
         case clientWake(Int)
         /// Clients stop starting new requests (they still finish what they started).
         case stopClients
@@ -50,7 +56,7 @@ public final class Simulator {
         static func == (a: Scheduled, b: Scheduled) -> Bool { (a.time, a.order) == (b.time, b.order) }
     }
 
-    /// A ledger process and what survives its crashes (journal, metadata).
+    /// A ledger process and what survives its crashes (journal, metadata, checkpoints, commit floor).
     /// A class, so that stepping its node mutates it in place (a struct in a dictionary is copied out and back,
     /// which would copy the whole ledger on every step).
     final class LedgerHost {
@@ -62,6 +68,17 @@ public final class Simulator {
         var syncInFlight = false
         var held: [Event] = []
         var highestEpoch: UInt64 = 0
+        /// Oldest first; the newest `CheckpointFile.retainedCount` are kept.
+        var checkpoints: [StoredCheckpoint] = []
+        var commitFloor: Seq = 0
+        /// The checkpoint file being received from the leader (lost in a crash).
+        var staged: [UInt8] = []
+        /// Records below the journal's floor, kept (retention `keep`) for the end-of-run checks.
+        var archive: [JournalRecord] = []
+        /// Where the history starts: an installed checkpoint's position and state (none: at the beginning).
+        var historyBase: (position: CheckpointFile.Position, state: Ledger)?
+        /// What the node reads to send a checkpoint.
+        lazy var checkpointReader = SimulatedCheckpointReader(host: self)
 
         init(metadata: NodeMetadata) { self.metadata = metadata }
     }
@@ -101,6 +118,9 @@ public final class Simulator {
         random = SplitMix64(seed: options.seed)
         var ledgerSettings = LedgerSettings()
         ledgerSettings.injectedBugs = options.injectedBugs
+        // Journals here hold hundreds of records: checkpoints and floors come often enough to matter.
+        ledgerSettings.checkpointIntervalRecords = random.between(8, 256)
+        ledgerSettings.commitFloorIntervalNanos = random.between(1_000_000, 300_000_000)
         self.ledgerSettings = ledgerSettings
         var gatewaySettings = GatewaySettings()
         gatewaySettings.injectedBugs = options.injectedBugs
@@ -200,6 +220,20 @@ public final class Simulator {
             stepLedger(id, .persisted(through: host.journal.lastSeq))
         case let .process(id, incarnation):
             process(id, incarnation: incarnation, event)
+        case let .checkpointDone(id, incarnation, image):
+            guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
+            if host.paused { ledgers[id]!.held.append(event); return }
+            finishCheckpoint(id, image)
+        case let .diskRecovered(id, incarnation):
+            guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
+            trace.note(now, "\(id)'s disk works again: rebuilt from it")
+            // What was written but not synced may or may not be there, as after a crash.
+            crash(id)
+            startLedger(id)
+        case let .installDone(id, incarnation, position):
+            guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
+            if host.paused { ledgers[id]!.held.append(event); return }
+            finishInstall(id, position)
         case .stopClients:
             clientsActive = false
         case let .clientWake(index):
@@ -295,6 +329,17 @@ public final class Simulator {
             case let .truncate(after: seq):
                 ledgers[id]!.journal.truncate(after: seq)
                 ledgers[id]!.journal.sync() // ftruncate + fsync makes everything written durable.
+            case let .writeCheckpoint(image):
+                // Written in the background: the node goes on; a crash before the end loses it.
+                schedule(random.between(1_000_000, 80_000_000),
+                         .checkpointDone(id, incarnation: ledgers[id]!.incarnation, image))
+            case let .storeCommitFloor(seq):
+                ledgers[id]!.commitFloor = max(ledgers[id]!.commitFloor, seq)
+            case let .stageCheckpointChunk(chunk):
+                stage(id, chunk)
+            case let .installCheckpoint(position):
+                schedule(random.between(1_000_000, 60_000_000),
+                         .installDone(id, incarnation: ledgers[id]!.incarnation, position))
             case let .storeMetadata(metadata):
                 if metadata.epoch < ledgers[id]!.highestEpoch {
                     fail("\(id) stored epoch \(metadata.epoch) after \(ledgers[id]!.highestEpoch): epochs only grow")
@@ -366,12 +411,21 @@ public final class Simulator {
         host.held = []
         host.syncInFlight = false
         inboxes[id] = Inbox()
-        // A short undoable tail (chosen by the seed) makes some cuts after a restart take the rebuild path.
-        let ledger = LedgerRecovery.rebuild(from: host.journal, undoableRecords: random.between(0, 64),
-                                                forgettingRequestIDs: ledgerSettings.injectedBugs.contains(.forgetIdempotency))
+        let forgetting = ledgerSettings.injectedBugs.contains(.forgetIdempotency)
+        let checkpoint = restartFromNewestCheckpoint(id)
+        let floor = min(max(host.commitFloor, checkpoint?.lastAppliedSeq ?? 0), host.journal.lastSeq)
+        let ledger = LedgerRecovery.restore(checkpoint: checkpoint, journal: host.journal, commitFloor: floor,
+                                            forgettingRequestIDs: forgetting)
+        if checkpoint != nil {
+            stats.checkpointRestores += 1
+            if !ledger.hasSameState(as: replayWholeHistory(host)) {
+                fail("\(id) restored from its checkpoint at seq \(checkpoint!.lastAppliedSeq) differs from its journal replayed in full")
+            }
+        }
         host.journal.sync()
         host.node = LedgerNode(id: id, metadata: host.metadata, ledger: ledger, journal: host.journal,
-                               settings: ledgerSettings)
+                               checkpoints: host.checkpointReader, settings: ledgerSettings, commitFloor: floor,
+                               checkpointSeq: checkpoint?.lastAppliedSeq ?? 0)
         schedule(random.between(1, Self.tickNanos), .tick(id, incarnation: host.incarnation))
     }
 
@@ -393,6 +447,7 @@ public final class Simulator {
             let keep = random.below(ledgers[id]!.journal.unsyncedCount + 1)
             ledgers[id]!.journal.crash(keepingUnsynced: keep)
             ledgers[id]!.node = nil
+            ledgers[id]!.staged = []
             ledgers[id]!.incarnation += 1
             ledgers[id]!.paused = false
             ledgers[id]!.held = []
@@ -410,9 +465,18 @@ public final class Simulator {
             burst()
             return
         }
-        switch random.below(10) {
-        case 9:
+        switch random.below(11) {
+        case 10:
             burst()
+        case 9:
+            // The disk fails (full, or an I/O error): the ledger stops serving until it works again.
+            guard target != .gateway, let node = ledgers[target]!.node, !node.storageFailed,
+                  !ledgers[target]!.paused else { return }
+            stats.faults["storage failure", default: 0] += 1
+            trace.note(now, "STORAGE FAILURE \(target)")
+            stepLedger(target, .storageFailed)
+            schedule(random.between(50_000_000, 1_500_000_000),
+                     .diskRecovered(target, incarnation: ledgers[target]!.incarnation))
         case 8:
             // Power loss: both ledgers at once, each losing what it had not synced.
             guard ledgers[.primary]!.node != nil, ledgers[.backup]!.node != nil else { return }

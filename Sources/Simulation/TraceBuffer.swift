@@ -56,6 +56,11 @@ struct TraceBuffer {
         case let .received(from, message): return "\(from): \(describe(message))"
         case let .persisted(through): return "persisted through \(through)"
         case .tick: return "tick"
+        case let .checkpointWritten(seq): return "checkpoint at \(seq) written"
+        case let .checkpointFailed(seq): return "checkpoint at \(seq) failed"
+        case let .checkpointInstalled(image): return "checkpoint at \(image.position.seq) installed"
+        case let .checkpointInstallFailed(seq): return "checkpoint install at \(seq) failed"
+        case .storageFailed: return "STORAGE FAILED"
         }
     }
 
@@ -74,6 +79,10 @@ struct TraceBuffer {
             return "append e\(a.epoch) prev \(a.prevSeq) commit \(a.commitSeq) leaderLast \(a.leaderLastSeq) records \(a.records.first?.seq ?? 0)…\(a.records.last?.seq ?? 0)"
         case let .appendAck(ack):
             return "ack e\(ack.epoch) \(ack.success ? "ok" : "NO") match \(ack.matchSeq) last \(ack.lastSeq)"
+        case let .checkpointChunk(chunk):
+            return "checkpoint e\(chunk.epoch) at \(chunk.position.seq) bytes \(chunk.offset)+\(chunk.bytes.count)/\(chunk.totalBytes)"
+        case let .checkpointAck(ack):
+            return "checkpoint ack e\(ack.epoch) at \(ack.seq) received \(ack.receivedBytes)"
         }
     }
 

@@ -1,5 +1,6 @@
-/// The start-up check of a journal file's bytes: verifies every record (its own hash, consecutive seqs, the hash
-/// chain, epochs never decreasing) and builds the index, then classifies whatever stops the scan.
+/// The start-up check of a journal segment's records: verifies every record (its own hash, consecutive seqs, the
+/// hash chain, epochs never decreasing) from the position the segment starts after, and builds the index, then
+/// classifies whatever stops the scan.
 ///
 /// The classification is what keeps recovery both available and safe:
 /// - A bad or incomplete record with nothing valid after it is a torn write — the last write before a crash, never
@@ -7,7 +8,12 @@
 /// - A bad record with any self-verifying record somewhere after it cannot be a torn tail: bytes that were synced
 ///   are damaged. So is a chain break between two self-verifying records. Both are corruption.
 struct JournalScan {
-    /// `offsets[i]`, `epochs[i]`, `hashes[i]`: where the record with seq `i + 1` starts, its epoch, its hash.
+    /// The position the scanned bytes continue: the record before their first one.
+    let baseSeq: UInt64
+    let baseHash: RecordHash
+    let baseEpoch: UInt64
+    /// `offsets[i]`, `epochs[i]`, `hashes[i]`: where the record with seq `baseSeq + i + 1` starts (counted from
+    /// the start of the scanned bytes), its epoch, its hash.
     var offsets: [UInt64] = []
     var epochs: [UInt64] = []
     var hashes: [RecordHash] = []
@@ -21,7 +27,11 @@ struct JournalScan {
         case corrupted(offset: Int, seq: UInt64, reason: String)
     }
 
-    init(scanning bytes: UnsafeRawBufferPointer) {
+    init(scanning bytes: UnsafeRawBufferPointer, after baseSeq: UInt64 = 0, hash baseHash: RecordHash = .zero,
+         epoch baseEpoch: UInt64 = 0) {
+        self.baseSeq = baseSeq
+        self.baseHash = baseHash
+        self.baseEpoch = baseEpoch
         var offset = 0
         var damage: String?
         scanning: while offset < bytes.count {
@@ -55,20 +65,22 @@ struct JournalScan {
         }
     }
 
-    private var nextSeq: UInt64 { UInt64(offsets.count) + 1 }
+    var nextSeq: UInt64 { baseSeq + UInt64(offsets.count) + 1 }
+    var lastHash: RecordHash { hashes.last ?? baseHash }
+    var lastEpoch: UInt64 { epochs.last ?? baseEpoch }
 
     /// Why `frame`, self-valid, cannot follow the records scanned so far; nil if it can.
     private func chainBreak(_ frame: RecordFrame) -> String? {
-        let previousSeq = UInt64(offsets.count)
+        let previousSeq = nextSeq - 1
         if frame.seq != nextSeq {
             return "chain break: a valid record claims seq \(frame.seq) where seq \(nextSeq) belongs"
         }
-        let previousHash = hashes.last ?? .zero
+        let previousHash = lastHash
         if frame.prevHash != previousHash {
             return "chain break: record seq \(frame.seq) names prevHash \(frame.prevHash), but seq \(previousSeq) "
                 + "has hash \(previousHash)"
         }
-        let previousEpoch = epochs.last ?? 0
+        let previousEpoch = lastEpoch
         if frame.epoch < previousEpoch {
             return "chain break: record seq \(frame.seq) has epoch \(frame.epoch), below epoch \(previousEpoch) of "
                 + "seq \(previousSeq)"

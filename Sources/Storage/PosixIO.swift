@@ -81,6 +81,23 @@ enum PosixIO {
         }
     }
 
+    /// The names in `directory` (not "." and ".."); empty when it does not exist.
+    static func fileNames(in directory: String) throws -> [String] {
+        guard let handle = opendir(directory) else {
+            if errno == ENOENT { return [] }
+            throw StorageError.lastSystemCall("opendir", path: directory)
+        }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     /// The directory part of `path` ("." for a bare file name).
     static func parentDirectory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }

@@ -26,6 +26,12 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A failure of the disk or the file system (a write or sync that failed, no space) rather than of content.
+    public var isDiskFailure: Bool {
+        if case .systemCall = self { return true }
+        return false
+    }
+
     /// The error for a system call that just failed; reads `errno` at once, before anything can overwrite it.
     static func lastSystemCall(_ call: String, path: String) -> StorageError {
         .systemCall(call, path: path, errno: errno)

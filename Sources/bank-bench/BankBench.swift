@@ -25,6 +25,12 @@ struct BankBench: ParsableCommand {
     @Flag(help: "Shorter phases (about a minute in all).")
     var quick = false
 
+    @Flag(help: "Run only the history phase (make bench-history): a long life of transfers, memory, restarts.")
+    var history = false
+
+    @Option(help: "History phase: transfers to drive (default 20,000,000; quick 2,000,000).")
+    var historyTransfers: Int?
+
     @Option(help: "Throughput phase: requests in flight in all.")
     var inflight = 64
 
@@ -91,6 +97,12 @@ struct BankBench: ParsableCommand {
     @Option(help: "Cluster file whose timeouts the bench cluster uses (ports and data directory are the bench's own).")
     var clusterTemplate = "deploy/local/cluster.json"
 
+    /// Where this executable lives (bank-gateway and bank-ledger are built beside it).
+    static func executableDirectory() -> URL {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent()
+    }
+
     func validate() throws {
         guard inflight >= 1, sockets >= 1, sockets <= inflight else { throw ValidationError("need 1 ≤ --sockets ≤ --inflight") }
         guard (1...1000).contains(batchSize) else { throw ValidationError("--batch-size must be 1…1000") }
@@ -104,6 +116,21 @@ struct BankBench: ParsableCommand {
     }
 
     func run() throws {
+        if history {
+            let directory = URL(fileURLWithPath: dir, isDirectory: true)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let template = FileManager.default.fileExists(atPath: clusterTemplate)
+                ? try ClusterFile.load(path: clusterTemplate) : ClusterFile()
+            let options = HistoryBench.Options(
+                transfers: historyTransfers ?? (quick ? 2_000_000 : 20_000_000),
+                directory: directory.appendingPathComponent("history"),
+                reportURL: directory.appendingPathComponent("report.json"),
+                binDirectory: binDir.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? Self.executableDirectory(),
+                template: template)
+            let code = try HistoryBench(options: options).run()
+            if code != 0 { throw ExitCode(code) }
+            return
+        }
         let settings = Settings(self)
         let runner = try BenchRunner(settings: settings)
         let exitCode = runner.runAll()

@@ -95,7 +95,9 @@ struct BankSim: ParsableCommand {
               + "\(String(format: "%.0f", Double(seeds) / elapsed)) seeds/s")
         print("events \(total.events), virtual time \(total.virtualNanos / 1_000_000_000) s, leader changes "
               + "\(total.leaderChanges), acknowledged writes \(total.acknowledgedWrites), refused \(total.refusedWrites), "
-              + "overloaded replies \(total.overloadedReplies)")
+              + "overloaded replies \(total.overloadedReplies), "
+              + "restarts from a checkpoint \(total.checkpointRestores), checkpoints installed from the leader "
+              + "\(total.checkpointInstalls)")
         print("faults: " + total.faults.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
     }
 }

@@ -154,18 +154,13 @@ import Testing
         #expect(refusal)
     }
 
-    /// With undo logs (rolled back) and without (rebuilt from the journal): the same result.
-    @Test(arguments: [0, 1] as [UInt64])
-    mutating func aFollowerDropsRecordsTheNewLeaderNeverHad(undoableRecords: UInt64) {
+    @Test mutating func aFollowerDropsRecordsTheNewLeaderNeverHad() {
         // The follower holds a record from epoch 1 that was never committed; the epoch-2 leader has none.
         let journal = MemoryJournal()
-        let stale = JournalRecord(epoch: 1, seq: 1, prevHash: .zero, payload: Entry(timeMillis: 1, mutations: [
-            Mutation(requestID: RequestID("x")!, operation: .openAccount(AccountID("ghost")!, currency: .gbp,
-                                                                          overdraftLimitMinor: 0))]).encoded())
-        journal.append([stale])
+        journal.append([Self.openRecord(epoch: 1, seq: 1, prevHash: .zero, account: "ghost")])
         journal.sync()
-        let ledger = LedgerRecovery.rebuild(from: journal, undoableRecords: undoableRecords)
-        #expect(ledger.undoableEntryCount == Int(undoableRecords))
+        let ledger = LedgerRecovery.restore(journal: journal, commitFloor: 0)
+        #expect(ledger.undoableEntryCount == 1, "records after the commit floor keep undo logs")
         var node = LedgerNode(id: .backup, metadata: NodeMetadata(dataID: 7, epoch: 1, leader: "backup"),
                               ledger: ledger, journal: journal)
         let actions = node.step(.received(from: .primary, .append(Append(
@@ -176,6 +171,88 @@ import Testing
         #expect(node.ledger.lastAppliedSeq == 0)
     }
 
+    static func openRecord(epoch: UInt64, seq: Seq, prevHash: RecordHash, account: String) -> JournalRecord {
+        JournalRecord(epoch: epoch, seq: seq, prevHash: prevHash, payload: Entry(timeMillis: 1, mutations: [
+            Mutation(requestID: RequestID("open-\(account)")!, operation: .openAccount(
+                AccountID(account)!, currency: .gbp, overdraftLimitMinor: 0))]).encoded())
+    }
+
+    /// A journal of `count` account openings, synced.
+    static func journal(records count: Int) -> MemoryJournal {
+        let journal = MemoryJournal()
+        for seq in 1...count {
+            journal.append([openRecord(epoch: 1, seq: Seq(seq), prevHash: journal.lastHash, account: "a\(seq)")])
+        }
+        journal.sync()
+        return journal
+    }
+
+    @Test func aRestartedLedgerKeepsUndoLogsOnlyAfterItsCommitFloor() {
+        let journal = Self.journal(records: 10)
+        let ledger = LedgerRecovery.restore(journal: journal, commitFloor: 7)
+        #expect(ledger.undoableEntryCount == 3)
+        let node = LedgerNode(id: .backup, metadata: NodeMetadata(dataID: 7, epoch: 1, leader: nil), ledger: ledger,
+                              journal: journal, commitFloor: 7)
+        #expect(node.commitSeq == 7, "what was committed before the restart stays committed")
+    }
+
+    @Test func restoringFromACheckpointEqualsReplayingTheWholeJournal() throws {
+        let journal = Self.journal(records: 12)
+        let full = LedgerRecovery.restore(journal: journal, commitFloor: 12)
+        // The state after seq 5, through the checkpoint codec, then the records after it.
+        var atFive = LedgerRecovery.restore(journal: Self.journal(records: 5), commitFloor: 5)
+        atFive.keepsUndo = false
+        var bytes: [UInt8] = []
+        atFive.writeCheckpoint(chunkByteCount: 64) { bytes.append(contentsOf: $0) }
+        let checkpoint = try bytes.withUnsafeBytes { try Ledger(checkpoint: $0) }
+        let restored = LedgerRecovery.restore(checkpoint: checkpoint, journal: journal, commitFloor: 5)
+        #expect(restored.hasSameState(as: full))
+        #expect(restored.undoableEntryCount == 7)
+    }
+
+    /// Drives a lone leader through `count` account openings, each made durable at once.
+    mutating func leaderWrites(_ count: Int, settings: LedgerSettings) -> (LedgerNode, [LedgerAction]) {
+        let journal = MemoryJournal()
+        var node = LedgerNode(id: .primary, metadata: NodeMetadata(dataID: 7, epoch: 0, leader: nil), ledger: Ledger(),
+                              journal: journal, settings: settings)
+        _ = node.step(.received(from: .gateway, .heartbeat(Self.config(epoch: 1, leader: .primary))), now: clock.now)
+        var all: [LedgerAction] = []
+        for index in 0..<count {
+            clock.advance(milliseconds: 10)
+            var actions = node.step(.received(from: .gateway, .forward(epoch: 1, token: UInt64(index), body: Self.body(
+                #"{"op":"open_account","request_id":"o\#(index)","account":"a\#(index)"}"#))), now: clock.now)
+            Self.write(actions, to: journal)
+            journal.sync()
+            actions += node.step(.persisted(through: journal.lastSeq), now: clock.now)
+            all += actions
+        }
+        return (node, all)
+    }
+
+    static func checkpoints(_ actions: [LedgerAction]) -> [CheckpointImage] {
+        actions.compactMap { if case let .writeCheckpoint(image) = $0 { return image } else { return nil } }
+    }
+
+    @Test mutating func checkpointsAreTakenAtTheCommitSeqOneAtATime() throws {
+        var settings = LedgerSettings()
+        settings.checkpointIntervalRecords = 4
+        settings.commitFloorIntervalNanos = .milliseconds(30)
+        var (node, actions) = leaderWrites(10, settings: settings)
+        let images = Self.checkpoints(actions)
+        #expect(images.map(\.position.seq) == [4], "one checkpoint in flight at a time")
+        let floors = actions.compactMap { if case let .storeCommitFloor(seq) = $0 { return seq } else { return nil } }
+        #expect(floors == [1, 3, 6, 9], "at most every 30 ms (a write every 10 ms): what had committed by then")
+        // The image is the state at its seq, whatever was applied after it.
+        let image = try #require(images.first)
+        let settled = image.settledLedger()
+        #expect(settled.lastAppliedSeq == 4 && settled.accountCount == 4)
+        let next = Self.checkpoints(node.step(.checkpointWritten(seq: 4), now: clock.now))
+        #expect(node.checkpointSeq == 4)
+        #expect(next.map(\.position.seq) == [10], "the next one once the first is durable")
+        _ = node.step(.checkpointFailed(seq: 10), now: clock.now)
+        #expect(node.checkpointSeq == 4, "a failed checkpoint is not counted")
+        #expect(Self.checkpoints(node.step(.tick, now: clock.now)).isEmpty, "retried after another interval")
+    }
     @Test mutating func aRestartedLedgerDoesNotResumeLeadingOnItsOwn() {
         var node = LedgerNode(id: .primary, metadata: NodeMetadata(dataID: 7, epoch: 4, leader: "primary"),
                               ledger: Ledger(), journal: MemoryJournal())
@@ -192,5 +269,140 @@ import Testing
                                 now: clock.now)
         #expect(Self.replies(actions) == [2])
         #expect(!actions.contains { if case .append = $0 { true } else { false } })
+    }
+}
+
+/// Checkpoint transfer, event by event: the leader streams its newest checkpoint to a follower below its floor
+/// within a window; the follower stages it, installs it and goes on from it.
+@Suite struct CheckpointTransferTests {
+    var clock = TestClock()
+
+    final class Files: CheckpointReading {
+        var files: [UInt64: [UInt8]] = [:]
+        func checkpointBytes(seq: UInt64, offset: UInt64, maxBytes: Int) -> (totalBytes: UInt64, bytes: [UInt8])? {
+            guard let file = files[seq], offset < UInt64(file.count) else { return nil }
+            let end = min(file.count, Int(offset) + maxBytes)
+            return (UInt64(file.count), Array(file[Int(offset)..<end]))
+        }
+    }
+
+    static var settings: LedgerSettings {
+        var settings = LedgerSettings()
+        settings.maxBytesPerAppend = 300
+        settings.maxInflightBytes = 600
+        return settings
+    }
+
+    /// A leader whose journal holds 20 openings, with its floor (and newest checkpoint) at 10.
+    mutating func leader() -> (LedgerNode, Files, MemoryJournal, CheckpointFile.Position) {
+        let journal = LedgerNodeTests.journal(records: 20)
+        let position = CheckpointFile.Position(seq: 10, epoch: 1, hash: journal.hash(at: 10)!)
+        journal.advanceFloor(to: 10)
+        let files = Files()
+        files.files[10] = (0..<1_000).map { UInt8(truncatingIfNeeded: $0) }
+        var atTen = LedgerRecovery.restore(journal: LedgerNodeTests.journal(records: 10), commitFloor: 10)
+        atTen.keepsUndo = false
+        let ledger = LedgerRecovery.restore(checkpoint: atTen, journal: journal, commitFloor: 20)
+        var node = LedgerNode(id: .primary, metadata: NodeMetadata(dataID: 7, epoch: 1, leader: "primary"),
+                              ledger: ledger, journal: journal, checkpoints: files, settings: Self.settings,
+                              commitFloor: 20, checkpointSeq: 10)
+        _ = node.step(.received(from: .gateway, .heartbeat(LedgerNodeTests.config(epoch: 2, leader: .primary))),
+                      now: clock.now)
+        #expect(node.role == .leader)
+        return (node, files, journal, position)
+    }
+
+    static func chunks(_ actions: [LedgerAction]) -> [CheckpointChunk] {
+        LedgerNodeTests.sends(actions).compactMap { if case let (.backup, .checkpointChunk(c)) = $0 { c } else { nil } }
+    }
+
+    @Test mutating func theLeaderStreamsItsCheckpointWithinAWindowThenReplicatesFromIt() {
+        var (node, _, _, position) = leader()
+        // The wiped follower answers the first probe: it has nothing.
+        var actions = node.step(.received(from: .backup, .appendAck(AppendAck(epoch: 2, success: false, matchSeq: 0,
+                                                                              lastSeq: 0))), now: clock.now)
+        clock.advance(milliseconds: 200)
+        actions += node.step(.tick, now: clock.now)
+        var sent = Self.chunks(actions)
+        #expect(sent.map(\.offset) == [0, 300], "two pieces fill the 600-byte window")
+        #expect(sent.allSatisfy { $0.position == position && $0.totalBytes == 1_000 })
+        #expect(LedgerNodeTests.appends(actions).isEmpty, "no appends below the floor")
+        actions = node.step(.received(from: .backup, .checkpointAck(CheckpointAck(epoch: 2, seq: 10, receivedBytes: 600))),
+                            now: clock.now)
+        sent = Self.chunks(actions)
+        #expect(sent.map(\.offset) == [600, 900])
+        #expect(sent.last?.bytes.count == 100)
+        // Installed: the follower matches at the checkpoint; records after it follow as appends.
+        actions = node.step(.received(from: .backup, .appendAck(AppendAck(epoch: 2, success: true, matchSeq: 10,
+                                                                           lastSeq: 10))), now: clock.now)
+        let appends = LedgerNodeTests.appends(actions)
+        #expect(appends.first?.prevSeq == 10 && appends.first?.records.first?.seq == 11)
+    }
+
+    @Test mutating func aFollowerThatLostWhatItStagedMakesTheLeaderStartOver() {
+        var (node, _, _, _) = leader()
+        _ = node.step(.received(from: .backup, .appendAck(AppendAck(epoch: 2, success: false, matchSeq: 0, lastSeq: 0))),
+                      now: clock.now)
+        clock.advance(milliseconds: 200)
+        _ = node.step(.tick, now: clock.now)
+        _ = node.step(.received(from: .backup, .checkpointAck(CheckpointAck(epoch: 2, seq: 10, receivedBytes: 600))),
+                      now: clock.now)
+        let actions = node.step(.received(from: .backup, .checkpointAck(CheckpointAck(epoch: 2, seq: 10,
+                                                                                      receivedBytes: 0))), now: clock.now)
+        #expect(Self.chunks(actions).map(\.offset) == [0, 300])
+    }
+
+    /// A follower node that stages everything the leader sends and is told the install worked.
+    @Test mutating func aFollowerStagesInstallsAndGoesOnFromTheCheckpoint() throws {
+        let journal = MemoryJournal()
+        var node = LedgerNode(id: .backup, metadata: NodeMetadata(dataID: 9, epoch: 1, leader: nil), ledger: Ledger(),
+                              journal: journal, settings: Self.settings)
+        let source = LedgerNodeTests.journal(records: 10)
+        let position = CheckpointFile.Position(seq: 10, epoch: 1, hash: source.hash(at: 10)!)
+        let file = [UInt8](repeating: 7, count: 500)
+        var actions = node.step(.received(from: .primary, .checkpointChunk(CheckpointChunk(
+            epoch: 2, position: position, totalBytes: 500, offset: 0, bytes: Array(file[0..<300])))), now: clock.now)
+        #expect(actions.contains { if case .stageCheckpointChunk = $0 { true } else { false } })
+        actions = node.step(.received(from: .primary, .appendAck(AppendAck(epoch: 2, success: true, matchSeq: 0,
+                                                                            lastSeq: 0))), now: clock.now)
+        // A piece out of order is answered with what is staged, and not staged.
+        actions = node.step(.received(from: .primary, .checkpointChunk(CheckpointChunk(
+            epoch: 2, position: position, totalBytes: 500, offset: 400, bytes: [1]))), now: clock.now)
+        #expect(!actions.contains { if case .stageCheckpointChunk = $0 { true } else { false } })
+        #expect(LedgerNodeTests.sends(actions).contains { if case let (.primary, .checkpointAck(a)) = $0 { a.receivedBytes == 300 } else { false } })
+        actions = node.step(.received(from: .primary, .checkpointChunk(CheckpointChunk(
+            epoch: 2, position: position, totalBytes: 500, offset: 300, bytes: Array(file[300...])))), now: clock.now)
+        #expect(actions.contains(.installCheckpoint(position)))
+        // Appends are ignored while the install runs.
+        actions = node.step(.received(from: .primary, .append(Append(epoch: 2, prevSeq: 10, prevHash: position.hash,
+            commitSeq: 10, leaderLastSeq: 10, records: []))), now: clock.now)
+        #expect(LedgerNodeTests.sends(actions).allSatisfy { if case (.primary, .appendAck) = $0 { false } else { true } })
+        // The driver made the file the newest checkpoint and reset the journal; the node takes the state.
+        var state = LedgerRecovery.restore(journal: source, commitFloor: 10)
+        state.keepsUndo = false
+        journal.reset(afterSeq: 10, epoch: 1, hash: position.hash)
+        actions = node.step(.checkpointInstalled(CheckpointImage(position: position, ledger: state)), now: clock.now)
+        #expect(node.lastSeq == 10 && node.commitSeq == 10 && node.checkpointSeq == 10)
+        #expect(node.ledger.hasSameState(as: state))
+        #expect(LedgerNodeTests.sends(actions).contains {
+            if case let (.primary, .appendAck(a)) = $0 { a.success && a.matchSeq == 10 } else { false }
+        })
+    }
+
+    @Test mutating func aFollowerThatHoldsTheCheckpointsRecordRefusesToGoBackToIt() {
+        let journal = LedgerNodeTests.journal(records: 15)
+        var node = LedgerNode(id: .backup, metadata: NodeMetadata(dataID: 9, epoch: 2, leader: "primary"),
+                              ledger: LedgerRecovery.restore(journal: journal, commitFloor: 0), journal: journal,
+                              settings: Self.settings)
+        let position = CheckpointFile.Position(seq: 10, epoch: 1, hash: journal.hash(at: 10)!)
+        let actions = node.step(.received(from: .primary, .checkpointChunk(CheckpointChunk(
+            epoch: 2, position: position, totalBytes: 100, offset: 0, bytes: [UInt8](repeating: 1, count: 100)))),
+                                now: clock.now)
+        #expect(!actions.contains { if case .stageCheckpointChunk = $0 { true } else { false } })
+        #expect(!actions.contains { if case .installCheckpoint = $0 { true } else { false } })
+        #expect(LedgerNodeTests.sends(actions).contains {
+            if case let (.primary, .appendAck(a)) = $0 { a.success && a.matchSeq >= 10 } else { false }
+        }, "it says it already matches there")
+        #expect(node.lastSeq == 15)
     }
 }

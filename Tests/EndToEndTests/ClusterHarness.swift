@@ -16,13 +16,17 @@ final class ClusterHarness {
     let portBase: Int
     private let processes: LocalCluster
 
-    init(failureTimeoutMilliseconds: Int = 400) throws {
+    /// - Parameter checkpointIntervalRecords: small values make the ledgers write checkpoints (and commit floors)
+    ///   within a test's few hundred records.
+    init(failureTimeoutMilliseconds: Int = 400, checkpointIntervalRecords: Int = 200_000) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("bank-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         portBase = try LocalCluster.freePortBase()
         let config = """
         {"host":"127.0.0.1","port_base":\(portBase),"data_root":"\(root.path)/data",
-         "heartbeat_interval_ms":50,"failure_timeout_ms":\(failureTimeoutMilliseconds),"request_deadline_ms":8000}
+         "heartbeat_interval_ms":50,"failure_timeout_ms":\(failureTimeoutMilliseconds),"request_deadline_ms":8000,
+         "checkpoint_interval_records":\(checkpointIntervalRecords),
+         "commit_floor_interval_ms":20}
         """
         let configURL = root.appendingPathComponent("cluster.json")
         try config.write(to: configURL, atomically: true, encoding: .utf8)
@@ -36,6 +40,8 @@ final class ClusterHarness {
 
     var gatewayEndpoint: String { "tcp://127.0.0.1:\(portBase)" }
 
+    func dataDirectory(of node: Node) -> String { root.path + "/data/" + node.rawValue }
+
     // MARK: - Processes
 
     func start(_ node: Node) throws { try processes.start(node) }
@@ -43,6 +49,7 @@ final class ClusterHarness {
     func signal(_ node: Node, _ signalNumber: Int32) { processes.signal(node, signalNumber) }
     func kill9(_ node: Node) { processes.kill9(node) }
     func isRunning(_ node: Node) -> Bool { processes.isRunning(node) }
+    func stopAll() { processes.killAll() }
 
     func log(of node: Node) -> String {
         (try? String(contentsOf: processes.logURL(node), encoding: .utf8)) ?? ""

@@ -12,9 +12,9 @@ import Glibc
     /// Starts a cluster, waits for two in-sync ledgers, runs `fault` while transfers flow, then checks everything.
     /// - Parameter clientsSeeNoErrors: the fault must show clients nothing but a delay (no timeout, no
     ///   `unavailable`).
-    func scenario(clientsSeeNoErrors: Bool = true,
+    func scenario(clientsSeeNoErrors: Bool = true, checkpointIntervalRecords: Int = 200_000,
                   _ fault: (ClusterHarness, BankClient, TransferLoad) throws -> Void) throws {
-        let harness = try ClusterHarness()
+        let harness = try ClusterHarness(checkpointIntervalRecords: checkpointIntervalRecords)
         try harness.startAll()
         let admin = try BankClient(endpoint: harness.gatewayEndpoint)
         try harness.waitForLeader(client: admin)
@@ -54,6 +54,70 @@ import Glibc
             try harness.waitUntil("a new leader") { (try? harness.waitForLeader(client: admin, seconds: 1)) == Self.follower(of: leader).rawValue }
             try harness.start(leader)
         }
+    }
+
+    /// Checkpoints every 100 records: the killed ledgers come back from their newest checkpoint plus the journal
+    /// after it, rejoin, and the books still check out; the leader's loss shows clients nothing but a delay.
+    @Test func ledgersRestartFromTheirCheckpoints() throws {
+        try scenario(checkpointIntervalRecords: 100) { harness, admin, load in
+            try waitForProgress(load, harness, atLeast: 400)
+            let leader = try Self.leader(admin, harness)
+            let follower = Self.follower(of: leader)
+            try harness.waitUntil("a checkpoint on each ledger") {
+                [leader, follower].allSatisfy { harness.log(of: $0).contains("written:") }
+            }
+            harness.kill9(follower)
+            try harness.start(follower)
+            try harness.waitForConvergence(client: admin, seconds: 40)
+            let followerRestored = try Self.restartLine(of: follower, harness)
+            #expect(!followerRestored.contains("checkpoint at seq 0,"),
+                    "restored from a checkpoint: \(followerRestored)\n\(harness.log(of: follower).suffix(3000))")
+            harness.kill9(leader)
+            try harness.waitUntil("the follower takes over") {
+                (try? harness.waitForLeader(client: admin, seconds: 1)) == follower.rawValue
+            }
+            try harness.start(leader)
+            try harness.waitForConvergence(client: admin, seconds: 40)
+            let restored = try Self.restartLine(of: leader, harness)
+            #expect(!restored.contains("checkpoint at seq 0,"), "restored from a checkpoint: \(restored)")
+            let checkpoints = try CheckpointFileCount.count(in: harness.dataDirectory(of: leader))
+            #expect((1...3).contains(checkpoints), "at most three checkpoints are kept, found \(checkpoints)")
+        }
+    }
+
+    /// A follower whose disk was wiped comes back empty, below the leader's floor: it gets the leader's checkpoint
+    /// while transfers go on, becomes the in-sync follower, and then takes over from the killed leader with every
+    /// acknowledged transfer (the scenario's checks replay every acknowledged request id on it).
+    @Test func aWipedFollowerIsBroughtUpFromTheLeadersCheckpointAndCanTakeOver() throws {
+        try scenario(checkpointIntervalRecords: 100) { harness, admin, load in
+            try waitForProgress(load, harness, atLeast: 300)
+            let leader = try Self.leader(admin, harness)
+            let follower = Self.follower(of: leader)
+            try harness.waitUntil("a checkpoint on the leader") { harness.log(of: leader).contains("written:") }
+            harness.kill9(follower)
+            try FileManager.default.removeItem(atPath: harness.dataDirectory(of: follower))
+            let reached = load.acknowledgedCount
+            try harness.waitUntil("writes to go on without the follower") { load.acknowledgedCount >= reached + 200 }
+            try harness.start(follower)
+            try harness.waitForConvergence(client: admin, seconds: 40)
+            #expect(harness.log(of: follower).contains("installed the leader's checkpoint"),
+                    "caught up by a checkpoint:\n\(harness.log(of: follower).suffix(3000))")
+            harness.kill9(leader)
+            try harness.waitUntil("the once-wiped follower takes over") {
+                (try? harness.waitForLeader(client: admin, seconds: 1)) == follower.rawValue
+            }
+            try harness.start(leader)
+        }
+    }
+
+    /// The start-up line of the ledger's second start, which says where its state came from.
+    static func restartLine(of node: ClusterHarness.Node, _ harness: ClusterHarness) throws -> String {
+        var lines: [Substring] = []
+        try harness.waitUntil("\(node)'s restart line in its log") {
+            lines = harness.log(of: node).split(separator: "\n").filter { $0.contains("state restored in") }
+            return lines.count >= 2
+        }
+        return String(lines[1])
     }
 
     @Test func aPausedLeaderIsReplacedAndNeverAcknowledgesAgain() throws {
@@ -116,5 +180,12 @@ import Glibc
             #expect(reply.isOK, "\(reply)")
             #expect(reply["leader"]?.stringValue == Self.follower(of: leader).rawValue)
         }
+    }
+}
+
+enum CheckpointFileCount {
+    static func count(in dataDirectory: String) throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/checkpoints")
+            .filter { $0.hasSuffix(".ckpt") }.count
     }
 }

@@ -33,7 +33,7 @@ import Testing
         #expect(journal.hash(at: 1) == nil)
         #expect(journal.epoch(at: 0) == 0)
         #expect(journal.records(from: 1, maxCount: 10, maxBytes: 1000).isEmpty)
-        #expect(FileManager.default.fileExists(atPath: nested + "/journal.dat"))
+        #expect(FileManager.default.fileExists(atPath: nested + "/" + TemporaryDirectory.firstSegment))
         journal.close()
     }
 
@@ -49,7 +49,7 @@ import Testing
         #expect(journal.lastSeq == 12)
         #expect(journal.lastHash == all.last!.hash)
         #expect(journal.lastEpoch == 3)
-        #expect(journal.byteCount == UInt64(all.reduce(0) { $0 + $1.encodedCount }))
+        #expect(journal.activeSegmentByteCount == UInt64(TemporaryDirectory.segmentHeaderBytes + all.reduce(0) { $0 + $1.encodedCount }))
         journal.close()
 
         let reopened = try open(directory)
@@ -62,27 +62,27 @@ import Testing
         }
         #expect(reopened.records(from: 1, maxCount: 100, maxBytes: 1 << 20) == all)
         #expect(try reopened.readRecords(from: 9, maxCount: 100, maxBytes: 1 << 20) == Array(all[8...]))
-        #expect(try directory.fileBytes() == encodeAll(all))
+        #expect(try directory.journalBytes() == encodeAll(all))
     }
 
     @Test func tornTailCutMidRecordIsTruncated() throws {
         let directory = try TemporaryDirectory()
         let records = makeChain(count: 10, payloadSize: { _ in 40 })
         try write(records, in: directory)
-        let full = try directory.fileBytes()
+        let full = try directory.journalBytes()
         let cut = full.count - 25 // inside record 10
-        try directory.writeFile(Array(full[0..<cut]))
+        try directory.writeJournal(Array(full[0..<cut]))
 
         var lines: [String] = []
         let journal = try open(directory, lines: &lines)
         #expect(journal.lastSeq == 9)
         #expect(journal.lastHash == records[8].hash)
-        let nineRecordsBytes = UInt64(encodeAll(Array(records[0..<9])).count)
-        #expect(journal.byteCount == nineRecordsBytes)
-        #expect(try directory.fileBytes().count == Int(nineRecordsBytes))
+        let nineRecordsBytes = UInt64(encodeAll(Array(records[0..<9])).count + TemporaryDirectory.segmentHeaderBytes)
+        #expect(journal.activeSegmentByteCount == nineRecordsBytes)
+        #expect(try directory.fileBytes(TemporaryDirectory.firstSegment).count == Int(nineRecordsBytes))
         #expect(lines.count == 1)
         #expect(lines.first?.contains("truncated torn tail at offset \(nineRecordsBytes)") == true)
-        #expect(lines.first?.contains("(\(cut - Int(nineRecordsBytes)) bytes) after seq 9") == true)
+        #expect(lines.first?.contains("(\(cut + TemporaryDirectory.segmentHeaderBytes - Int(nineRecordsBytes)) bytes) after seq 9") == true)
         #expect(lines.first?.contains("after seq 9") == true)
 
         // The journal goes on from seq 9, and the next start is clean.
@@ -99,7 +99,7 @@ import Testing
         let records = makeChain(count: 3)
         try write(records, in: directory)
         let next = makeChain(count: 1, after: 3, hash: records[2].hash)[0].encoded
-        try directory.writeFile(try directory.fileBytes() + next[0..<30])
+        try directory.writeJournal(try directory.journalBytes() + next[0..<30])
         var lines: [String] = []
         let journal = try open(directory, lines: &lines)
         #expect(journal.lastSeq == 3)
@@ -116,15 +116,15 @@ import Testing
         let directory = try TemporaryDirectory()
         let records = makeChain(count: 10)
         try write(records, in: directory)
-        let clean = try directory.fileBytes()
-        try directory.writeFile(clean + junk)
+        let clean = try directory.journalBytes()
+        try directory.writeJournal(clean + junk)
         var lines: [String] = []
         let journal = try open(directory, lines: &lines)
         #expect(journal.lastSeq == 10)
         #expect(journal.lastHash == records[9].hash)
-        #expect(try directory.fileBytes() == clean)
+        #expect(try directory.journalBytes() == clean)
         #expect(lines.count == 1)
-        #expect(lines.first?.contains("truncated torn tail at offset \(clean.count) (\(junk.count) bytes) after seq 10") == true)
+        #expect(lines.first?.contains("truncated torn tail at offset \(clean.count + TemporaryDirectory.segmentHeaderBytes) (\(junk.count) bytes) after seq 10") == true)
         #expect(lines.first?.contains("after seq 10") == true)
     }
 
@@ -132,39 +132,39 @@ import Testing
         let directory = try TemporaryDirectory()
         let records = makeChain(count: 10, payloadSize: { _ in 30 })
         try write(records, in: directory)
-        var bytes = try directory.fileBytes()
+        var bytes = try directory.journalBytes()
         let offsetOfFifth = encodeAll(Array(records[0..<4])).count
         bytes[offsetOfFifth + JournalRecord.headerByteCount + 3] ^= 0x01 // a payload byte of record 5
-        try directory.writeFile(bytes)
+        try directory.writeJournal(bytes)
 
         let error = #expect(throws: JournalError.self) {
             try FileJournal.open(directory: directory.path, logger: { Issue.record("logged \($0)") })
         }
         guard case let .corrupted(path, offset, seq, _) = error else { return }
         #expect(path == directory.journalPath)
-        #expect(offset == UInt64(offsetOfFifth))
+        #expect(offset == UInt64(offsetOfFifth + TemporaryDirectory.segmentHeaderBytes))
         #expect(seq == 5)
         let text = error?.description ?? ""
         #expect(text.contains("refuses to start"))
-        #expect(text.contains("byte offset \(offsetOfFifth)"))
+        #expect(text.contains("byte offset \(offsetOfFifth + TemporaryDirectory.segmentHeaderBytes)"))
         #expect(text.contains("seq 5"))
         #expect(text.contains("hash mismatch"))
         #expect(text.contains(directory.journalPath))
         // Nothing was cut: the operator gets the file as it was.
-        #expect(try directory.fileBytes() == bytes)
+        #expect(try directory.journalBytes() == bytes)
     }
 
     @Test func aDamagedLengthInTheMiddleIsCorruption() throws {
         let directory = try TemporaryDirectory()
         let records = makeChain(count: 10)
         try write(records, in: directory)
-        var bytes = try directory.fileBytes()
+        var bytes = try directory.journalBytes()
         let offsetOfFifth = encodeAll(Array(records[0..<4])).count
         bytes[offsetOfFifth + 6] = 0x40 // length now points far beyond the end of the file: reads as "incomplete"
-        try directory.writeFile(bytes)
+        try directory.writeJournal(bytes)
         let error = #expect(throws: JournalError.self) { try FileJournal.open(directory: directory.path, logger: { _ in }) }
         guard case let .corrupted(_, offset, seq, reason) = error else { return }
-        #expect(offset == UInt64(offsetOfFifth))
+        #expect(offset == UInt64(offsetOfFifth + TemporaryDirectory.segmentHeaderBytes))
         #expect(seq == 5)
         #expect(reason.contains("seq 6")) // the valid record found after the damage
     }
@@ -175,10 +175,10 @@ import Testing
         let b = makeChain(count: 10, salt: 0x55)
         #expect(a[5].hash != b[5].hash)
         let spliced = encodeAll(Array(a[0..<5])) + encodeAll(Array(b[5...]))
-        try directory.writeFile(spliced)
+        try directory.writeJournal(spliced)
         let error = #expect(throws: JournalError.self) { try FileJournal.open(directory: directory.path, logger: { _ in }) }
         guard case let .corrupted(_, offset, seq, reason) = error else { return }
-        #expect(offset == UInt64(encodeAll(Array(a[0..<5])).count))
+        #expect(offset == UInt64(encodeAll(Array(a[0..<5])).count + TemporaryDirectory.segmentHeaderBytes))
         #expect(seq == 6)
         #expect(reason.contains("chain break"))
         #expect(error?.description.contains("refuses to start") == true)
@@ -187,7 +187,7 @@ import Testing
     @Test func aMissingRecordIsAChainBreak() throws {
         let directory = try TemporaryDirectory()
         let records = makeChain(count: 6)
-        try directory.writeFile(encodeAll(Array(records[0..<3]) + Array(records[4...])))
+        try directory.writeJournal(encodeAll(Array(records[0..<3]) + Array(records[4...])))
         let error = #expect(throws: JournalError.self) { try FileJournal.open(directory: directory.path, logger: { _ in }) }
         guard case let .corrupted(_, _, seq, reason) = error else { return }
         #expect(seq == 4)
@@ -198,7 +198,7 @@ import Testing
         let directory = try TemporaryDirectory()
         let first = JournalRecord(epoch: 5, seq: 1, prevHash: .zero, payload: [1])
         let second = JournalRecord(epoch: 4, seq: 2, prevHash: first.hash, payload: [2])
-        try directory.writeFile(encodeAll([first, second]))
+        try directory.writeJournal(encodeAll([first, second]))
         let error = #expect(throws: JournalError.self) { try FileJournal.open(directory: directory.path, logger: { _ in }) }
         guard case let .corrupted(_, _, seq, reason) = error else { return }
         #expect(seq == 2)
@@ -216,7 +216,7 @@ import Testing
         #expect(journal.lastSeq == 6)
         #expect(journal.lastHash == records[5].hash)
         #expect(journal.hash(at: 7) == nil)
-        #expect(journal.byteCount == UInt64(encodeAll(Array(records[0..<6])).count))
+        #expect(journal.activeSegmentByteCount == UInt64(encodeAll(Array(records[0..<6])).count + TemporaryDirectory.segmentHeaderBytes))
         let replacement = makeChain(count: 3, after: 6, hash: records[5].hash, epoch: 3, salt: 9)
         try journal.append(replacement)
         try journal.sync()
@@ -230,7 +230,7 @@ import Testing
         try reopened.truncate(after: 0)
         #expect(reopened.lastSeq == 0)
         #expect(reopened.lastHash == .zero)
-        #expect(try directory.fileBytes().isEmpty)
+        #expect(try directory.journalBytes().isEmpty)
         try reopened.append(makeChain(count: 1, salt: 3))
         #expect(reopened.lastSeq == 1)
     }
@@ -280,14 +280,14 @@ import Testing
         journal.close()
         let reopened = try open(directory)
         #expect(reopened.records(from: 1, maxCount: 100, maxBytes: 1 << 20) == records)
-        #expect(try directory.fileBytes() == Array(batch[4...]))
+        #expect(try directory.journalBytes() == Array(batch[4...]))
     }
 
     @Test func aSecondOpenOfTheSameDirectoryIsRefused() throws {
         let directory = try TemporaryDirectory()
         let journal = try open(directory)
         let error = #expect(throws: StorageError.self) { try FileJournal.open(directory: directory.path, logger: { _ in }) }
-        #expect(error == .locked(path: directory.journalPath))
+        #expect(error == .locked(path: directory.path + "/journal/.lock"))
         journal.close()
         let again = try open(directory) // the lock goes with close()
         again.close()

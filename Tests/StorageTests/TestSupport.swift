@@ -13,13 +13,37 @@ final class TemporaryDirectory {
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
-    var journalPath: String { path + "/" + FileJournal.fileName }
+    /// The journal's first segment (seq 1 on).
+    static let firstSegment = "journal/segment-00000000000000000001.dat"
+    var journalPath: String { path + "/" + Self.firstSegment }
+    /// Segment files start with a header; the tests below look at the records after it.
+    static let segmentHeaderBytes = 64
 
-    func fileBytes(_ name: String = FileJournal.fileName) throws -> [UInt8] {
+    /// The records' bytes in the first segment (after its header).
+    func journalBytes() throws -> [UInt8] {
+        Array(try fileBytes(Self.firstSegment).dropFirst(Self.segmentHeaderBytes))
+    }
+
+    /// Replaces the first segment's records (its header kept as a fresh journal writes it).
+    func writeJournal(_ records: [UInt8]) throws {
+        try FileManager.default.createDirectory(atPath: path + "/journal", withIntermediateDirectories: true)
+        try writeFile(Self.emptySegmentHeader + records, Self.firstSegment)
+    }
+
+    /// The header of a segment that starts at seq 1.
+    static let emptySegmentHeader: [UInt8] = {
+        var bytes: [UInt8] = []
+        for word in [UInt32(0x4753_4B42), 1] { withUnsafeBytes(of: word.littleEndian) { bytes.append(contentsOf: $0) } }
+        for word in [UInt64(1), 0] { withUnsafeBytes(of: word.littleEndian) { bytes.append(contentsOf: $0) } }
+        bytes += [UInt8](repeating: 0, count: 32 + 8)
+        return bytes
+    }()
+
+    func fileBytes(_ name: String) throws -> [UInt8] {
         Array(try Data(contentsOf: URL(fileURLWithPath: path + "/" + name)))
     }
 
-    func writeFile(_ bytes: [UInt8], _ name: String = FileJournal.fileName) throws {
+    func writeFile(_ bytes: [UInt8], _ name: String) throws {
         try Data(bytes).write(to: URL(fileURLWithPath: path + "/" + name))
     }
 }

@@ -1,0 +1,293 @@
+/// The ledger's whole state as bytes: what a checkpoint file holds, so that a restart loads the state at a committed
+/// seq and replays only the journal after it.
+///
+/// ```
+/// state    = version:u8 (= 1) | lastAppliedSeq:u64
+///            accountCount:u32 | account*
+///            lineCount:u64    | line*        (statement lines in journal order)
+///            holdCount:u64    | hold*
+///            receiptCount:u64 | receipt*
+/// account  = id:str | currency:str | balance:i64 | held:i64 | overdraftLimit:i64 | flags:u8 (1 frozen, 2 settlement)
+/// line     = owner:u32 | seq:u64 | amount:i64 | balanceAfter:i64 | time:i64 | requestID:str | reference:optional str
+///            | counterparty:u32 | kind:u8
+/// hold     = id:str | account:str | amount:i64 | open:u8
+/// receipt  = requestID:str | clientKey:optional key | operation (as in a journal entry) | seq:u64 | balance:i64
+///            | available:i64 | held:i64 | captured:i64 | released:i64 | frozen:u8
+/// ```
+///
+/// A receipt's client key is reserved for authenticated clients (a replay will be answered only to the client that
+/// asked); this version keeps none and writes the flag 0.
+///
+/// Only the state goes in: undo logs belong to uncommitted entries, and a checkpoint is taken at a committed seq
+/// (`settled(at:)` rolls a copy back to it). Slot tables, settlement slots and statement links are rebuilt on
+/// load, exactly as the journal built them (slots in creation order, lines appended in journal order).
+///
+/// Decoding checks every value as a journal entry's decoding does, and the rebuilt state against the ledger's
+/// invariants; the file around it carries a checksum (Storage's `CheckpointFile`), so damage is caught before here.
+public struct CheckpointDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { "undecodable checkpoint: \(reason)" }
+}
+
+extension Ledger {
+    static let checkpointFormatVersion: UInt8 = 1
+
+    /// A copy of this ledger as it was right after `seq`, without undo logs: the state a checkpoint at `seq` holds.
+    /// `seq` must be reachable by rolling back (every entry after it is uncommitted and keeps its undo log).
+    ///
+    /// Cheap on the caller's thread: the copy shares storage with `self` until either side writes (copy on
+    /// write), and the roll-back touches only the entries after `seq`.
+    public func settled(at seq: Seq) -> Ledger {
+        var copy = self
+        if seq < copy.lastAppliedSeq { copy.rollBack(to: seq) }
+        copy.keepsUndo = false
+        return copy
+    }
+
+    /// Writes the state (see the format above) in pieces of about `chunkByteCount` bytes to `emit`, so a large
+    /// ledger never needs its whole encoding in memory at once. A ledger with undo logs must be `settled` first.
+    public func writeCheckpoint(chunkByteCount: Int = 1 << 20,
+                                to emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        invariant(undoableEntryCount == 0, "a checkpoint holds committed state only: settle the ledger first")
+        var out = GrowingByteSink(capacity: chunkByteCount + 4096)
+        func flushIfFull() throws {
+            if out.bytes.count >= chunkByteCount {
+                try out.bytes.withUnsafeBytes(emit)
+                out.bytes.removeAll(keepingCapacity: true)
+            }
+        }
+        out.put(Self.checkpointFormatVersion)
+        out.put(lastAppliedSeq)
+        out.put(UInt32(accounts.count))
+        for account in accounts {
+            out.put(account.id.rawValue)
+            out.put(account.currency.rawValue)
+            out.put(account.balanceMinor)
+            out.put(account.heldMinor)
+            out.put(account.overdraftLimitMinor)
+            out.put(UInt8((account.frozen ? 1 : 0) | (account.isSettlement ? 2 : 0)))
+            try flushIfFull()
+        }
+        out.put(UInt64(book.lineCount))
+        try book.forEachLine { line in
+            out.put(UInt32(line.owner))
+            out.put(line.seq)
+            out.put(line.amountMinor)
+            out.put(line.balanceAfterMinor)
+            out.put(line.timeMillis)
+            out.put(line.requestID.rawValue)
+            out.put(optional: line.reference)
+            out.put(UInt32(line.counterpartySlot))
+            out.put(line.kind.checkpointCode)
+            try flushIfFull()
+        }
+        out.put(UInt64(holds.count))
+        for (id, hold) in holds {
+            out.put(id.rawValue)
+            out.put(hold.account.rawValue)
+            out.put(hold.amountMinor)
+            out.put(UInt8(hold.isOpen ? 1 : 0))
+            try flushIfFull()
+        }
+        out.put(UInt64(receipts.count))
+        try receipts.forEach { id, receipt in
+            out.put(id.rawValue)
+            out.put(optional: nil as ClientKey?)
+            out.put(receipt.operation)
+            out.put(receipt.seq)
+            out.put(receipt.balanceMinor)
+            out.put(receipt.availableMinor)
+            out.put(receipt.heldMinor)
+            out.put(receipt.capturedMinor)
+            out.put(receipt.releasedMinor)
+            out.put(UInt8(receipt.frozen ? 1 : 0))
+            try flushIfFull()
+        }
+        if !out.bytes.isEmpty { try out.bytes.withUnsafeBytes(emit) }
+    }
+
+    /// The state a checkpoint holds. Throws on anything malformed; never traps on bad bytes.
+    public init(checkpoint bytes: UnsafeRawBufferPointer) throws(CheckpointDecodingError) {
+        self.init()
+        do throws(EntryDecodingError) {
+            try decodeCheckpoint(EntryReader(bytes: bytes.assumingMemoryBound(to: UInt8.self)))
+        } catch {
+            throw CheckpointDecodingError(reason: error.reason)
+        }
+    }
+
+    private mutating func decodeCheckpoint(_ reader: EntryReader) throws(EntryDecodingError) {
+        var reader = reader
+        func fail(_ reason: String) -> EntryDecodingError { EntryDecodingError(reason: reason) }
+        guard try reader.byte() == Self.checkpointFormatVersion else { throw fail("unknown checkpoint version") }
+        lastAppliedSeq = try reader.u64()
+
+        let accountCount = Int(try reader.u32())
+        guard accountCount <= reader.remaining / 30 else { throw fail("\(accountCount) accounts cannot fit") }
+        accounts.reserveCapacity(accountCount)
+        slots.reserveCapacity(accountCount)
+        book.reserveAccounts(accountCount)
+        for slot in 0..<accountCount {
+            let id = try reader.string()
+            guard let currency = CurrencyCode(try reader.string()) else { throw fail("bad currency") }
+            let balance = Int64(bitPattern: try reader.u64())
+            let held = Int64(bitPattern: try reader.u64())
+            let overdraft = Int64(bitPattern: try reader.u64())
+            let flags = try reader.byte()
+            guard flags & ~3 == 0 else { throw fail("bad account flags") }
+            let isSettlement = flags & 2 != 0
+            let accountID: AccountID
+            if isSettlement {
+                guard id == AccountID.settlement(currency).rawValue, settlementSlots[currency] == nil else {
+                    throw fail("bad settlement account \(id)")
+                }
+                accountID = .settlement(currency)
+                settlementSlots[currency] = slot
+            } else {
+                guard let customer = AccountID(id) else { throw fail("bad account id") }
+                accountID = customer
+            }
+            guard held >= 0, (0...Money.maximumOverdraftMinor).contains(overdraft) else {
+                throw fail("account \(id) has impossible figures")
+            }
+            guard slots.updateValue(slot, forKey: accountID) == nil else { throw fail("account \(id) twice") }
+            accounts.append(Account(id: accountID, currency: currency, balanceMinor: balance, heldMinor: held,
+                                    overdraftLimitMinor: overdraft, frozen: flags & 1 != 0,
+                                    isSettlement: isSettlement))
+            book.addAccount()
+        }
+
+        let lineCount = try reader.u64()
+        guard lineCount <= UInt64(reader.remaining / 50) else { throw fail("\(lineCount) lines cannot fit") }
+        for _ in 0..<lineCount {
+            let owner = Int(try reader.u32())
+            let seq = try reader.u64()
+            let amount = Int64(bitPattern: try reader.u64())
+            let balanceAfter = Int64(bitPattern: try reader.u64())
+            let time = Int64(bitPattern: try reader.u64())
+            guard let requestID = RequestID(try reader.string()) else { throw fail("bad request id in a line") }
+            let reference = try reader.flag() ? try reader.string() : nil
+            let counterparty = Int(try reader.u32())
+            guard let kind = EntryKind(checkpointCode: try reader.byte()) else { throw fail("bad line kind") }
+            guard accounts.indices.contains(owner), accounts.indices.contains(counterparty),
+                  !accounts[owner].isSettlement, seq <= lastAppliedSeq,
+                  book.newestLine(of: owner).map({ $0.seq <= seq }) ?? true
+            else { throw fail("statement line out of place") }
+            book.append(StatementBook.StoredLine(
+                seq: seq, amountMinor: amount, balanceAfterMinor: balanceAfter, timeMillis: time,
+                requestID: requestID, reference: reference, counterpartySlot: Int32(counterparty), previous: -1,
+                kind: kind), to: owner)
+        }
+
+        let holdCount = try reader.u64()
+        guard holdCount <= UInt64(reader.remaining / 14) else { throw fail("\(holdCount) holds cannot fit") }
+        holds.reserveCapacity(Int(holdCount))
+        for _ in 0..<holdCount {
+            let id = try reader.holdID()
+            let account = try reader.account()
+            let amount = try reader.amount()
+            let open = try reader.flag()
+            guard slots[account] != nil else { throw fail("hold \(id) on unknown account") }
+            guard holds.updateValue(Hold(account: account, amountMinor: amount, isOpen: open), forKey: id) == nil
+            else { throw fail("hold \(id) twice") }
+        }
+
+        let receiptCount = try reader.u64()
+        guard receiptCount <= UInt64(reader.remaining / 60) else { throw fail("\(receiptCount) receipts cannot fit") }
+        receipts.reserveCapacity(Int(receiptCount))
+        for _ in 0..<receiptCount {
+            guard let requestID = RequestID(try reader.string()) else { throw fail("bad request id") }
+            if try reader.flag() { _ = try reader.clientKey() } // reserved: not kept by this version
+            let operation = try reader.operation()
+            var stored = StoredReceipt(operation: operation, seq: try reader.u64())
+            stored.balanceMinor = Int64(bitPattern: try reader.u64())
+            stored.availableMinor = Int64(bitPattern: try reader.u64())
+            stored.heldMinor = Int64(bitPattern: try reader.u64())
+            stored.capturedMinor = Int64(bitPattern: try reader.u64())
+            stored.releasedMinor = Int64(bitPattern: try reader.u64())
+            stored.frozen = try reader.flag()
+            guard stored.seq <= lastAppliedSeq else { throw fail("receipt \(requestID) from the future") }
+            guard receipts[requestID] == nil else { throw fail("request \(requestID) twice") }
+            receipts[requestID] = stored
+        }
+        guard reader.remaining == 0 else { throw fail("trailing bytes") }
+    }
+
+    /// Whether two ledgers hold the same state: accounts, holds, receipts and every statement line (not undo logs).
+    /// For tests and the simulator; O(history).
+    public func hasSameState(as other: Ledger) -> Bool {
+        guard lastAppliedSeq == other.lastAppliedSeq, accounts == other.accounts, slots == other.slots,
+              settlementSlots == other.settlementSlots, holds == other.holds,
+              receipts.count == other.receipts.count, book.lineCount == other.book.lineCount else { return false }
+        var same = true
+        receipts.forEach { id, receipt in
+            if same && other.receipts[id] != receipt { same = false }
+        }
+        guard same else { return false }
+        for slot in accounts.indices {
+            guard book.linesNewestFirst(of: slot).elementsEqual(other.book.linesNewestFirst(of: slot), by: {
+                $0.seq == $1.seq && $0.amountMinor == $1.amountMinor && $0.balanceAfterMinor == $1.balanceAfterMinor
+                    && $0.timeMillis == $1.timeMillis && $0.requestID == $1.requestID && $0.reference == $1.reference
+                    && $0.counterpartySlot == $1.counterpartySlot && $0.kind == $1.kind
+            }) else { return false }
+        }
+        return true
+    }
+}
+
+extension StoredReceipt {
+    /// A receipt to be filled in field by field (checkpoint decoding).
+    init(operation: Operation, seq: Seq) {
+        self.operation = operation
+        self.seq = seq
+        balanceMinor = 0
+        availableMinor = 0
+        heldMinor = 0
+        capturedMinor = 0
+        releasedMinor = 0
+        frozen = false
+    }
+}
+
+extension EntryKind {
+    var checkpointCode: UInt8 {
+        switch self {
+        case .deposit: return 1
+        case .withdrawal: return 2
+        case .transfer: return 3
+        case .capture: return 4
+        }
+    }
+
+    init?(checkpointCode: UInt8) {
+        switch checkpointCode {
+        case 1: self = .deposit
+        case 2: self = .withdrawal
+        case 3: self = .transfer
+        case 4: self = .capture
+        default: return nil
+        }
+    }
+}
+
+/// A byte buffer that grows: the sink checkpoints are written through.
+struct GrowingByteSink: ByteSink {
+    var bytes: [UInt8]
+
+    init(capacity: Int) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func put(_ value: UInt8) { bytes.append(value) }
+    mutating func put(_ value: UInt16) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func put(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func put(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func put(_ string: String) {
+        let utf8 = string.utf8
+        invariant(utf8.count <= Int(UInt16.max), "checkpoint strings are at most 65535 bytes, got \(utf8.count)")
+        put(UInt16(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+}

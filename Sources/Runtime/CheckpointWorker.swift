@@ -1,0 +1,192 @@
+import BankCore
+import Cluster
+import Foundation
+import Logging
+import Storage
+import ZeroMQ
+
+/// Writes checkpoints and the commit floor, and installs checkpoints received from the leader, on its own thread,
+/// so the ledger's loop never waits for them: a checkpoint of a large ledger takes seconds to write or load, and
+/// the loop must keep answering heartbeats meanwhile.
+///
+/// The loop hands over a `CheckpointImage` (a copy of the ledger that shares storage with the live one until either
+/// writes); this thread rolls the copy back to the image's committed seq, streams it to a checkpoint file and
+/// reports `.checkpointWritten` or `.checkpointFailed`, waking the loop through its inproc PULL socket (the same
+/// one the journal's sync thread wakes). A newer floor replaces an older one not yet written.
+final class CheckpointWorker: @unchecked Sendable {
+    /// A finished job. The loop acts on it (floor advance, journal reset) before the node hears of it.
+    enum Outcome {
+        case written(seq: UInt64, oldestRetainedSeq: UInt64)
+        case writeFailed(seq: UInt64)
+        case installed(CheckpointImage)
+        case installFailed(seq: UInt64)
+        /// The disk failed (a write, a sync, no space): the ledger treats it as a crash of its storage.
+        case storageFailed(StorageError)
+    }
+
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var pendingImage: CheckpointImage?
+    private var pendingFloor: UInt64?
+    private var pendingInstall: CheckpointFile.Position?
+    private var results: [Outcome] = []
+    private var stopping = false
+    private var finished = false
+
+    private let directory: String
+    private let logger: Logger
+
+    /// Starts the worker; `endpoint` must already be bound by the loop's PULL socket.
+    init(directory: String, context: ZMQContext, endpoint: String, logger: Logger) {
+        self.directory = directory
+        self.logger = logger
+        let thread = Thread { [self] in run(context: context, endpoint: endpoint) }
+        thread.name = "checkpoint"
+        thread.start()
+    }
+
+    /// Queues a checkpoint. The node asks for one at a time (it waits for the report before the next).
+    func write(_ image: CheckpointImage) {
+        condition.lock()
+        precondition(pendingImage == nil, "a checkpoint is already queued")
+        pendingImage = image
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Queues the install of the staged checkpoint (one at a time: the node waits for the outcome).
+    func install(_ position: CheckpointFile.Position) {
+        condition.lock()
+        precondition(pendingInstall == nil, "a checkpoint install is already queued")
+        pendingInstall = position
+        condition.signal()
+        condition.unlock()
+    }
+
+    func storeCommitFloor(_ seq: UInt64) {
+        condition.lock()
+        pendingFloor = max(pendingFloor ?? 0, seq)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The outcomes since the last call.
+    func takeResults() -> [Outcome] {
+        condition.lock()
+        defer { condition.unlock() }
+        let taken = results
+        results.removeAll()
+        return taken
+    }
+
+    /// Stops the thread; a checkpoint being written is abandoned (its temporary file removed), since the journal
+    /// holds everything it would have held.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    private var isStopping: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
+
+    private struct Abandoned: Error {}
+
+    private func run(context: ZMQContext, endpoint: String) {
+        let wakeup: ZMQSocket
+        do {
+            wakeup = try context.makeSocket(.push)
+            try wakeup.connect(endpoint)
+        } catch {
+            fatalError("checkpoint thread: cannot reach the loop at \(endpoint): \(error)")
+        }
+        condition.lock()
+        while true {
+            while !stopping && pendingImage == nil && pendingFloor == nil && pendingInstall == nil { condition.wait() }
+            if stopping { break }
+            let floor = pendingFloor
+            let image = pendingImage
+            let installPosition = pendingInstall
+            pendingFloor = nil
+            pendingImage = nil
+            pendingInstall = nil
+            condition.unlock()
+            var outcomes: [Outcome] = []
+            if let floor {
+                do { try CommitFloorFile.store(floor, directory: directory) } catch let error as StorageError {
+                    outcomes.append(.storageFailed(error))
+                } catch {
+                    logger.error("cannot store the commit floor \(floor): \(error)")
+                }
+            }
+            if let installPosition { outcomes.append(install(installPosition)) }
+            if let image { outcomes.append(write(image)) }
+            condition.lock()
+            results.append(contentsOf: outcomes)
+            condition.unlock()
+            // A wake-up already queued is as good as a new one, so a full queue is fine.
+            if !outcomes.isEmpty { _ = try? wakeup.send([[2]], dontWait: true) }
+            condition.lock()
+        }
+        condition.unlock()
+        wakeup.close()
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Verifies and loads the staged checkpoint, then makes it the newest checkpoint and the commit floor.
+    private func install(_ position: CheckpointFile.Position) -> Outcome {
+        let started = SystemClock.now()
+        do {
+            let ledger = try CheckpointFile.installStaged(in: directory, at: position) { _, body in
+                try Ledger(checkpoint: body)
+            }
+            guard ledger.lastAppliedSeq == position.seq else {
+                throw StorageError.invalidContent(path: CheckpointFile.directory(in: directory),
+                                                  reason: "the received state is at seq \(ledger.lastAppliedSeq)")
+            }
+            try CommitFloorFile.store(position.seq, directory: directory)
+            let elapsedMillis = (SystemClock.now().monotonicNanos - started.monotonicNanos) / 1_000_000
+            logger.info("checkpoint at \(position) received from the leader: verified and loaded in \(elapsedMillis) ms")
+            return .installed(CheckpointImage(position: position, ledger: ledger))
+        } catch let error as StorageError where error.isDiskFailure {
+            return .storageFailed(error)
+        } catch {
+            logger.error("the checkpoint received from the leader (\(position)) cannot be installed: \(error)")
+            return .installFailed(seq: position.seq)
+        }
+    }
+
+    /// Settles the image, writes it, and logs the outcome.
+    private func write(_ image: CheckpointImage) -> Outcome {
+        let started = SystemClock.now()
+        do {
+            let ledger = image.settledLedger()
+            let byteCount = try CheckpointFile.write(in: directory, at: image.position) { put in
+                try ledger.writeCheckpoint { chunk in
+                    if self.isStopping { throw Abandoned() }
+                    try put(chunk)
+                }
+            }
+            let elapsedMillis = (SystemClock.now().monotonicNanos - started.monotonicNanos) / 1_000_000
+            logger.info("checkpoint at seq \(image.position.seq) written: \(byteCount >> 20) MiB in \(elapsedMillis) ms")
+            let oldest = try CheckpointFile.seqs(in: directory).last ?? image.position.seq
+            return .written(seq: image.position.seq, oldestRetainedSeq: oldest)
+        } catch is Abandoned {
+            logger.info("checkpoint at seq \(image.position.seq) abandoned: the ledger is stopping")
+            return .writeFailed(seq: image.position.seq)
+        } catch let error as StorageError {
+            return .storageFailed(error)
+        } catch {
+            logger.error("checkpoint at seq \(image.position.seq) failed: \(error)")
+            return .writeFailed(seq: image.position.seq)
+        }
+    }
+}

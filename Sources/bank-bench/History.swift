@@ -1,0 +1,409 @@
+import BankProtocol
+import Foundation
+import Runtime
+import SeededRandom
+import Synchronization
+import ZeroMQ
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `make bench-history`: a long life in a few minutes. Drives `transfers` transfers (in batches of 1,000) into
+/// 10,000 accounts plus one hot account that takes a twentieth of them, so that it reaches 1,000,000 statement
+/// lines in the full run. At each tenth it records both ledgers' anonymous resident memory (`RssAnon`), their
+/// journal and checkpoint sizes and the throughput of that tenth. At the end: how long each kind of restart takes,
+/// how long a wiped follower needs to be the in-sync follower again, a 50-line statement page deep in the hot
+/// account's history and the replay of an old request id. The results go to `report.json` under "history".
+final class HistoryBench {
+    struct Options: Sendable {
+        var transfers: Int
+        var accounts = 10_000
+        var hotShare = 0.05
+        var clients = 8
+        var batchSize = 1_000
+        var directory: URL
+        var reportURL: URL
+        var binDirectory: URL
+        var template: ClusterFile
+    }
+
+    let options: Options
+    let context: ZMQContext
+    var cluster: BenchCluster?
+    var report: [String: Any] = [:]
+    var tenths: [[String: Any]] = []
+    let accountIDs: [String]
+    static let hotAccount = "hot"
+    static let balance: Int64 = 1_000_000_000_000
+
+    init(options: Options) throws {
+        self.options = options
+        context = try ZMQContext()
+        let width = String(options.accounts - 1).count
+        accountIDs = (0..<options.accounts).map { "h" + String(repeating: "0", count: width - String($0).count) + String($0) }
+    }
+
+    /// Runs the phase; returns the exit code.
+    func run() -> Int32 {
+        ChildGuard.install()
+        var code: Int32 = 0
+        do {
+            try runPhases()
+        } catch {
+            report["failure"] = "\(error)"
+            say("\nFAILED: \(error)")
+            if let cluster {
+                for node in BenchCluster.Node.allCases {
+                    say("--- \(cluster.logURL(node).path) (last lines)")
+                    for line in cluster.log(node).split(separator: "\n").suffix(10) { say("    \(line)") }
+                }
+            }
+            code = 1
+        }
+        cluster?.stopAll()
+        report["tenths"] = tenths
+        do { try mergeIntoReport() } catch {
+            say("could not write the report: \(error)")
+            code = 1
+        }
+        return code
+    }
+
+    private func runPhases() throws {
+        var template = options.template
+        template.journalRetention = .delete // the history bench measures what a ledger must keep, not an archive
+        // Four checkpoints over the run, so restarts and the wiped follower start from one.
+        template.checkpointIntervalMutations = UInt64(max(100_000, options.transfers / 4))
+        let cluster = try BenchCluster(directory: options.directory, binDirectory: options.binDirectory,
+                                       template: template)
+        self.cluster = cluster
+        say("bench-history: \(formatInt(options.transfers)) transfers into \(formatInt(options.accounts)) accounts "
+            + "and one hot account (\(Int(options.hotShare * 100))% of transfers), batches of \(options.batchSize), "
+            + "\(options.clients) clients; data in \(cluster.file.dataRoot)")
+        try cluster.startAll()
+        let admin = try SimpleClient(context: context, endpoint: cluster.gatewayEndpoint)
+        try waitFor("a leader and both ledgers in sync", seconds: 60) { admin.status()?.converged(freshMs: 150) == true }
+        try openAccounts(admin)
+
+        let progress = HistoryProgress()
+        let perClient = options.transfers / options.clients
+        let started = monoNanos()
+        let (context, endpoint, options, accounts) = (context, cluster.gatewayEndpoint, options, accountIDs)
+        let threads = (0..<options.clients).map { client in
+            Thread {
+                Self.drive(client: client, batches: perClient / options.batchSize, options: options, accounts: accounts,
+                           context: context, endpoint: endpoint, progress: progress)
+            }
+        }
+        threads.forEach { $0.start() }
+        let total = (perClient / options.batchSize) * options.batchSize * options.clients
+        var nextTenth = 1
+        var lastCount = 0
+        var lastNanos = started
+        while nextTenth <= 10 {
+            usleep(100_000)
+            if let failure = progress.failures.withLock({ $0.first }) { throw BenchError.check(failure) }
+            let count = progress.done.load(ordering: .relaxed)
+            guard count >= total * nextTenth / 10 else { continue }
+            let now = monoNanos()
+            var row = sample(cluster)
+            row["tenth"] = nextTenth
+            row["transfers"] = count
+            row["tps"] = Double(count - lastCount) / (Double(now - lastNanos) / 1e9)
+            row["seconds"] = Double(now - started) / 1e9
+            tenths.append(row)
+            say(describe(row))
+            lastCount = count
+            lastNanos = now
+            nextTenth += 1
+        }
+        report["transfers"] = total
+        report["tps_overall"] = Double(total) / (Double(monoNanos() - started) / 1e9)
+        report["hot_lines"] = progress.hotLines.load(ordering: .relaxed)
+        try waitFor("both ledgers in sync after the load", seconds: 120) { admin.status()?.converged(freshMs: 150) == true }
+        report["leader_changes"] = admin.status()?.leaderChanges ?? -1
+        try waitFor("no checkpoint being written", seconds: 600) {
+            [BenchCluster.Node.primary, .backup].allSatisfy { node in
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: cluster.file.dataRoot + "/"
+                    + node.rawValue + "/checkpoints")) ?? []
+                return !names.contains { $0.hasSuffix(".tmp") }
+            }
+        }
+
+        try measureReads(admin, hotSeqs: progress.hotSeqs.withLock { $0 },
+                         hotLines: progress.hotLines.load(ordering: .relaxed))
+        try measureRestarts(cluster, admin)
+    }
+
+    // MARK: - Load
+
+    private func openAccounts(_ admin: SimpleClient) throws {
+        let all = accountIDs + [Self.hotAccount]
+        for start in stride(from: 0, to: all.count, by: 500) {
+            var w = JSONWriter(reservingCapacity: 500 * 160)
+            w.beginObject()
+            w.field("op", "batch")
+            w.field("atomic", false)
+            w.key("requests")
+            w.beginArray()
+            for account in all[start..<min(start + 500, all.count)] {
+                w.beginObject()
+                w.field("op", "open_account"); w.field("request_id", "open-" + account); w.field("account", account)
+                w.endObject()
+                w.beginObject()
+                w.field("op", "deposit"); w.field("request_id", "fund-" + account); w.field("account", account)
+                w.field("amount", Self.balance)
+                w.endObject()
+            }
+            w.endArray()
+            w.endObject()
+            guard let reply = try admin.call(w.bytes, timeoutMilliseconds: 60_000), reply["ok"]?.boolValue == true else {
+                throw BenchError.setup("opening accounts failed")
+            }
+        }
+    }
+
+    /// One client: batches of transfers of 1 minor unit, one at a time; a twentieth touch the hot account.
+    private static func drive(client: Int, batches: Int, options: Options, accounts accountIDs: [String],
+                              context: ZMQContext, endpoint: String, progress: HistoryProgress) {
+        guard let connection = try? SimpleClient(context: context, endpoint: endpoint) else {
+            progress.failures.withLock { $0.append("client \(client) cannot connect") }
+            return
+        }
+        var random = SplitMix64(seed: seed(client: client))
+        for batch in 0..<batches {
+            var w = JSONWriter(reservingCapacity: options.batchSize * 110)
+            w.beginObject()
+            w.field("op", "batch")
+            w.field("atomic", false)
+            w.key("requests")
+            w.beginArray()
+            var hot = 0
+            for item in 0..<options.batchSize {
+                var (from, to, _) = Requests.randomPair(accountIDs, &random)
+                if random.chance(Int(options.hotShare * 100)) {
+                    if random.chance(50) { from = Self.hotAccount } else { to = Self.hotAccount }
+                    hot += 1
+                }
+                Requests.writeTransfer(&w, id: requestID(client: client, batch: batch, item: item),
+                                       from: from, to: to, amount: 1)
+            }
+            w.endArray()
+            w.endObject()
+            guard let reply = try? connection.call(w.bytes, timeoutMilliseconds: 60_000),
+                  reply["ok"]?.boolValue == true, let results = reply["results"]?.arrayValue,
+                  results.count == options.batchSize, let seq = results.first?["seq"]?.intValue else {
+                progress.failures.withLock { $0.append("client \(client): batch \(batch) failed") }
+                return
+            }
+            if hot > 0 {
+                progress.hotSeqs.withLock { $0.append((seq, hot)) }
+                progress.hotLines.add(hot, ordering: .relaxed)
+            }
+            progress.done.add(options.batchSize, ordering: .relaxed)
+        }
+    }
+
+    static func requestID(client: Int, batch: Int, item: Int) -> String { "hist-\(client)-\(batch)-\(item)" }
+    static func seed(client: Int) -> UInt64 { UInt64(client) &+ 0x5EED }
+
+    // MARK: - Measurements
+
+    /// Both ledgers' RssAnon and on-disk sizes now.
+    private func sample(_ cluster: BenchCluster) -> [String: Any] {
+        var row: [String: Any] = [:]
+        for node in [BenchCluster.Node.primary, .backup] {
+            let directory = cluster.file.dataRoot + "/" + node.rawValue
+            row[node.rawValue] = [
+                "rss_anon_mb": cluster.pids[node.rawValue].flatMap(Self.rssAnonMegabytes) ?? NSNull(),
+                "journal_mb": Self.megabytes(in: directory + "/journal"),
+                "checkpoints_mb": Self.megabytes(in: directory + "/checkpoints"),
+            ] as [String: Any]
+        }
+        return row
+    }
+
+    private func describe(_ row: [String: Any]) -> String {
+        func node(_ name: String) -> String {
+            guard let n = row[name] as? [String: Any] else { return "-" }
+            return "\(name) RssAnon \(n["rss_anon_mb"] as? Int ?? -1) MB, journal \(n["journal_mb"] as? Int ?? -1) MB, "
+                + "checkpoints \(n["checkpoints_mb"] as? Int ?? -1) MB"
+        }
+        return "  \(row["tenth"] as? Int ?? 0)/10: \(formatInt(row["transfers"] as? Int ?? 0)) transfers, "
+            + "\(formatInt(row["tps"] as? Double ?? 0))/s; \(node("primary")); \(node("backup"))"
+    }
+
+    /// A 50-line statement page of the hot account as deep as its history allows (1,000,000 lines in the full run),
+    /// and an old request id's replay: medians of 5.
+    private func measureReads(_ admin: SimpleClient, hotSeqs: [(seq: Int64, lines: Int)], hotLines: Int) throws {
+        // A batch writes up to ~50 hot lines under one seq, so aim a little short of the bottom to leave a full page.
+        let depth = min(1_000_000, max(0, hotLines - 200))
+        var newerLines = 0
+        var beforeSeq: Int64 = 0
+        for entry in hotSeqs.sorted(by: { $0.seq > $1.seq }) {
+            newerLines += entry.lines
+            beforeSeq = entry.seq
+            if newerLines >= depth { break }
+        }
+        let page = Array(#"{"op":"statement","account":"hot","limit":50,"before_seq":\#(beforeSeq)}"#.utf8)
+        let pageMs = try median(5) {
+            guard let reply = try admin.call(page, timeoutMilliseconds: 60_000), reply["ok"]?.boolValue == true,
+                  (reply["entries"]?.arrayValue?.count ?? 0) >= 50 else {
+                throw BenchError.check("deep statement page failed: \(String(describing: try admin.call(page)).prefix(300))")
+            }
+        }
+        // The very first transfer, sent again as it was: the answer is its original receipt.
+        var random = SplitMix64(seed: Self.seed(client: 0))
+        var (from, to, _) = Requests.randomPair(accountIDs, &random)
+        if random.chance(Int(options.hotShare * 100)) {
+            if random.chance(50) { from = Self.hotAccount } else { to = Self.hotAccount }
+        }
+        let old = Requests.transfer(id: Self.requestID(client: 0, batch: 0, item: 0), from: from, to: to, amount: 1)
+        let replayMs = try median(5) {
+            guard let reply = try admin.call(old, timeoutMilliseconds: 60_000), reply["replayed"]?.boolValue == true
+            else { throw BenchError.check("the first transfer's request id was not replayed") }
+        }
+        report["statement_page_depth"] = newerLines
+        report["statement_page_ms"] = pageMs
+        report["old_request_id_ms"] = replayMs
+        say("  statement page of 50 at depth \(formatInt(newerLines)): \(format(pageMs)) ms; old request id: "
+            + "\(format(replayMs)) ms")
+    }
+
+    /// Follower restart to in sync; whole-cluster restart (both ledgers killed) to the first answered request;
+    /// a wiped follower to in sync. Each ledger's own restore time comes from its log.
+    private func measureRestarts(_ cluster: BenchCluster, _ admin: SimpleClient) throws {
+        guard let leaderName = admin.status()?.leader, let leader = BenchCluster.Node(rawValue: leaderName) else {
+            throw BenchError.check("no leader")
+        }
+        let follower: BenchCluster.Node = leader == .primary ? .backup : .primary
+
+        var offset = cluster.logSize(follower)
+        cluster.kill9(follower)
+        var t0 = monoNanos()
+        try cluster.start(follower)
+        try waitForInSync(follower, logOffset: offset, cluster, admin)
+        report["follower_restart_to_in_sync_ms"] = Double(monoNanos() - t0) / 1e6
+        report["follower_restore_ms"] = Self.restoreMillis(cluster.log(follower, from: offset)) ?? NSNull()
+
+        let offsets = [leader: cluster.logSize(leader), follower: cluster.logSize(follower)]
+        cluster.kill9(leader)
+        cluster.kill9(follower)
+        t0 = monoNanos()
+        try cluster.start(leader)
+        try cluster.start(follower)
+        let balance = Array(#"{"op":"balance","account":"hot"}"#.utf8)
+        try waitFor("a request answered after both ledgers restarted", seconds: 300) {
+            (try? admin.call(balance, timeoutMilliseconds: 500))??["ok"]?.boolValue == true
+        }
+        report["leader_restart_to_serving_ms"] = Double(monoNanos() - t0) / 1e6
+        report["leader_restore_ms"] = Self.restoreMillis(cluster.log(leader, from: offsets[leader]!)) ?? NSNull()
+        try waitFor("both in sync again", seconds: 300) { admin.status()?.converged(freshMs: 150) == true }
+
+        guard let currentLeader = admin.status()?.leader.flatMap(BenchCluster.Node.init(rawValue:)) else {
+            throw BenchError.check("no leader after the restart")
+        }
+        let wiped: BenchCluster.Node = currentLeader == .primary ? .backup : .primary
+        offset = cluster.logSize(wiped)
+        cluster.kill9(wiped)
+        try FileManager.default.removeItem(atPath: cluster.file.dataRoot + "/" + wiped.rawValue)
+        t0 = monoNanos()
+        try cluster.start(wiped)
+        try waitForInSync(wiped, logOffset: offset, cluster, admin)
+        report["wiped_follower_to_in_sync_ms"] = Double(monoNanos() - t0) / 1e6
+        report["wiped_follower_installed_checkpoint"] = cluster.log(wiped, from: offset).contains("installed the leader's checkpoint")
+        var after = sample(cluster)
+        after.removeValue(forKey: "tenth")
+        report["after_restarts"] = after
+        say("  follower restart → in sync \(formatInt(report["follower_restart_to_in_sync_ms"] as? Double ?? 0)) ms "
+            + "(restore \(report["follower_restore_ms"] as? Int ?? -1) ms); both restarted → serving "
+            + "\(formatInt(report["leader_restart_to_serving_ms"] as? Double ?? 0)) ms (leader restore "
+            + "\(report["leader_restore_ms"] as? Int ?? -1) ms); wiped follower → in sync "
+            + "\(formatInt(report["wiped_follower_to_in_sync_ms"] as? Double ?? 0)) ms")
+        say("  after: \(describe(after.merging(["tenth": 0, "transfers": 0, "tps": 0.0]) { a, _ in a }))")
+    }
+
+    // MARK: - Helpers
+
+    /// Waits until the restarted `node` is the in-sync follower by reports it sent after it started (right after a
+    /// kill the gateway still shows the dead process's last, fresh-looking report).
+    private func waitForInSync(_ node: BenchCluster.Node, logOffset: UInt64, _ cluster: BenchCluster,
+                               _ admin: SimpleClient) throws {
+        var restoredAt: UInt64 = 0
+        try waitFor("\(node) to restore its state", seconds: 600) {
+            guard cluster.log(node, from: logOffset).contains("state restored in") else { return false }
+            restoredAt = monoNanos()
+            return true
+        }
+        try waitFor("\(node) in sync", seconds: 600) {
+            guard let status = admin.status(), status.converged(freshMs: 150),
+                  let age = status.node(node.rawValue)?.heartbeatAgeMs else { return false }
+            return UInt64(age) * 1_000_000 < monoNanos() - restoredAt
+        }
+    }
+
+    /// "state restored in N ms" from a ledger's start-up line.
+    static func restoreMillis(_ log: String) -> Int? {
+        guard let line = log.split(separator: "\n").last(where: { $0.contains("state restored in") }),
+              let range = line.range(of: "state restored in ") else { return nil }
+        return Int(line[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    static func rssAnonMegabytes(pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "") else { return nil }
+        return kilobytes / 1024
+    }
+
+    static func megabytes(in directory: String) -> Int {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let bytes = files.reduce(UInt64(0)) { total, name in
+            let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + name))?[.size] as? NSNumber
+            return total + (size?.uint64Value ?? 0)
+        }
+        return Int(bytes >> 20)
+    }
+
+    private func median(_ runs: Int, _ body: () throws -> Void) throws -> Double {
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let start = monoNanos()
+            try body()
+            times.append(Double(monoNanos() - start) / 1e6)
+        }
+        return times.sorted()[runs / 2]
+    }
+
+    private func waitFor(_ what: String, seconds: Double, _ condition: () -> Bool) throws {
+        let deadline = monoNanos() + UInt64(seconds * 1e9)
+        while monoNanos() < deadline {
+            if condition() { return }
+            usleep(20_000)
+        }
+        throw BenchError.timeout(what)
+    }
+
+    /// Puts the results under "history" in report.json, keeping what the other phases wrote.
+    private func mergeIntoReport() throws {
+        var whole: [String: Any] = [:]
+        if let data = try? Data(contentsOf: options.reportURL),
+           let existing = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            whole = existing
+        }
+        report["measured_at"] = ISO8601DateFormatter().string(from: Date())
+        whole["history"] = report
+        let data = try JSONSerialization.data(withJSONObject: whole, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: options.reportURL)
+        say("report: \(options.reportURL.path) (\"history\")")
+    }
+}
+
+/// What the history phase's client threads report to the main thread.
+final class HistoryProgress: Sendable {
+    let done = Atomic<Int>(0)
+    let hotLines = Atomic<Int>(0)
+    let failures = Mutex<[String]>([])
+    /// The seq of every batch that moved the hot account, with how many of its lines it wrote.
+    let hotSeqs = Mutex<[(seq: Int64, lines: Int)]>([])
+}
