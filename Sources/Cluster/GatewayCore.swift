@@ -141,11 +141,14 @@ public struct GatewayCore {
         waiting.append(token)
     }
 
-    /// Whether a leader is serving in the steady state: confirmed for the grace period, and answering (a leader
-    /// silent for a heartbeat interval with requests outstanding may be dead: its failure is not yet declared).
+    /// Whether a leader is serving in the steady state: confirmed for the grace period, and reporting (a leader
+    /// that has missed two reports may be dead, its failure not yet declared). Reports travel on the control
+    /// connections and are answered first, so a leader that is merely busy, or whose commits wait on a slow
+    /// follower, keeps reporting: it is overloaded, and the steady bounds apply.
     private var leaderServesSteadily: Bool {
-        canForward && now.nanos(since: leaderConfirmedNanos) >= settings.failoverGraceNanos
-            && (forwardedCount == 0 || now.nanos(since: lastLeaderReplyNanos) < settings.heartbeatIntervalNanos)
+        guard canForward, let leader = config.leader, let health = nodes[leader] else { return false }
+        return now.nanos(since: leaderConfirmedNanos) >= settings.failoverGraceNanos
+            && now.nanos(since: health.lastHeardNanos) < 2 * settings.heartbeatIntervalNanos
     }
 
     /// Why a new request cannot be admitted now, or nil when it can. Unless a leader serves steadily (a failover,

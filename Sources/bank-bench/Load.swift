@@ -95,6 +95,9 @@ struct PipelineSettings: Sendable {
     /// After an `overloaded` reply, send nothing for its `retry_after_ms` (as the protocol asks of clients);
     /// requests falling due meanwhile are counted as shed. Only with a rate.
     var backOffOnOverload = false
+    /// Send a request answered `overloaded` again, same bytes, after its `retry_after_ms`, as a careful client
+    /// does: it counts (in `overloaded`) but is not a failure; its latency runs from the first attempt.
+    var retryOverloaded = false
 }
 
 /// One DEALER socket on one thread, pipelining single `transfer` requests and matching replies by `request_id`.
@@ -123,8 +126,13 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
     let interval = settings.ratePerSecond.map { 1e9 / $0 }
     var nextDue = Double(monoNanos())
     var pausedUntil: UInt64 = 0
+    /// With `retryOverloaded`: the bodies of requests in flight, and the ones due again (in order of due time).
+    var bodies: [String: [UInt8]] = [:]
+    var retries: [(due: UInt64, id: String)] = []
+    var retryHead = 0
 
     func finish(id: String, outcome: TransferOutcome, now: UInt64) {
+        bodies[id] = nil
         guard let position = pending.removeValue(forKey: id) else {
             shared.late.add(1, ordering: .relaxed)
             return
@@ -168,6 +176,17 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
             let stopping = shared.stop.load(ordering: .relaxed)
             if stopping && pending.isEmpty { break }
             var now = monoNanos()
+            while retryHead < retries.count, retries[retryHead].due <= now {
+                let id = retries[retryHead].id
+                if pending[id] != nil, let body = bodies[id] {
+                    guard try socket.send([[], body], dontWait: true) else { break }
+                }
+                retryHead += 1
+            }
+            if retryHead > 1024 && retryHead * 2 > retries.count {
+                retries.removeFirst(retryHead)
+                retryHead = 0
+            }
             if !stopping, let interval, settings.backOffOnOverload, now < pausedUntil {
                 var shed = 0
                 while nextDue <= Double(now) {
@@ -187,6 +206,7 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
                     let (from, to, amount) = Requests.randomPair(settings.accounts, &rng)
                     let body = Requests.transfer(id: id, from: from, to: to, amount: amount)
                     guard try socket.send([[], body], dontWait: true) else { break }
+                    if settings.retryOverloaded { bodies[id] = body }
                     if let interval { nextDue += interval }
                     pending[id] = fifoBase + fifoIDs.count
                     fifoIDs.append(id)
@@ -207,6 +227,13 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
                 if settings.backOffOnOverload, let retryAfter = reply["retry_after_ms"]?.intValue {
                     pausedUntil = max(pausedUntil, now + UInt64(max(0, retryAfter)) * 1_000_000)
                 }
+                if settings.retryOverloaded, let echoed, pending[echoed] != nil,
+                   reply["error"]?.stringValue == "overloaded" {
+                    shared.overloaded.add(1, ordering: .relaxed)
+                    let retryAfter = UInt64(max(0, reply["retry_after_ms"]?.intValue ?? 20))
+                    retries.append((now + retryAfter * 1_000_000, echoed))
+                    continue
+                }
                 if let echoed {
                     finish(id: echoed, outcome: outcome, now: now)
                 } else if let id = oldestPending() {
@@ -221,6 +248,7 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
                 if pending[id] == nil { fifoHead += 1; continue }
                 guard now &- fifoSent[offset] > settings.timeoutNanos else { break }
                 pending[id] = nil
+                bodies[id] = nil
                 fifoHead += 1
                 shared.timeouts.add(1, ordering: .relaxed)
             }
