@@ -128,11 +128,14 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
     var pausedUntil: UInt64 = 0
     /// With `retryOverloaded`: the bodies of requests in flight, and the ones due again (in order of due time).
     var bodies: [String: [UInt8]] = [:]
-    var retries: [(due: UInt64, id: String)] = []
-    var retryHead = 0
+    var attempts: [String: Int] = [:]
+    // One queue per attempt: within one, due times only grow (same delay for all), so each is drained from its head.
+    var retries = [[(due: UInt64, id: String)]](repeating: [], count: 8)
+    var retryHeads = [Int](repeating: 0, count: 8)
 
     func finish(id: String, outcome: TransferOutcome, now: UInt64) {
         bodies[id] = nil
+        attempts[id] = nil
         guard let position = pending.removeValue(forKey: id) else {
             shared.late.add(1, ordering: .relaxed)
             return
@@ -176,16 +179,18 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
             let stopping = shared.stop.load(ordering: .relaxed)
             if stopping && pending.isEmpty { break }
             var now = monoNanos()
-            while retryHead < retries.count, retries[retryHead].due <= now {
-                let id = retries[retryHead].id
-                if pending[id] != nil, let body = bodies[id] {
-                    guard try socket.send([[], body], dontWait: true) else { break }
+            for level in retries.indices {
+                while retryHeads[level] < retries[level].count, retries[level][retryHeads[level]].due <= now {
+                    let id = retries[level][retryHeads[level]].id
+                    if pending[id] != nil, let body = bodies[id] {
+                        guard try socket.send([[], body], dontWait: true) else { break }
+                    }
+                    retryHeads[level] += 1
                 }
-                retryHead += 1
-            }
-            if retryHead > 1024 && retryHead * 2 > retries.count {
-                retries.removeFirst(retryHead)
-                retryHead = 0
+                if retryHeads[level] > 1024 && retryHeads[level] * 2 > retries[level].count {
+                    retries[level].removeFirst(retryHeads[level])
+                    retryHeads[level] = 0
+                }
             }
             if !stopping, let interval, settings.backOffOnOverload, now < pausedUntil {
                 var shed = 0
@@ -230,8 +235,12 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
                 if settings.retryOverloaded, let echoed, pending[echoed] != nil,
                    reply["error"]?.stringValue == "overloaded" {
                     shared.overloaded.add(1, ordering: .relaxed)
-                    let retryAfter = UInt64(max(0, reply["retry_after_ms"]?.intValue ?? 20))
-                    retries.append((now + retryAfter * 1_000_000, echoed))
+                    // retry_after_ms, doubling with each refusal of the same request, at most 1 s (as bankctl).
+                    let attempt = attempts[echoed, default: 0]
+                    attempts[echoed] = attempt + 1
+                    let hint = UInt64(max(1, reply["retry_after_ms"]?.intValue ?? 20))
+                    let retryAfter = min(1000, hint << UInt64(min(attempt, 10)))
+                    retries[min(attempt, retries.count - 1)].append((now + retryAfter * 1_000_000, echoed))
                     continue
                 }
                 if let echoed {
@@ -249,6 +258,7 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
                 guard now &- fifoSent[offset] > settings.timeoutNanos else { break }
                 pending[id] = nil
                 bodies[id] = nil
+                attempts[id] = nil
                 fifoHead += 1
                 shared.timeouts.add(1, ordering: .relaxed)
             }
