@@ -74,9 +74,10 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             ?? defaults.maxForwardedRequests
         failoverAdmissionFactor = try c.decodeIfPresent(Int.self, forKey: .failoverAdmissionFactor)
             ?? defaults.failoverAdmissionFactor
-        for (name, value) in [("failover_admission_factor", failoverAdmissionFactor), ("max_inflight_requests", maxInflightRequests),
+        for (name, value) in [("max_inflight_requests", maxInflightRequests),
                               ("max_inflight_requests_per_client", maxInflightRequestsPerClient),
-                              ("max_forwarded_requests", maxForwardedRequests)] where value < 1 {
+                              ("max_forwarded_requests", maxForwardedRequests),
+                              ("failover_admission_factor", failoverAdmissionFactor)] where value < 1 {
             throw DecodingError.dataCorruptedError(forKey: .maxInflightRequests, in: c,
                                                    debugDescription: "\(name) must be at least 1 (got \(value))")
         }
