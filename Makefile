@@ -26,15 +26,16 @@ deps: ## Install libzmq (Debian's libzmq3-dev) when pkg-config cannot find it
 build: deps ## Release build of every executable
 	swift build -c release
 
-test: deps ## Build and run the whole test suite, then 500 seeds of the simulation
+test: deps ## Build and run the whole test suite, then 500 seeds of the simulation and 100 of load alone
 	swift build --build-tests
 	swift test --skip-build
 	$(MAKE) --no-print-directory simulate SEEDS=500
+	$(MAKE) --no-print-directory simulate SEEDS=100 LOAD_ONLY=1
 
-simulate: deps ## Deterministic simulation: SEEDS=N seeds (default 500, FIRST=1), or SEED=x to replay one verbosely
+simulate: deps ## Deterministic simulation: SEEDS=N seeds (default 500, FIRST=1), or SEED=x to replay one verbosely; LOAD_ONLY=1: bursts only, no leader change allowed
 	swift build -c release --product bank-sim
-	@if [ -n "$(SEED)" ]; then $(BIN)/bank-sim --seed $(SEED) $(if $(BUG),--bug $(BUG)); \
-	else BIN=$(BIN) deploy/local/simulate.sh $(SEEDS) $(FIRST); fi
+	@if [ -n "$(SEED)" ]; then $(BIN)/bank-sim --seed $(SEED) $(if $(BUG),--bug $(BUG)) $(if $(LOAD_ONLY),--load-only); \
+	else BIN=$(BIN) SIM_ARGS="$(if $(LOAD_ONLY),--load-only)" deploy/local/simulate.sh $(SEEDS) $(FIRST); fi
 
 bench: deps ## Benchmark a fresh cluster of its own (report: var/bench/report.json); QUICK=1 for short phases
 	swift build -c release

@@ -49,6 +49,7 @@ let package = Package(
         .target(name: "Simulation", dependencies: [
             "Cluster", "BankCore", "BankProtocol", "Storage", "SeededRandom",
             .product(name: "HeapModule", package: "swift-collections"),
+            .product(name: "DequeModule", package: "swift-collections"),
         ]),
         .executableTarget(name: "bank-sim", dependencies: [
             "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),

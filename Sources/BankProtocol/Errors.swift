@@ -17,11 +17,14 @@ public enum ErrorCode: String, Hashable, Sendable, CaseIterable {
     /// Our addition: the hold id is already used by another hold.
     case holdExists = "hold_exists"
     case idempotencyConflict = "idempotency_conflict"
-    /// No leader, a failover in progress, a timeout: the only code a client should retry (with the same
-    /// request_id).
+    /// No leader, a failover in progress, a timeout: retry with the same request_id. The outcome is unknown: the
+    /// request may have been applied (the retry then answers with the original receipt).
     case unavailable = "unavailable"
+    /// The gateway holds as many requests as it admits (in total or for this connection): the request was not
+    /// forwarded and nothing was applied. Definite; retry after the reply's `retry_after_ms`.
+    case overloaded = "overloaded"
 
-    public var isRetryable: Bool { self == .unavailable }
+    public var isRetryable: Bool { self == .unavailable || self == .overloaded }
 }
 
 /// A failure reply's code and human-readable message.

@@ -106,6 +106,18 @@ public enum ReplyEncoder {
         error(code: .unavailable, message: message)
     }
 
+    /// `overloaded` (retryable, definite: the request was not forwarded), with a back-off hint and the request's
+    /// `request_id` when it has one, so that a client pipelining requests knows which one to send again.
+    /// Shape: `{"ok":false,"error":"overloaded","message","retryable":true,"retry_after_ms","request_id"?}`.
+    public static func overloaded(_ message: String, retryAfterMilliseconds: Int, requestID: String?) -> [UInt8] {
+        var writer = JSONWriter(reservingCapacity: 160)
+        writeError(ProtocolError(code: .overloaded, message: message), to: &writer, close: false)
+        writer.put("retry_after_ms", Int64(retryAfterMilliseconds))
+        if let requestID { writer.put("request_id", requestID) }
+        writer.endObject()
+        return writer.bytes
+    }
+
     static func tooLargeError(byteCount: Int) -> ProtocolError {
         ProtocolError(code: .tooLarge,
                       message: "request is \(byteCount) bytes; the limit is \(ClientLimits.maximumRequestBytes) bytes")

@@ -30,6 +30,74 @@ public enum RequestPeek {
         return GatewayOperation(rawValue: op)
     }
 
+    /// The top-level `"request_id"` of a request, when it is a JSON object of at most `maxBytes` holding one as a
+    /// string; nil otherwise (and for a batch, whose ids are its items'). For the gateway's refusals, which under a
+    /// flood come by the hundred thousand per second: one byte scan for the first `"request_id"` key followed by a
+    /// plain string; anything less simple (escapes, a nested object, a batch) takes a full parse.
+    public static func requestID(in body: [UInt8], maxBytes: Int = 64 << 10) -> String? {
+        guard body.count <= maxBytes else { return nil }
+        return body.withUnsafeBufferPointer { buffer in
+            switch scanRequestID(buffer) {
+            case .found(let id): return id
+            case .absent: return nil
+            case .unsure: break
+            }
+            guard case .success(let value) = JSONValue.parseResult(buffer, maxDepth: ClientLimits.maximumDepth),
+                  case .object(let object) = value, object["op"]?.stringValue != "batch",
+                  case .string(let id)? = object["request_id"] else { return nil }
+            return id
+        }
+    }
+
+    private enum Scan { case found(String), absent, unsure }
+
+    /// `"request_id"` can only appear unescaped as a key or as a whole string value (a quote inside a string is
+    /// escaped); a key is followed by `:`. Flat requests (every op but `batch`) have no nested objects, so the
+    /// first key found is the top-level one.
+    private static func scanRequestID(_ body: UnsafeBufferPointer<UInt8>) -> Scan {
+        let key: StaticString = "\"request_id\""
+        let n = body.count, length = key.utf8CodeUnitCount
+        var depth = 0, i = 0, inString = false
+        while i < n {
+            let byte = body[i]
+            if inString {
+                if byte == UInt8(ascii: "\\") { i += 2; continue }
+                if byte == UInt8(ascii: "\"") { inString = false }
+                i += 1
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                if depth > 1 { return .unsure } // a batch, or something the decoder will refuse
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+            case UInt8(ascii: "\""):
+                guard depth == 1, matches(body, at: i + 1, "request_id\"") else {
+                    inString = true
+                    break
+                }
+                var j = i + length
+                while j < n, body[j] == 0x20 || body[j] == 0x09 || body[j] == 0x0A || body[j] == 0x0D { j += 1 }
+                guard j < n, body[j] == UInt8(ascii: ":") else { inString = true; break } // a value, not the key
+                j += 1
+                while j < n, body[j] == 0x20 || body[j] == 0x09 || body[j] == 0x0A || body[j] == 0x0D { j += 1 }
+                guard j < n, body[j] == UInt8(ascii: "\"") else { return .unsure }
+                let start = j + 1
+                var end = start
+                while end < n, body[end] != UInt8(ascii: "\""), body[end] != UInt8(ascii: "\\"), body[end] >= 0x20 {
+                    end += 1
+                }
+                guard end < n, body[end] == UInt8(ascii: "\"") else { return .unsure }
+                return .found(String(decoding: UnsafeBufferPointer(rebasing: body[start..<end]), as: UTF8.self))
+            default:
+                break
+            }
+            i += 1
+        }
+        return .absent
+    }
+
     /// Whether the bytes contain `"status"` or `"switchover"` (with the quotes).
     @inline(__always)
     private static func mentionsGatewayOp(_ body: UnsafeBufferPointer<UInt8>) -> Bool {

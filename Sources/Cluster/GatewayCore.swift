@@ -1,5 +1,6 @@
 import BankCore
 import BankProtocol
+import DequeModule
 import Storage
 
 public enum GatewayEvent: Hashable, Sendable {
@@ -24,6 +25,12 @@ public enum GatewayAction: Hashable, Sendable {
 /// Requests wait here while there is no leader; they are re-sent with the same bytes (so the same request id) to
 /// the new leader, whose idempotency makes that safe. Replies are taken only from the current leader of the
 /// current epoch, so a replaced leader that wakes up can never answer a client.
+///
+/// Overload: the gateway admits at most `maxInflightRequests` (and `maxInflightBytes`) requests at once, at most
+/// `maxInflightRequestsPerClient` per client connection; beyond that a request is answered `overloaded` at once
+/// and never forwarded. Admitted requests go to the leader through a window (`maxForwardedRequests`,
+/// `maxForwardedBytes` unanswered at the leader); the rest wait here in arrival order. After a failover the
+/// backlog goes to the new leader through the same window.
 public struct GatewayCore {
     public let settings: GatewaySettings
     public private(set) var config: ClusterConfig
@@ -35,7 +42,19 @@ public struct GatewayCore {
     private var nodes: [NodeID: NodeHealth] = [:]
     private var pending: [UInt64: PendingRequest] = [:]
     /// Tokens of requests not yet forwarded under the current epoch, oldest first.
-    private var waiting: [UInt64] = []
+    private var waiting = Deque<UInt64>()
+    /// Bytes of the bodies in `pending`, and its requests per client connection (for admission).
+    private var pendingBytes = 0
+    private var pendingByClient: [[UInt8]: Int] = [:]
+    /// Requests forwarded under the current epoch and not yet answered (the forward window), and their bytes.
+    public private(set) var forwardedCount = 0
+    private var forwardedBytes = 0
+    /// Requests answered `overloaded` since start.
+    public private(set) var overloadedReplies = 0
+    /// When the current leader was confirmed (admission is wider until `failoverGraceNanos` after it).
+    private var leaderConfirmedNanos: UInt64 = 0
+    /// When the leader last answered a forwarded request.
+    private var lastLeaderReplyNanos: UInt64 = 0
     private var nextToken: UInt64 = 1
     private var lastHeartbeatNanos: UInt64?
     private var switchoverWaiters: [SwitchoverWaiter] = []
@@ -66,7 +85,8 @@ public struct GatewayCore {
             handle(event)
         }
         evaluate()
-        if canForward { forwardWaiting() }
+        forwardWaiting()
+        assert(windowCountsAreRight(), "forward window or admission counts out of step with the pending table")
         defer { actions.removeAll(keepingCapacity: true) }
         return actions
     }
@@ -104,14 +124,70 @@ public struct GatewayCore {
         case nil:
             break
         }
+        if let refusal = admissionRefusal(envelope, byteCount: body.count) {
+            overloadedReplies += 1
+            actions.append(.reply(to: envelope, body: ReplyEncoder.overloaded(
+                refusal + "; the request was not forwarded and nothing was applied",
+                retryAfterMilliseconds: settings.overloadRetryAfterMilliseconds,
+                requestID: RequestPeek.requestID(in: body))))
+            return
+        }
         let token = nextToken
         nextToken += 1
         pending[token] = PendingRequest(envelope: envelope, body: body, receivedNanos: now.monotonicNanos)
-        if canForward && waiting.isEmpty {
-            forward(token)
-        } else {
-            waiting.append(token)
+        pendingBytes += body.count
+        pendingByClient[envelope.identity, default: 0] += 1
+        // Forwarded after the events of this step, in arrival order, as the window allows.
+        waiting.append(token)
+    }
+
+    /// Whether a leader is serving in the steady state: confirmed for the grace period, and reporting (a leader
+    /// that has missed two reports may be dead, its failure not yet declared). Reports travel on the control
+    /// connections and are answered first, so a leader that is merely busy, or whose commits wait on a slow
+    /// follower, keeps reporting: it is overloaded, and the steady bounds apply.
+    private var leaderServesSteadily: Bool {
+        guard canForward, let leader = config.leader, let health = nodes[leader] else { return false }
+        return now.nanos(since: leaderConfirmedNanos) >= settings.failoverGraceNanos
+            && now.nanos(since: health.lastHeardNanos) < 2 * settings.heartbeatIntervalNanos
+    }
+
+    /// Why a new request cannot be admitted now, or nil when it can. Unless a leader serves steadily (a failover,
+    /// or its grace period) the bounds are `failoverAdmissionFactor` times wider (saturating: a test may set them
+    /// to `.max`), so that a failover's backlog is delayed, not refused.
+    private func admissionRefusal(_ envelope: ClientEnvelope, byteCount: Int) -> String? {
+        let steady = leaderServesSteadily
+        let factor = steady ? 1 : max(1, settings.failoverAdmissionFactor)
+        func widened(_ bound: Int) -> Int {
+            let (product, overflow) = bound.multipliedReportingOverflow(by: factor)
+            return overflow ? .max : product
         }
+        let maxRequests = widened(settings.maxInflightRequests)
+        if pending.count >= maxRequests {
+            return "the gateway holds \(pending.count) requests, its limit"
+        }
+        let maxBytes = widened(settings.maxInflightBytes)
+        if !pending.isEmpty, pendingBytes + byteCount > maxBytes {
+            return "the gateway holds \(pendingBytes) bytes of requests, its limit is \(maxBytes)"
+        }
+        let maxPerClient = widened(settings.maxInflightRequestsPerClient)
+        if pendingByClient[envelope.identity, default: 0] >= maxPerClient {
+            return "this connection has \(maxPerClient) requests in flight, its limit"
+        }
+        return nil
+    }
+
+    /// Removes an answered or expired request, keeping the admission and window counts.
+    private mutating func release(_ token: UInt64) -> PendingRequest? {
+        guard let request = pending.removeValue(forKey: token) else { return nil }
+        pendingBytes -= request.body.count
+        let identity = request.envelope.identity
+        let remaining = pendingByClient[identity, default: 1] - 1
+        pendingByClient[identity] = remaining == 0 ? nil : remaining
+        if request.forwardedEpoch != nil {
+            forwardedCount -= 1
+            forwardedBytes -= request.body.count
+        }
+        return request
     }
 
     private var canForward: Bool {
@@ -119,19 +195,45 @@ public struct GatewayCore {
         return leaderConfirmed && isAlive(leader)
     }
 
+    private var windowHasRoom: Bool {
+        forwardedCount < settings.maxForwardedRequests && forwardedBytes < settings.maxForwardedBytes
+    }
+
+    /// Sends a request to the leader: the first time under this epoch (it enters the window), or again.
     private mutating func forward(_ token: UInt64) {
         guard let leader = config.leader, var request = pending[token] else { return }
+        if request.forwardedEpoch == nil {
+            forwardedCount += 1
+            forwardedBytes += request.body.count
+        }
         request.forwardedEpoch = config.epoch
         request.sentNanos = now.monotonicNanos
         pending[token] = request
         actions.append(.send(to: leader, .forward(epoch: config.epoch, token: token, body: request.body)))
     }
 
+    /// Forwards waiting requests, oldest first, while there is a confirmed leader and room in the window.
     private mutating func forwardWaiting() {
-        guard !waiting.isEmpty else { return }
-        let tokens = waiting
-        waiting.removeAll(keepingCapacity: true)
-        for token in tokens { forward(token) }
+        guard canForward else { return }
+        while windowHasRoom, let token = waiting.popFirst() {
+            guard let request = pending[token], request.forwardedEpoch == nil else { continue }
+            forward(token)
+        }
+    }
+
+    /// Debug check: the incremental counts equal what the pending table says.
+    private func windowCountsAreRight() -> Bool {
+        var forwarded = 0, forwardedBytes = 0, bytes = 0
+        for request in pending.values {
+            bytes += request.body.count
+            if request.forwardedEpoch != nil {
+                guard request.forwardedEpoch == config.epoch else { return false }
+                forwarded += 1
+                forwardedBytes += request.body.count
+            }
+        }
+        return forwarded == forwardedCount && forwardedBytes == self.forwardedBytes && bytes == pendingBytes
+            && pendingByClient.values.reduce(0, +) == pending.count
     }
 
     // MARK: - Ledgers
@@ -144,13 +246,15 @@ public struct GatewayCore {
             nodes[node] = NodeHealth(lastHeardNanos: now.monotonicNanos, report: report)
         case let .reply(epoch: epoch, token: token, body: body):
             guard node == config.leader, epoch == config.epoch, let request = pending[token],
-                  request.forwardedEpoch == epoch else { return }
-            pending[token] = nil
-            actions.append(.reply(to: request.envelope, body: body))
+                  request.forwardedEpoch == epoch, let answered = release(token) else { return }
+            lastLeaderReplyNanos = now.monotonicNanos
+            actions.append(.reply(to: answered.envelope, body: body))
         case let .redirect(epoch: _, token: token):
             guard var request = pending[token], request.forwardedEpoch != nil else { return }
             request.forwardedEpoch = nil
             pending[token] = request
+            forwardedCount -= 1
+            forwardedBytes -= request.body.count
             waiting.append(token)
         case .heartbeat, .forward, .append, .appendAck, .checkpointChunk, .checkpointAck:
             break
@@ -161,12 +265,16 @@ public struct GatewayCore {
         if lastHeartbeatNanos.map({ now.nanos(since: $0) >= settings.heartbeatIntervalNanos }) ?? true {
             sendHeartbeats()
         }
-        // Loss protection and deadlines. The table holds the requests in flight: small.
+        // Loss protection and deadlines. The table holds the requests in flight, bounded by admission.
+        // The deadline means "no leader could serve the request in time": while the leader is answering, a request
+        // past it waits on (the queue ahead of it is bounded and draining), so load alone never yields
+        // `unavailable`, whose outcome the client would have to find out.
+        let leaderServing = canForward && now.nanos(since: lastLeaderReplyNanos) < settings.failureTimeoutNanos
         var expired: [UInt64] = []
         // In token order: the simulator must see the same actions on every run (dictionary order varies).
         for token in pending.keys.sorted() {
             let request = pending[token]!
-            if now.nanos(since: request.receivedNanos) >= settings.requestDeadlineNanos {
+            if !leaderServing, now.nanos(since: request.receivedNanos) >= settings.requestDeadlineNanos {
                 expired.append(token)
             } else if request.forwardedEpoch == config.epoch, canForward,
                       now.nanos(since: request.sentNanos) >= settings.resendIntervalNanos {
@@ -174,7 +282,7 @@ public struct GatewayCore {
             }
         }
         for token in expired {
-            guard let request = pending.removeValue(forKey: token) else { continue }
+            guard let request = release(token) else { continue }
             actions.append(.reply(to: request.envelope, body: ReplyEncoder.error(
                 code: .unavailable, message: "no leader could serve the request in time; retry with the same request_id")))
         }
@@ -223,6 +331,8 @@ public struct GatewayCore {
         if !leaderConfirmed, let r = leaderReport, r.epoch == config.epoch, r.role == .leader,
            r.dataID == config.leaderDataID {
             leaderConfirmed = true
+            leaderConfirmedNanos = now.monotonicNanos
+            lastLeaderReplyNanos = now.monotonicNanos
             actions.append(.log("\(leader) leads epoch \(config.epoch)"))
             answerSwitchoverWaiters()
         }
@@ -292,11 +402,14 @@ public struct GatewayCore {
         if newEpoch {
             leaderConfirmed = false
             // Everything in flight goes again to whoever leads the new epoch, oldest first.
+            // The window starts empty under the new epoch; the backlog goes through it, not all at once.
             for token in pending.keys.sorted() where pending[token]!.forwardedEpoch != nil {
                 pending[token]!.forwardedEpoch = nil
                 waiting.append(token)
             }
-            waiting.sort()
+            forwardedCount = 0
+            forwardedBytes = 0
+            waiting = Deque(waiting.sorted())
         }
         sendHeartbeats()
     }
@@ -342,6 +455,8 @@ public struct GatewayCore {
         writer.key("epoch"); writer.int(Int64(config.epoch))
         writer.key("leader_changes"); writer.int(Int64(leaderChanges))
         writer.key("pending_requests"); writer.int(Int64(pending.count))
+        writer.key("forwarded_requests"); writer.int(Int64(forwardedCount))
+        writer.key("overloaded_replies"); writer.int(Int64(overloadedReplies))
         writer.key("nodes")
         writer.beginArray()
         let leaderReport = config.leader.flatMap(report)

@@ -93,3 +93,15 @@ public enum PeerMessage: Hashable, Sendable {
     case checkpointChunk(CheckpointChunk)
     case checkpointAck(CheckpointAck)
 }
+
+extension PeerMessage {
+    /// Heartbeats, reports and replication acknowledgements (of records and of checkpoint chunks): small messages that failure detection and commits
+    /// depend on. The drivers send them on their own connections and handle them before data messages (forwards,
+    /// replies, appends), so a busy process still answers within the heartbeat interval.
+    public var isControl: Bool {
+        switch self {
+        case .heartbeat, .report, .appendAck, .checkpointAck: return true
+        case .forward, .reply, .redirect, .append, .checkpointChunk: return false
+        }
+    }
+}

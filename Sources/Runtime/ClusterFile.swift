@@ -14,6 +14,14 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var heartbeatIntervalMilliseconds: UInt64 = 50
     public var failureTimeoutMilliseconds: UInt64 = 250
     public var requestDeadlineMilliseconds: UInt64 = 5000
+    /// Admission at the gateway (see `GatewaySettings`): requests held in total and per client connection.
+    public var maxInflightRequests = GatewaySettings().maxInflightRequests
+    public var maxInflightRequestsPerClient = GatewaySettings().maxInflightRequestsPerClient
+    public var overloadRetryAfterMilliseconds = GatewaySettings().overloadRetryAfterMilliseconds
+    /// During a failover (and 1 s after), admission bounds are this many times wider: its backlog is held, not refused.
+    public var failoverAdmissionFactor = GatewaySettings().failoverAdmissionFactor
+    /// The forward window: requests unanswered at the leader.
+    public var maxForwardedRequests = GatewaySettings().maxForwardedRequests
     /// A ledger writes a checkpoint each time this many more records, or mutations, have been written.
     public var checkpointIntervalRecords: UInt64 = LedgerSettings().checkpointIntervalRecords
     public var checkpointIntervalMutations: UInt64 = LedgerSettings().checkpointIntervalMutations
@@ -31,6 +39,11 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case heartbeatIntervalMilliseconds = "heartbeat_interval_ms"
         case failureTimeoutMilliseconds = "failure_timeout_ms"
         case requestDeadlineMilliseconds = "request_deadline_ms"
+        case maxInflightRequests = "max_inflight_requests"
+        case maxInflightRequestsPerClient = "max_inflight_requests_per_client"
+        case overloadRetryAfterMilliseconds = "overload_retry_after_ms"
+        case failoverAdmissionFactor = "failover_admission_factor"
+        case maxForwardedRequests = "max_forwarded_requests"
         case checkpointIntervalRecords = "checkpoint_interval_records"
         case checkpointIntervalMutations = "checkpoint_interval_mutations"
         case commitFloorIntervalMilliseconds = "commit_floor_interval_ms"
@@ -52,6 +65,22 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             ?? defaults.failureTimeoutMilliseconds
         requestDeadlineMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .requestDeadlineMilliseconds)
             ?? defaults.requestDeadlineMilliseconds
+        maxInflightRequests = try c.decodeIfPresent(Int.self, forKey: .maxInflightRequests) ?? defaults.maxInflightRequests
+        maxInflightRequestsPerClient = try c.decodeIfPresent(Int.self, forKey: .maxInflightRequestsPerClient)
+            ?? defaults.maxInflightRequestsPerClient
+        overloadRetryAfterMilliseconds = try c.decodeIfPresent(Int.self, forKey: .overloadRetryAfterMilliseconds)
+            ?? defaults.overloadRetryAfterMilliseconds
+        maxForwardedRequests = try c.decodeIfPresent(Int.self, forKey: .maxForwardedRequests)
+            ?? defaults.maxForwardedRequests
+        failoverAdmissionFactor = try c.decodeIfPresent(Int.self, forKey: .failoverAdmissionFactor)
+            ?? defaults.failoverAdmissionFactor
+        for (name, value) in [("max_inflight_requests", maxInflightRequests),
+                              ("max_inflight_requests_per_client", maxInflightRequestsPerClient),
+                              ("max_forwarded_requests", maxForwardedRequests),
+                              ("failover_admission_factor", failoverAdmissionFactor)] where value < 1 {
+            throw DecodingError.dataCorruptedError(forKey: .maxInflightRequests, in: c,
+                                                   debugDescription: "\(name) must be at least 1 (got \(value))")
+        }
         checkpointIntervalRecords = try c.decodeIfPresent(UInt64.self, forKey: .checkpointIntervalRecords)
             ?? defaults.checkpointIntervalRecords
         checkpointIntervalMutations = try c.decodeIfPresent(UInt64.self, forKey: .checkpointIntervalMutations)
@@ -97,6 +126,11 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         settings.heartbeatIntervalNanos = .milliseconds(heartbeatIntervalMilliseconds)
         settings.failureTimeoutNanos = .milliseconds(failureTimeoutMilliseconds)
         settings.requestDeadlineNanos = .milliseconds(requestDeadlineMilliseconds)
+        settings.maxInflightRequests = maxInflightRequests
+        settings.maxInflightRequestsPerClient = maxInflightRequestsPerClient
+        settings.overloadRetryAfterMilliseconds = max(0, overloadRetryAfterMilliseconds)
+        settings.maxForwardedRequests = maxForwardedRequests
+        settings.failoverAdmissionFactor = failoverAdmissionFactor
         return settings
     }
 

@@ -16,6 +16,10 @@ public final class GatewayServer {
     private let statePath: String
     private var core: GatewayCore
     private var tickIntervalNanos: UInt64 = .milliseconds(5)
+    /// Replies dropped because a client's queue was full (it does not read them), since the last log line about it:
+    /// logged at most once a second, since a flooding client can cause thousands a second.
+    private var droppedReplies = 0
+    private var droppedRepliesLoggedNanos: UInt64 = 0
 
     public init(file: ClusterFile, logger: Logger) throws {
         self.file = file
@@ -55,8 +59,11 @@ public final class GatewayServer {
             _ = try poller.poll(timeoutMilliseconds: 5)
             let now = SystemClock.now()
             events.removeAll(keepingCapacity: true)
-            drainClients(into: &events, limit: 4096)
+            // Ledgers first (reports, replies: they free room), then a bounded number of client requests, so an
+            // iteration stays short under a flood and heartbeats go out on time. Requests beyond the admission
+            // bounds are answered `overloaded` in this same step.
             links.drain(limit: 1024) { sender, message in events.append(.received(from: sender, message)) }
+            drainClients(into: &events, limit: 2048)
             if now.nanos(since: lastTickNanos) >= tickIntervalNanos {
                 events.append(.tick)
                 lastTickNanos = now.monotonicNanos
@@ -94,7 +101,13 @@ public final class GatewayServer {
                 let frames = envelope.delimited ? [envelope.identity, [], body] : [envelope.identity, body]
                 do {
                     if try !clients.send(frames, dontWait: true) {
-                        logger.warning("client queue full; reply dropped")
+                        droppedReplies += 1
+                        let now = SystemClock.now().monotonicNanos
+                        if now - droppedRepliesLoggedNanos >= 1_000_000_000 {
+                            logger.warning("client queue full: \(droppedReplies) repl(ies) dropped (a client not reading)")
+                            droppedReplies = 0
+                            droppedRepliesLoggedNanos = now
+                        }
                     }
                 } catch {
                     // The client went away (EHOSTUNREACH with ROUTER_MANDATORY): nobody to answer.

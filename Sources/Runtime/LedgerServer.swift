@@ -116,22 +116,41 @@ public final class LedgerServer {
         poller.add(wakeups)
         var events: [LedgerEvent] = []
         events.reserveCapacity(4096)
+        var controlEvents: [LedgerEvent] = []
         var lastTickNanos: UInt64 = 0
         while !stop.isRaised {
             _ = try poller.poll(timeoutMilliseconds: 10)
             let now = SystemClock.now()
             events.removeAll(keepingCapacity: true)
+            controlEvents.removeAll(keepingCapacity: true)
             while try wakeups.receive(dontWait: true) != nil {} // wake-ups carry nothing; the workers have the news
             if let durable = try sync.takeDurableSeq() { events.append(.persisted(through: durable)) }
             for outcome in checkpoints.takeResults() { events.append(try complete(outcome, sync: sync)) }
-            links.drain(limit: 1024) { sender, message in events.append(.received(from: sender, message)) }
+            // Data per iteration is bounded by the peers' windows (the gateway's forward window, the leader's
+            // replication window) as well as by this limit.
+            links.drain(limit: 1024) { sender, message in
+                if message.isControl {
+                    controlEvents.append(.received(from: sender, message))
+                } else {
+                    events.append(.received(from: sender, message))
+                }
+            }
             if now.nanos(since: lastTickNanos) >= tickIntervalNanos {
                 events.append(.tick)
                 lastTickNanos = now.monotonicNanos
             }
-            if events.isEmpty { continue }
+            var wrote = false
+            if !controlEvents.isEmpty {
+                // Heartbeats and acknowledgements first, answered before any data work: a busy ledger still
+                // reports within the heartbeat interval.
+                wrote = try carryOut(node.step(controlEvents, now: now), sync: sync, checkpoints: checkpoints)
+                links.flush()
+            }
+            if events.isEmpty && !wrote { continue }
             // Replication goes out before the sync is asked for, so the follower's sync overlaps ours.
-            let wrote = try carryOut(node.step(events, now: now), sync: sync, checkpoints: checkpoints)
+            if !events.isEmpty {
+                wrote = try carryOut(node.step(events, now: now), sync: sync, checkpoints: checkpoints) || wrote
+            }
             links.flush()
             if wrote {
                 sync.request(through: journal.lastSeq, fileDescriptor: journal.activeDescriptor, path: journal.activePath)

@@ -2,16 +2,24 @@ import Cluster
 import Logging
 import ZeroMQ
 
-/// A process's links to the others: one ROUTER inbox that every peer connects to, and one DEALER per peer for
-/// sending. Messages are fire-and-forget; the protocols above tolerate loss (they retry on timers), so a send
-/// that would block — peer down, or its queue full — drops the message instead of stalling the loop.
+/// A process's links to the others: one ROUTER inbox that every peer connects to, and two DEALERs per peer for
+/// sending: one for data (forwards, replies, appends) and one for control (heartbeats, reports, acknowledgements;
+/// `PeerMessage.isControl`). Messages are fire-and-forget; the protocols above tolerate loss (they retry on
+/// timers), so a send that would block — peer down, or its queue full — drops the message instead of stalling the
+/// loop.
 ///
-/// Messages queued during one loop iteration go out together as one bundle per destination.
+/// Why two connections: the inbox ROUTER fair-queues between its connections, one message from each in turn, so a
+/// heartbeat on the control connection is received at once even when thousands of data messages wait on the data
+/// connection of the same peer; on a single connection it would wait behind all of them (first in, first out).
+///
+/// Messages queued during one loop iteration go out together as one bundle per destination and kind.
 final class PeerLinks {
     let me: NodeID
     let inbox: ZMQSocket
     private var dealers: [NodeID: ZMQSocket] = [:]
+    private var controlDealers: [NodeID: ZMQSocket] = [:]
     private var outbox: [NodeID: [PeerMessage]] = [:]
+    private var controlOutbox: [NodeID: [PeerMessage]] = [:]
     private let logger: Logger
     private(set) var droppedBundles = 0
 
@@ -21,27 +29,41 @@ final class PeerLinks {
         inbox = try context.makeSocket(.router)
         try inbox.setReceiveHighWaterMark(1_000_000)
         try inbox.bind(file.inboxEndpoint(of: me))
-        for peer in peers {
+        func makeDealer(to peer: NodeID) throws -> ZMQSocket {
             let dealer = try context.makeSocket(.dealer)
             // Queue only to live connections: a message for a dead peer is dropped, not delivered much later.
             try dealer.setImmediate(true)
             try dealer.setSendHighWaterMark(1_000_000)
             try dealer.setReconnectIntervalMilliseconds(20)
             try dealer.connect(file.inboxEndpoint(of: peer))
-            dealers[peer] = dealer
+            return dealer
+        }
+        for peer in peers {
+            dealers[peer] = try makeDealer(to: peer)
+            controlDealers[peer] = try makeDealer(to: peer)
             outbox[peer] = []
+            controlOutbox[peer] = []
         }
     }
 
     func queue(_ message: PeerMessage, to node: NodeID) {
-        outbox[node, default: []].append(message)
+        if message.isControl {
+            controlOutbox[node, default: []].append(message)
+        } else {
+            outbox[node, default: []].append(message)
+        }
     }
 
-    /// Sends everything queued, one bundle per destination.
+    /// Sends everything queued, one bundle per destination and kind, control first.
     func flush() {
-        for (node, messages) in outbox where !messages.isEmpty {
-            outbox[node]!.removeAll(keepingCapacity: true)
-            guard let dealer = dealers[node] else { continue }
+        flush(&controlOutbox, through: controlDealers)
+        flush(&outbox, through: dealers)
+    }
+
+    private func flush(_ box: inout [NodeID: [PeerMessage]], through sockets: [NodeID: ZMQSocket]) {
+        for (node, messages) in box where !messages.isEmpty {
+            box[node]!.removeAll(keepingCapacity: true)
+            guard let dealer = sockets[node] else { continue }
             let bundle = PeerCodec.encodeBundle(from: me, messages)
             do {
                 if try !dealer.send([bundle], dontWait: true) {
@@ -80,5 +102,6 @@ final class PeerLinks {
     func close() {
         inbox.close()
         for dealer in dealers.values { dealer.close() }
+        for dealer in controlDealers.values { dealer.close() }
     }
 }

@@ -124,6 +124,7 @@ extension Simulator {
                 if let holdID = outstanding.holdID { clients[index].openHolds.append(holdID) }
             }
         } else if reply["retryable"]?.boolValue == true {
+            if reply["error"]?.stringValue == "overloaded" { stats.overloadedReplies += 1 }
             clients[index].outstanding!.retryAt = now + 50_000_000
             schedule(50_000_000, .clientWake(index))
             return

@@ -10,6 +10,18 @@ public struct SimulationOptions: Sendable {
     /// After the faults stop, the cluster must be back to two in-sync ledgers within this much virtual time.
     public var recoveryDeadlineNanos: UInt64 = 20_000_000_000
     public var injectedBugs: InjectedBugs = []
+    /// Only bursts (and the network's loss, duplication and delay): no crash, pause or partition. Such a run must
+    /// end with no leader change and no `unavailable` reply — load alone must never cost a leader.
+    public var loadOnly = false
+    /// A burst fault: this many `balance` requests sent at once, spread over `burstConnections` client connections.
+    public var burstRequests = 3000
+    public var burstConnections = 8
+    /// Every message costs its receiver virtual time (`MessageCosts`), so a flood delays what queues behind it.
+    /// With `controlFirst`, heartbeats, reports and acknowledgements are handled before queued data, as the real
+    /// drivers do (their own connections, stepped first); without it they wait in the same queue (the old drivers).
+    public var controlFirst = true
+    /// The gateway without admission bounds or forward window (the old gateway), to show what bursts did then.
+    public var unboundedGateway = false
     /// Print every event as it happens.
     public var verbose = false
 
@@ -23,6 +35,9 @@ public struct SimulationStats: Sendable {
     public var leaderChanges = 0
     public var acknowledgedWrites = 0
     public var refusedWrites = 0
+    /// Replies `overloaded` (to anyone) and `unavailable` (to burst connections).
+    public var overloadedReplies = 0
+    public var burstUnavailableReplies = 0
     public var virtualNanos: UInt64 = 0
     /// Ledger restarts that loaded a checkpoint (and replayed only the journal after it).
     public var checkpointRestores = 0
@@ -37,6 +52,8 @@ public struct SimulationStats: Sendable {
         leaderChanges += other.leaderChanges
         acknowledgedWrites += other.acknowledgedWrites
         refusedWrites += other.refusedWrites
+        overloadedReplies += other.overloadedReplies
+        burstUnavailableReplies += other.burstUnavailableReplies
         virtualNanos += other.virtualNanos
         checkpointRestores += other.checkpointRestores
         checkpointInstalls += other.checkpointInstalls

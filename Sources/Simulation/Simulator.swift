@@ -30,6 +30,8 @@ public final class Simulator {
         case deliver(from: Endpoint, to: Endpoint, incarnation: Int, Payload)
         case tick(NodeID, incarnation: Int)
         case syncDone(NodeID, incarnation: Int)
+        /// The process is free again: handle what queued while it was busy.
+        case process(NodeID, incarnation: Int)
         /// A checkpoint write the node asked for ends (it is lost if the node crashed meanwhile).
         case checkpointDone(NodeID, incarnation: Int, CheckpointImage)
         /// The install of a checkpoint received from the leader ends.
@@ -103,6 +105,8 @@ public final class Simulator {
     var model = ClientModel()
     /// Which ledger answered the gateway in each epoch: at most one may.
     var answererByEpoch: [UInt64: NodeID] = [:]
+    /// Each process's queue of messages that arrived while it was busy, and until when it is busy.
+    var inboxes: [NodeID: Inbox] = [:]
     var failure: String?
 
     let ledgerSettings: LedgerSettings
@@ -120,6 +124,13 @@ public final class Simulator {
         self.ledgerSettings = ledgerSettings
         var gatewaySettings = GatewaySettings()
         gatewaySettings.injectedBugs = options.injectedBugs
+        if options.unboundedGateway {
+            gatewaySettings.maxInflightRequests = .max
+            gatewaySettings.maxInflightRequestsPerClient = .max
+            gatewaySettings.maxInflightBytes = .max
+            gatewaySettings.maxForwardedRequests = .max
+            gatewaySettings.maxForwardedBytes = .max
+        }
         gatewaySettings.requestDeadlineNanos = 3_000_000_000
         self.gatewaySettings = gatewaySettings
         trace.verbose = options.verbose
@@ -159,6 +170,13 @@ public final class Simulator {
         stats.virtualNanos = now
         stats.leaderChanges = gatewayLeaderChangesBefore + (gateway?.leaderChanges ?? 0)
         stats.acknowledgedWrites = model.acknowledged.count
+        if failure == nil, options.loadOnly {
+            if stats.leaderChanges > 0 {
+                fail("load alone changed the leader \(stats.leaderChanges) time(s)")
+            } else if let epoch = gateway?.config.epoch, epoch != 1 {
+                fail("load alone reconfigured the cluster: epoch \(epoch) after the first election (1)")
+            }
+        }
         stats.refusedWrites = model.refusedCount
         if let failure {
             return .failure(SimulationFailure(seed: options.seed, invariant: failure, trace: trace.lines()))
@@ -200,6 +218,8 @@ public final class Simulator {
             host.journal.sync()
             ledgers[id]!.syncInFlight = false
             stepLedger(id, .persisted(through: host.journal.lastSeq))
+        case let .process(id, incarnation):
+            process(id, incarnation: incarnation, event)
         case let .checkpointDone(id, incarnation, image):
             guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
             if host.paused { ledgers[id]!.held.append(event); return }
@@ -244,9 +264,27 @@ public final class Simulator {
     private func deliver(from: Endpoint, to: Endpoint, incarnation: Int, _ payload: Payload) {
         switch to {
         case let .client(index):
-            if case let .reply(body) = payload { clientReceive(index, body) }
-        case .node(.gateway):
-            guard incarnation == gatewayIncarnation, gateway != nil else { return }
+            guard case let .reply(body) = payload else { return }
+            if index < clients.count { clientReceive(index, body) } else { burstReceive(body) }
+        case let .node(id):
+            if id == .gateway {
+                guard incarnation == gatewayIncarnation, gateway != nil else { return }
+            } else {
+                guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
+                if host.paused {
+                    ledgers[id]!.held.append(.deliver(from: from, to: to, incarnation: incarnation, payload))
+                    return
+                }
+            }
+            arrive(at: id, from: from, payload)
+        }
+    }
+
+    /// Handles one message at a process (the cost of it is the caller's business).
+    func handleMessage(at node: NodeID, from: Endpoint, _ payload: Payload) {
+        switch node {
+        case .gateway:
+            guard gateway != nil else { return }
             switch payload {
             case let .request(body):
                 guard case let .client(index) = from else { return }
@@ -257,13 +295,8 @@ public final class Simulator {
             case .reply:
                 break
             }
-        case let .node(id):
-            guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil,
-                  case let .peer(message) = payload, case let .node(sender) = from else { return }
-            if host.paused {
-                ledgers[id]!.held.append(.deliver(from: from, to: to, incarnation: incarnation, payload))
-                return
-            }
+        case let id:
+            guard ledgers[id]?.node != nil, case let .peer(message) = payload, case let .node(sender) = from else { return }
             stepLedger(id, .received(from: sender, message))
         }
     }
@@ -323,6 +356,9 @@ public final class Simulator {
     func stepGateway(_ event: GatewayEvent) {
         trace.record(now, event)
         guard let actions = gateway?.step(event, now: instant) else { return }
+        if options.loadOnly, let changes = gateway?.leaderChanges, changes > 0 {
+            fail("load alone changed the leader (\(changes) change(s) so far)")
+        }
         for action in actions {
             switch action {
             case let .reply(to: envelope, body: body):
@@ -355,7 +391,8 @@ public final class Simulator {
         var copies = 1
         let betweenNodes = { if case .node = from, case .node = to { return true } else { return false } }()
         if faultsActive && betweenNodes {
-            if random.chance(1, in: 100) { copies = 0 }
+            // Loss stands for a reconnect (a crash, a partition healing): not part of a run of load alone.
+            if random.chance(1, in: 100) { copies = options.loadOnly ? 1 : 0 }
             else if random.chance(1, in: 100) { copies = 2 }
         }
         for _ in 0..<copies {
@@ -373,6 +410,7 @@ public final class Simulator {
         host.paused = false
         host.held = []
         host.syncInFlight = false
+        inboxes[id] = Inbox()
         let forgetting = ledgerSettings.injectedBugs.contains(.forgetIdempotency)
         let checkpoint = restartFromNewestCheckpoint(id)
         let floor = min(max(host.commitFloor, checkpoint?.lastAppliedSeq ?? 0), host.journal.lastSeq)
@@ -393,6 +431,7 @@ public final class Simulator {
 
     func startGateway() {
         gatewayIncarnation += 1
+        inboxes[.gateway] = Inbox()
         gateway = GatewayCore(config: gatewayDisk ?? .initial, settings: gatewaySettings, startedAt: instant)
         schedule(random.between(1, Self.tickNanos), .tick(.gateway, incarnation: gatewayIncarnation))
     }
@@ -402,6 +441,7 @@ public final class Simulator {
             gatewayLeaderChangesBefore += gateway?.leaderChanges ?? 0
             gateway = nil
             gatewayIncarnation += 1
+            inboxes[.gateway] = Inbox()
         } else {
             // The page cache may have written some of what was not synced; a torn record would be cut off.
             let keep = random.below(ledgers[id]!.journal.unsyncedCount + 1)
@@ -411,6 +451,7 @@ public final class Simulator {
             ledgers[id]!.incarnation += 1
             ledgers[id]!.paused = false
             ledgers[id]!.held = []
+            inboxes[id] = Inbox()
         }
     }
 
@@ -420,7 +461,13 @@ public final class Simulator {
     func injectFault() {
         let targets: [NodeID] = [.primary, .backup, .gateway]
         let target = random.pick(targets)
-        switch random.below(10) {
+        if options.loadOnly {
+            burst()
+            return
+        }
+        switch random.below(11) {
+        case 10:
+            burst()
         case 9:
             // The disk fails (full, or an I/O error): the ledger stops serving until it works again.
             guard target != .gateway, let node = ledgers[target]!.node, !node.storageFailed,

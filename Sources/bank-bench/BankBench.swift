@@ -67,6 +67,18 @@ struct BankBench: ParsableCommand {
     @Option(help: "Failover phase: pipelined DEALER sockets sharing the rate.")
     var failoverSockets = 4
 
+    @Option(help: "Overload phase: seconds at each offered load (default 20, quick 3).")
+    var overloadSeconds: Double?
+
+    @Option(help: "Overload phase: offered loads, as multiples of the measured single-transfer throughput.")
+    var overloadMultiples = "2,5,10"
+
+    @Option(help: "Overload phase: pipelined DEALER sockets (one thread each) sharing the offered load.")
+    var overloadSockets = 8
+
+    @Flag(help: "Overload phase: clients ignore retry_after_ms and keep sending at the offered rate.")
+    var overloadNoBackoff = false
+
     @Option(help: "Accounts to open and fund.")
     var accounts = 10_000
 
@@ -94,7 +106,13 @@ struct BankBench: ParsableCommand {
     func validate() throws {
         guard inflight >= 1, sockets >= 1, sockets <= inflight else { throw ValidationError("need 1 ≤ --sockets ≤ --inflight") }
         guard (1...1000).contains(batchSize) else { throw ValidationError("--batch-size must be 1…1000") }
-        guard accounts >= 2, batchInflight >= 1, failoverSockets >= 1 else { throw ValidationError("bad counts") }
+        guard accounts >= 2, batchInflight >= 1, failoverSockets >= 1, overloadSockets >= 1 else {
+            throw ValidationError("bad counts")
+        }
+        let multiples = overloadMultiples.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !multiples.isEmpty, multiples.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw ValidationError("--overload-multiples takes positive numbers separated by commas, e.g. 2,5,10")
+        }
     }
 
     func run() throws {
@@ -129,6 +147,10 @@ struct Settings {
     var killAfter, downSeconds, afterSeconds: Double
     var failoverRate: Double?
     var failoverSockets: Int
+    var overloadSeconds: Double
+    var overloadMultiples: [Double]
+    var overloadSockets: Int
+    var overloadNoBackoff: Bool
     var accounts: Int
     var initialBalance: Int64
     var timeoutMs: Int
@@ -153,6 +175,12 @@ struct Settings {
         afterSeconds = o.afterSeconds ?? (o.quick ? 1 : 2)
         failoverRate = o.failoverRate
         failoverSockets = o.failoverSockets
+        overloadSeconds = o.overloadSeconds ?? (o.quick ? 3 : 20)
+        overloadMultiples = o.overloadMultiples.split(separator: ",").compactMap {
+            Double($0.trimmingCharacters(in: .whitespaces))
+        }
+        overloadSockets = o.overloadSockets
+        overloadNoBackoff = o.overloadNoBackoff
         accounts = o.accounts
         initialBalance = o.initialBalance
         timeoutMs = o.timeoutMs
@@ -190,6 +218,9 @@ struct Results {
     /// Before each phase: how long until the cluster was healthy again (ms).
     var recoveryWaitsMs: [String: Int] = [:]
     var unexpectedEpochChanges: Int64?
+    /// Overload phase: one entry per offered load, and each process's RssAnon (kB) before it.
+    var overload: [[String: Any]] = []
+    var rssAnonUnloadedKB: [String: Int] = [:]
     var failure: String?
 }
 
@@ -240,6 +271,9 @@ final class BenchRunner {
             try waitHealthy(before: "failover")
             try failoverPhase()
             try checkMoney(after: "failover")
+            try waitHealthy(before: "overload")
+            try overloadPhase()
+            try checkMoney(after: "overload")
             try stabilityCheck()
         } catch {
             results.failure = "\(error)"
@@ -347,11 +381,11 @@ final class BenchRunner {
 
     // MARK: - Phases
 
-    private func enter(_ phase: String) {
+    func enter(_ phase: String) {
         monitor.phase.withLock { $0 = phase }
     }
 
-    private func cpuSample() -> CPUSample { CPUSample.take(pids: cluster?.pids ?? [:]) }
+    func cpuSample() -> CPUSample { CPUSample.take(pids: cluster?.pids ?? [:]) }
 
     private func recordCPU(_ phase: String, since start: CPUSample) {
         let cores = cpuSample().cores(since: start)
@@ -380,7 +414,7 @@ final class BenchRunner {
     private func throughputPhase() throws {
         guard let cluster else { return }
         enter("throughput")
-        say("\n[1/5] throughput: single transfers, \(settings.inflight) in flight over \(settings.sockets) DEALER sockets, "
+        say("\n[1/6] throughput: single transfers, \(settings.inflight) in flight over \(settings.sockets) DEALER sockets, "
             + "\(format(settings.throughputSeconds, decimals: 0)) s")
         let shared = LoadShared()
         activeLoad = shared
@@ -403,7 +437,7 @@ final class BenchRunner {
     private func batchPhase() throws {
         guard let cluster else { return }
         enter("batch")
-        say("\n[2/5] batch: batches of \(settings.batchSize) transfers (atomic: false), \(settings.batchInflight) in flight, "
+        say("\n[2/6] batch: batches of \(settings.batchSize) transfers (atomic: false), \(settings.batchInflight) in flight, "
             + "\(format(settings.batchSeconds, decimals: 0)) s")
         let shared = LoadShared()
         activeLoad = shared
@@ -466,7 +500,7 @@ final class BenchRunner {
     private func latencyPhase() throws {
         guard let cluster else { return }
         enter("latency")
-        say("\n[3/5] latency: one client, one transfer at a time, \(format(settings.latencySeconds, decimals: 0)) s")
+        say("\n[3/6] latency: one client, one transfer at a time, \(format(settings.latencySeconds, decimals: 0)) s")
         let socket = try context.makeSocket(.dealer)
         defer { socket.close() }
         try socket.connect(cluster.gatewayEndpoint)
@@ -530,7 +564,7 @@ final class BenchRunner {
         guard let cluster, let admin else { return }
         enter("failover")
         let rate = settings.failoverRate ?? max(100, (results.singleTPS ?? 2000) / 2)
-        say("\n[4/5] failover: steady \(formatInt(rate)) transfers/s over \(settings.failoverSockets) pipelined sockets; "
+        say("\n[4/6] failover: steady \(formatInt(rate)) transfers/s over \(settings.failoverSockets) pipelined sockets; "
             + "kill -9 the leader after \(format(settings.killAfter, decimals: 0)) s, restart it "
             + "\(format(settings.downSeconds, decimals: 0)) s later")
         guard admin.status()?.leader != nil else { throw BenchError.check("failover: no leader before the phase") }
@@ -540,7 +574,8 @@ final class BenchRunner {
         for index in 0..<settings.failoverSockets {
             let worker = PipelineSettings(endpoint: cluster.gatewayEndpoint, accounts: accountIDs, prefix: "f",
                                           index: index, window: max(1000, Int(perSocket * 8)),
-                                          ratePerSecond: perSocket, timeoutNanos: settings.timeoutNanos, record: true)
+                                          ratePerSecond: perSocket, timeoutNanos: settings.timeoutNanos, record: true,
+                                          retryOverloaded: true)
             let context = self.context
             shared.spawn { runPipelinedWorker(context: context, settings: worker, shared: shared) }
         }
@@ -686,6 +721,8 @@ final class BenchRunner {
             "failed_requests": failed,
             "errors": snap.errors,
             "timeouts": snap.timeouts,
+            // Answered `overloaded` and sent again after retry_after_ms (not failures: nothing was applied).
+            "overloaded_retries": snap.overloaded,
             "late_replies": snap.late,
             "p99_ms": Double(window.valueAtPercentile(99)) / 1e6,
             "window_max_ms": Double(window.max) / 1e6,
@@ -744,7 +781,7 @@ final class BenchRunner {
     private func stabilityCheck() throws {
         guard let admin else { return }
         enter("end")
-        say("\n[5/5] stability")
+        say("\n[6/6] stability")
         guard let status = admin.status() else { throw BenchError.check("no status at the end") }
         results.leaderChanges = status.leaderChanges
         say("  leader changes \(status.leaderChanges), kills of the leader by the bench \(results.kills): "
@@ -769,7 +806,7 @@ final class BenchRunner {
 
     /// Each phase starts from a healthy cluster: a leader, an in-sync follower, equal journals. A phase that left
     /// the cluster degraded shows here as a wait (reported, with the time it took).
-    private func waitHealthy(before phase: String) throws {
+    func waitHealthy(before phase: String) throws {
         guard let admin else { return }
         let start = monoNanos()
         try waitFor("a leader, an in-sync follower and equal journals before the \(phase) phase", seconds: 60) {
@@ -785,7 +822,7 @@ final class BenchRunner {
     // MARK: - Money
 
     /// The sum of every account's balance, from `balance` queries in batches of 1000, must be unchanged.
-    private func checkMoney(after phase: String) throws {
+    func checkMoney(after phase: String) throws {
         guard let admin else { return }
         var total: Int64 = 0
         for start in stride(from: 0, to: accountIDs.count, by: 1000) {
@@ -832,8 +869,8 @@ final class BenchRunner {
         throw BenchError.timeout("\(what) within \(Int(seconds)) s (\(status))")
     }
 
-    private func ms(since start: UInt64) -> Int { Int((monoNanos() - start) / 1_000_000) }
-    private func ms(from start: UInt64, to end: UInt64) -> Double { (Double(end) - Double(start)) / 1e6 }
+    func ms(since start: UInt64) -> Int { Int((monoNanos() - start) / 1_000_000) }
+    func ms(from start: UInt64, to end: UInt64) -> Double { (Double(end) - Double(start)) / 1e6 }
 
     static func firstInt(after marker: String, in text: String) -> Int? {
         guard let range = text.range(of: marker) else { return nil }

@@ -14,6 +14,11 @@ final class LoadShared: Sendable {
     let refused = Atomic<Int>(0)
     /// Error replies (anything but ok and `insufficient_funds`), counted per transfer.
     let errors = Atomic<Int>(0)
+    /// Of the errors: `overloaded` (refused at the gateway, nothing applied) and `unavailable` replies.
+    let overloaded = Atomic<Int>(0)
+    let unavailable = Atomic<Int>(0)
+    /// Requests that fell due while their connection was backing off after `overloaded`, and were not sent.
+    let shed = Atomic<Int>(0)
     /// No reply within the client's per-request timeout, counted per transfer.
     let timeouts = Atomic<Int>(0)
     let sent = Atomic<Int>(0)
@@ -52,13 +57,15 @@ final class LoadShared: Sendable {
 
     struct Snapshot {
         var answered, ok, refused, errors, timeouts, sent, late: Int
+        var overloaded = 0, unavailable = 0, shed = 0
     }
 
     func snapshot() -> Snapshot {
         Snapshot(answered: answered.load(ordering: .relaxed), ok: ok.load(ordering: .relaxed),
                  refused: refused.load(ordering: .relaxed), errors: errors.load(ordering: .relaxed),
                  timeouts: timeouts.load(ordering: .relaxed), sent: sent.load(ordering: .relaxed),
-                 late: late.load(ordering: .relaxed))
+                 late: late.load(ordering: .relaxed), overloaded: overloaded.load(ordering: .relaxed),
+                 unavailable: unavailable.load(ordering: .relaxed), shed: shed.load(ordering: .relaxed))
     }
 }
 
@@ -82,6 +89,15 @@ struct PipelineSettings: Sendable {
     var ratePerSecond: Double?
     var timeoutNanos: UInt64
     var record: Bool
+    /// Latency counts from the actual send instead of the due time: for offered loads the client itself cannot
+    /// keep up with (the overload phase), where the due time would measure the client's lag.
+    var latencyFromSend = false
+    /// After an `overloaded` reply, send nothing for its `retry_after_ms` (as the protocol asks of clients);
+    /// requests falling due meanwhile are counted as shed. Only with a rate.
+    var backOffOnOverload = false
+    /// Send a request answered `overloaded` again, same bytes, after its `retry_after_ms`, as a careful client
+    /// does: it counts (in `overloaded`) but is not a failure; its latency runs from the first attempt.
+    var retryOverloaded = false
 }
 
 /// One DEALER socket on one thread, pipelining single `transfer` requests and matching replies by `request_id`.
@@ -109,13 +125,22 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
     var sequence = 0
     let interval = settings.ratePerSecond.map { 1e9 / $0 }
     var nextDue = Double(monoNanos())
+    var pausedUntil: UInt64 = 0
+    /// With `retryOverloaded`: the bodies of requests in flight, and the ones due again (in order of due time).
+    var bodies: [String: [UInt8]] = [:]
+    var attempts: [String: Int] = [:]
+    // One queue per attempt: within one, due times only grow (same delay for all), so each is drained from its head.
+    var retries = [[(due: UInt64, id: String)]](repeating: [], count: 8)
+    var retryHeads = [Int](repeating: 0, count: 8)
 
     func finish(id: String, outcome: TransferOutcome, now: UInt64) {
+        bodies[id] = nil
+        attempts[id] = nil
         guard let position = pending.removeValue(forKey: id) else {
             shared.late.add(1, ordering: .relaxed)
             return
         }
-        let intended = fifoIntended[position - fifoBase]
+        let intended = settings.latencyFromSend ? fifoSent[position - fifoBase] : fifoIntended[position - fifoBase]
         switch outcome {
         case .ok:
             shared.ok.add(1, ordering: .relaxed)
@@ -125,7 +150,12 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
             shared.answered.add(1, ordering: .relaxed)
         case let .error(text):
             shared.errors.add(1, ordering: .relaxed)
-            shared.noteError(text)
+            if text.hasPrefix("overloaded") {
+                shared.overloaded.add(1, ordering: .relaxed)
+            } else {
+                if text.hasPrefix("unavailable") { shared.unavailable.add(1, ordering: .relaxed) }
+                shared.noteError(text)
+            }
         }
         // Failed requests are counted above; only answers go into the timelines.
         guard settings.record else { return }
@@ -149,7 +179,27 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
             let stopping = shared.stop.load(ordering: .relaxed)
             if stopping && pending.isEmpty { break }
             var now = monoNanos()
-            if !stopping {
+            for level in retries.indices {
+                while retryHeads[level] < retries[level].count, retries[level][retryHeads[level]].due <= now {
+                    let id = retries[level][retryHeads[level]].id
+                    if pending[id] != nil, let body = bodies[id] {
+                        guard try socket.send([[], body], dontWait: true) else { break }
+                    }
+                    retryHeads[level] += 1
+                }
+                if retryHeads[level] > 1024 && retryHeads[level] * 2 > retries[level].count {
+                    retries[level].removeFirst(retryHeads[level])
+                    retryHeads[level] = 0
+                }
+            }
+            if !stopping, let interval, settings.backOffOnOverload, now < pausedUntil {
+                var shed = 0
+                while nextDue <= Double(now) {
+                    nextDue += interval
+                    shed += 1
+                }
+                shared.shed.add(shed, ordering: .relaxed)
+            } else if !stopping {
                 while pending.count < settings.window {
                     var intended = now
                     if interval != nil {
@@ -161,6 +211,7 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
                     let (from, to, amount) = Requests.randomPair(settings.accounts, &rng)
                     let body = Requests.transfer(id: id, from: from, to: to, amount: amount)
                     guard try socket.send([[], body], dontWait: true) else { break }
+                    if settings.retryOverloaded { bodies[id] = body }
                     if let interval { nextDue += interval }
                     pending[id] = fifoBase + fifoIDs.count
                     fifoIDs.append(id)
@@ -178,6 +229,20 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
                     continue
                 }
                 let (outcome, echoed) = Replies.classify(reply)
+                if settings.backOffOnOverload, let retryAfter = reply["retry_after_ms"]?.intValue {
+                    pausedUntil = max(pausedUntil, now + UInt64(max(0, retryAfter)) * 1_000_000)
+                }
+                if settings.retryOverloaded, let echoed, pending[echoed] != nil,
+                   reply["error"]?.stringValue == "overloaded" {
+                    shared.overloaded.add(1, ordering: .relaxed)
+                    // retry_after_ms, doubling with each refusal of the same request, at most 1 s (as bankctl).
+                    let attempt = attempts[echoed, default: 0]
+                    attempts[echoed] = attempt + 1
+                    let hint = UInt64(max(1, reply["retry_after_ms"]?.intValue ?? 20))
+                    let retryAfter = min(1000, hint << UInt64(min(attempt, 10)))
+                    retries[min(attempt, retries.count - 1)].append((now + retryAfter * 1_000_000, echoed))
+                    continue
+                }
                 if let echoed {
                     finish(id: echoed, outcome: outcome, now: now)
                 } else if let id = oldestPending() {
@@ -192,6 +257,8 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
                 if pending[id] == nil { fifoHead += 1; continue }
                 guard now &- fifoSent[offset] > settings.timeoutNanos else { break }
                 pending[id] = nil
+                bodies[id] = nil
+                attempts[id] = nil
                 fifoHead += 1
                 shared.timeouts.add(1, ordering: .relaxed)
             }

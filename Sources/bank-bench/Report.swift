@@ -25,6 +25,14 @@ extension BenchRunner {
                 "failover_window_s": settings.failoverWindowSeconds,
                 "failover_sockets": settings.failoverSockets,
                 "failover_rate": (results.failover["offered_rate"] as? Double) ?? NSNull(),
+                "overload_s": settings.overloadSeconds,
+                "overload_multiples": settings.overloadMultiples,
+                "overload_sockets": settings.overloadSockets,
+                "overload_clients_back_off": !settings.overloadNoBackoff,
+                "failover_admission_factor": file?.failoverAdmissionFactor ?? NSNull(),
+                "max_inflight_requests": file?.maxInflightRequests ?? NSNull(),
+                "max_inflight_requests_per_client": file?.maxInflightRequestsPerClient ?? NSNull(),
+                "max_forwarded_requests": file?.maxForwardedRequests ?? NSNull(),
                 "accounts": settings.accounts,
                 "initial_balance": settings.initialBalance,
                 "client_timeout_ms": settings.timeoutMs,
@@ -40,6 +48,8 @@ extension BenchRunner {
             "latency_errors": results.latencyErrors,
             "failover": results.failover.isEmpty ? NSNull() : results.failover,
             "catchup": results.catchup.isEmpty ? NSNull() : results.catchup,
+            "overload": results.overload,
+            "rss_anon_unloaded_kb": results.rssAnonUnloadedKB,
             // The replication rate once the restarted ledger is up; its restart is reported apart (catchup.*).
             "catchup_records_per_s": results.catchup["replication_records_per_s"] ?? NSNull(),
             "kills": results.kills,
@@ -132,6 +142,25 @@ extension BenchRunner {
         let restartPerMillion = results.catchup["restart_ms_per_million_records"] as? Double
         rows.append(("restart: state rebuild per 1M records (under load)", ms(restartPerMillion), "≤ 2 s",
                      verdict(restartPerMillion.map { $0 <= 2000 })))
+        for step in results.overload {
+            let multiple = format((step["multiple"] as? Double) ?? 0, decimals: 0) + "×"
+            let atMax = (step["multiple"] as? Double) == settings.overloadMultiples.max()
+            let share = step["goodput_of_capacity"] as? Double
+            rows.append(("overload \(multiple): goodput of capacity", share.map { format($0 * 100, decimals: 0) + " %" } ?? "-",
+                         atMax ? "≥ 90 %" : "", atMax ? verdict(share.map { $0 >= 0.9 }) : ""))
+            let p99 = step["p99_ms"] as? Double
+            rows.append(("overload \(multiple): p99 of accepted", ms(p99), atMax ? "≤ 50 ms" : "",
+                         atMax ? verdict(p99.map { $0 <= 50 }) : ""))
+            let unavailable = step["unavailable"] as? Int
+            let changes = step["leader_changes"] as? Int64
+            rows.append(("overload \(multiple): unavailable; leader changes",
+                         "\(unavailable.map(String.init) ?? "-"); \(changes.map { String($0) } ?? "-")", "0; 0",
+                         verdict(unavailable.flatMap { u in changes.map { u == 0 && $0 == 0 } })))
+            if let peak = step["rss_anon_peak_kb"] as? [String: Int], let gateway = peak["gateway"] {
+                rows.append(("overload \(multiple): gateway RssAnon peak", formatInt(Double(gateway) / 1024) + " MB",
+                             "≤ 300 MB", verdict(gateway <= 300 * 1024)))
+            }
+        }
         let falseFailovers = results.leaderChanges.map { Int($0) - results.kills }
         rows.append(("false failovers", falseFailovers.map(String.init) ?? "-", "0",
                      verdict(falseFailovers.map { $0 == 0 })))
@@ -182,6 +211,15 @@ extension BenchRunner {
                     + "records replicated at \(formatInt(rate))/s"
             }
             notes.append(line)
+        }
+        for step in results.overload {
+            let peak = (step["rss_anon_peak_kb"] as? [String: Int]) ?? [:]
+            notes.append("overload \(format((step["multiple"] as? Double) ?? 0, decimals: 0))×: offered "
+                         + "\(formatInt((step["offered_per_s"] as? Double) ?? 0))/s, sent \(formatInt((step["sent_per_s"] as? Double) ?? 0))/s, "
+                         + "goodput \(formatInt((step["goodput_per_s"] as? Double) ?? 0))/s, p50 "
+                         + "\(format((step["p50_ms"] as? Double) ?? 0, decimals: 2)) ms, overloaded \(step["overloaded"] ?? 0), "
+                         + "timeouts \(step["timeouts"] ?? 0), RssAnon peak \(describeRSS(peak)) (unloaded "
+                         + "\(describeRSS(results.rssAnonUnloadedKB)))")
         }
         notes.append("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(loadAtStart) at start, "
                      + "\(Self.loadAverage()) at end")

@@ -25,6 +25,28 @@ struct BankSim: ParsableCommand {
     @Flag(help: "Print every event (implied by --seed).")
     var verbose = false
 
+    @Flag(help: "Load alone: bursts and network noise, no crash, pause or partition; any leader change fails the seed.")
+    var loadOnly = false
+
+    @Flag(help: "Model the old drivers: control messages wait in the same queue as data.")
+    var fifoControl = false
+
+    @Flag(help: "Model the old gateway: no admission bounds, no forward window.")
+    var unboundedGateway = false
+
+    @Option(help: "Requests in one burst fault.")
+    var burstRequests = SimulationOptions(seed: 0).burstRequests
+
+    func options(seed: UInt64, bugs: InjectedBugs) -> SimulationOptions {
+        var options = SimulationOptions(seed: seed)
+        options.burstRequests = burstRequests
+        options.injectedBugs = bugs
+        options.loadOnly = loadOnly
+        options.controlFirst = !fifoControl
+        options.unboundedGateway = unboundedGateway
+        return options
+    }
+
     func run() throws {
         var bugs: InjectedBugs = []
         for name in bug {
@@ -34,8 +56,7 @@ struct BankSim: ParsableCommand {
             bugs.insert(match.1)
         }
         if let seed {
-            var options = SimulationOptions(seed: seed)
-            options.injectedBugs = bugs
+            var options = options(seed: seed, bugs: bugs)
             options.verbose = true
             switch Simulator(options: options).run() {
             case let .success(stats):
@@ -53,8 +74,7 @@ struct BankSim: ParsableCommand {
         for offset in 0..<seeds {
             let seed = first + offset
             CrashReporter.current = seed
-            var options = SimulationOptions(seed: seed)
-            options.injectedBugs = bugs
+            var options = options(seed: seed, bugs: bugs)
             options.verbose = verbose
             switch Simulator(options: options).run() {
             case let .success(stats):
@@ -75,6 +95,7 @@ struct BankSim: ParsableCommand {
               + "\(String(format: "%.0f", Double(seeds) / elapsed)) seeds/s")
         print("events \(total.events), virtual time \(total.virtualNanos / 1_000_000_000) s, leader changes "
               + "\(total.leaderChanges), acknowledged writes \(total.acknowledgedWrites), refused \(total.refusedWrites), "
+              + "overloaded replies \(total.overloadedReplies), "
               + "restarts from a checkpoint \(total.checkpointRestores), checkpoints installed from the leader "
               + "\(total.checkpointInstalls)")
         print("faults: " + total.faults.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))

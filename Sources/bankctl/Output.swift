@@ -15,13 +15,26 @@ extension GlobalOptions {
         if !json { print(describe(value)) }
     }
 
-    /// One round trip; a timeout prints why and exits 3.
+    /// One request; a timeout prints why and exits 3. An `overloaded` reply (definite: nothing was applied) is
+    /// retried with the same bytes after its `retry_after_ms`, doubling up to 1 s, while the timeout allows.
     func exchange(_ body: [UInt8], using client: GatewayClient) throws -> Reply {
-        do {
-            return Reply(bytes: try client.call(body))
-        } catch is GatewayClient.Timeout {
-            printError("error: " + timeoutMessage(client.timeoutSeconds))
-            throw ExitStatus.timeout
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .milliseconds(Int64((client.timeoutSeconds * 1000).rounded(.up))))
+        var backoffMilliseconds = 0
+        while true {
+            let reply: Reply
+            do {
+                reply = Reply(bytes: try client.call(body))
+            } catch is GatewayClient.Timeout {
+                printError("error: " + timeoutMessage(client.timeoutSeconds))
+                throw ExitStatus.timeout
+            }
+            guard reply.value?["error"]?.stringValue == ErrorCode.overloaded.rawValue else { return reply }
+            let hint = Int(reply.value?["retry_after_ms"]?.intValue ?? 20)
+            backoffMilliseconds = min(1000, max(hint, backoffMilliseconds * 2))
+            let waitMilliseconds = backoffMilliseconds + Int.random(in: 0...max(1, backoffMilliseconds / 2))
+            guard clock.now.advanced(by: .milliseconds(waitMilliseconds)) < deadline else { return reply }
+            Thread.sleep(forTimeInterval: Double(waitMilliseconds) / 1000) // a back-off, not a synchronisation
         }
     }
 

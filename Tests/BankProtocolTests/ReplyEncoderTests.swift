@@ -117,12 +117,13 @@ struct ReplyEncoderTests {
         #expect(bare.keys == ["ok", "error", "message", "retryable"] && bare["message"] == .string(message))
     }
 
-    @Test("only unavailable is retryable")
+    @Test("only unavailable and overloaded are retryable")
     func retryable() throws {
         for code in ErrorCode.allCases {
-            #expect(code.isRetryable == (code == .unavailable))
+            let retryable = code == .unavailable || code == .overloaded
+            #expect(code.isRetryable == retryable)
             let reply = try replyObject(ReplyEncoder.error(code: code, message: "m"))
-            #expect(reply["retryable"] == .bool(code == .unavailable))
+            #expect(reply["retryable"] == .bool(retryable))
             #expect(reply["error"] == .string(code.rawValue))
         }
         let reply = try replyObject(ReplyEncoder.unavailable("no leader"))

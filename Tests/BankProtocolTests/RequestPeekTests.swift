@@ -37,4 +37,22 @@ struct RequestPeekTests {
         #expect(RequestPeek.gatewayOperation(in: [0x22, 0xFF, 0x22]) == nil)
         #expect(RequestPeek.gatewayOperation(in: utf8(#"{"op":"status"}"#) + [0xFF]) == nil)
     }
+
+    @Test("the request id of a refused request: the top-level key's plain string, escapes and oddities parsed")
+    func requestID() {
+        func id(_ text: String) -> String? { RequestPeek.requestID(in: utf8(text)) }
+        #expect(id(#"{"op":"transfer","request_id":"t1","from":"a","to":"b","amount":1}"#) == "t1")
+        #expect(id(#" { "op" : "deposit" , "request_id" :\#t"d-2" } "#) == "d-2")
+        // "request_id" as a value, before the key.
+        #expect(id(#"{"op":"transfer","reference":"request_id","request_id":"t3"}"#) == "t3")
+        #expect(id(#"{"op":"transfer","reference":"say \"request_id\": \"no\"","request_id":"t4"}"#) == "t4")
+        // Escapes in the id: the full parse decodes them.
+        #expect(id(#"{"op":"deposit","request_id":"a\u0062c"}"#) == "abc")
+        #expect(id(#"{"op":"balance","account":"a"}"#) == nil)
+        #expect(id(#"{"op":"batch","requests":[{"op":"deposit","request_id":"item"}]}"#) == nil)
+        #expect(id(#"{"op":"deposit","request_id":7}"#) == nil)
+        #expect(id(#"not json"#) == nil)
+        #expect(id("") == nil)
+        #expect(RequestPeek.requestID(in: utf8(#"{"request_id":"big"}"#), maxBytes: 5) == nil)
+    }
 }

@@ -27,6 +27,37 @@ import Testing
         #expect(!stats.faults.isEmpty)
     }
 
+    /// Load alone — bursts far beyond what the gateway admits, every message costing its receiver virtual time —
+    /// never costs a leader, never reconfigures the cluster, and every burst request gets a definite answer
+    /// (the simulator fails the seed otherwise).
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func loadAloneNeverChangesTheLeader(seed: UInt64) throws {
+        var options = SimulationOptions(seed: seed)
+        options.loadOnly = true
+        options.faultPhaseNanos = 2_000_000_000
+        let stats = try Simulator(options: options).run().get()
+        #expect(stats.faults["burst", default: 0] > 0)
+        #expect(stats.overloadedReplies > 0, "the bursts never went beyond the admission bounds")
+        #expect(stats.leaderChanges == 0 && stats.burstUnavailableReplies == 0)
+        #expect(stats.acknowledgedWrites > 0)
+    }
+
+    /// The check can fail: with the old drivers (control messages queued behind data) and the old gateway (no
+    /// admission, no forward window), a burst delays heartbeats past the failure timeout and the leader changes.
+    @Test func theOldDesignLosesTheLeaderToABurst() throws {
+        var options = SimulationOptions(seed: 1)
+        options.loadOnly = true
+        options.faultPhaseNanos = 2_000_000_000
+        options.controlFirst = false
+        options.unboundedGateway = true
+        options.burstRequests = 12_000
+        guard case let .failure(failure) = Simulator(options: options).run() else {
+            Issue.record("a burst of 12,000 requests went unnoticed by the old design's model")
+            return
+        }
+        #expect(failure.invariant.contains("load alone"), "\(failure.invariant)")
+    }
+
     /// Seeds that found bugs in the real code, replayed exactly as `make simulate SEED=x` runs them.
     /// 50971: a follower kept its match from an older epoch under the same leader, and committed a record that
     /// leader never had.

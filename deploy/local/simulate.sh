@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs SEEDS seeds of the deterministic simulation from FIRST on, split across the machine's cores.
+# SIM_ARGS (e.g. --load-only) go to every bank-sim.
 # Each worker is its own process with its own seed range: runs are independent and reproducible one by one.
 # Workers' progress lines stream as they come, prefixed with the worker's number; each worker ends with its
 # summary (seeds/s, faults by kind, leader changes), and the last line sums up the whole run.
@@ -12,7 +13,7 @@ for ((w = 0; w < workers; w++)); do
   start=$(( first + w * per )); count=$per
   (( start + count > first + seeds )) && count=$(( first + seeds - start ))
   (( count <= 0 )) && continue
-  ( "$bin/bank-sim" --first "$start" --seeds "$count" 2>&1 | sed -u "s/^/[worker $w] /"; exit "${PIPESTATUS[0]}" ) &
+  ( "$bin/bank-sim" --first "$start" --seeds "$count" ${SIM_ARGS:-} 2>&1 | sed -u "s/^/[worker $w] /"; exit "${PIPESTATUS[0]}" ) &
   pids+=($!)
 done
 status=0

@@ -10,7 +10,9 @@ unexpected reply. Needs pyzmq (`pip install pyzmq`).
 
 import argparse
 import json
+import random
 import sys
+import time
 import uuid
 
 import zmq
@@ -36,10 +38,26 @@ class Client:
         self.socket.connect(self.endpoint)
 
     def call(self, op, **fields):
-        """Sends {"op": op, **fields} and returns the reply object (ok or not). Raises ClientError on timeout."""
-        request = {"op": op, **fields}
+        """Sends {"op": op, **fields} and returns the reply object (ok or not). Raises ClientError on timeout.
+
+        An `overloaded` reply is definite (the gateway did not forward the request; nothing was applied): the same
+        bytes are sent again after `retry_after_ms`, doubling up to 1 s, while `timeout` allows."""
+        body = json.dumps({"op": op, **fields}).encode("utf-8")
+        deadline = time.monotonic() + self.timeout
+        backoff = 0.0
+        while True:
+            reply = self._exchange(op, body)
+            if reply.get("error") != "overloaded":
+                return reply
+            backoff = min(1.0, max(reply.get("retry_after_ms", 20) / 1000.0, backoff * 2))
+            wait = backoff * random.uniform(1.0, 1.5)
+            if time.monotonic() + wait >= deadline:
+                return reply
+            time.sleep(wait)
+
+    def _exchange(self, op, body):
         # An empty delimiter frame, then the body: the gateway treats us like a REQ client and echoes it back.
-        self.socket.send_multipart([b"", json.dumps(request).encode("utf-8")])
+        self.socket.send_multipart([b"", body])
         if not self.socket.poll(int(self.timeout * 1000), zmq.POLLIN):
             # The reply may still arrive later; start afresh so it cannot be mistaken for the next one.
             self.socket.close()
