@@ -16,7 +16,7 @@ import ZeroMQ
 final class CheckpointWorker: @unchecked Sendable {
     /// A finished job. The loop acts on it (floor advance, journal reset) before the node hears of it.
     enum Outcome {
-        case written(seq: UInt64, oldestRetainedSeq: UInt64)
+        case written(seq: UInt64, floorCandidate: UInt64?)
         case writeFailed(seq: UInt64)
         case installed(CheckpointImage)
         case installFailed(seq: UInt64)
@@ -177,8 +177,8 @@ final class CheckpointWorker: @unchecked Sendable {
             }
             let elapsedMillis = (SystemClock.now().monotonicNanos - started.monotonicNanos) / 1_000_000
             logger.info("checkpoint at seq \(image.position.seq) written: \(byteCount >> 20) MiB in \(elapsedMillis) ms")
-            let oldest = try CheckpointFile.seqs(in: directory).last ?? image.position.seq
-            return .written(seq: image.position.seq, oldestRetainedSeq: oldest)
+            return .written(seq: image.position.seq,
+                            floorCandidate: CheckpointFile.floorCandidate(keptSeqs: try CheckpointFile.seqs(in: directory)))
         } catch is Abandoned {
             logger.info("checkpoint at seq \(image.position.seq) abandoned: the ledger is stopping")
             return .writeFailed(seq: image.position.seq)

@@ -161,11 +161,14 @@ public final class LedgerServer {
     /// What the loop does when the checkpoint thread finishes a job, before the node hears of it.
     private func complete(_ outcome: CheckpointWorker.Outcome, sync: SyncWorker) throws -> LedgerEvent {
         switch outcome {
-        case let .written(seq, oldestRetainedSeq):
-            // Nothing below the oldest kept checkpoint is read again: a restart starts at a checkpoint, a follower
-            // that needs older records gets one. No sync may run on a segment that is about to close.
-            try sync.waitUntilIdle(thenCutAt: journal.lastSeq)
-            try journal.advanceFloor(to: min(oldestRetainedSeq, node.commitSeq))
+        case let .written(seq, floorCandidate):
+            // Nothing below the oldest kept checkpoint (of two or more) is read again: a restart starts at a
+            // checkpoint, a follower that needs older records gets one. No sync may run on a segment that is about to
+            // close.
+            if let floorCandidate {
+                try sync.waitUntilIdle(thenCutAt: journal.lastSeq)
+                try journal.advanceFloor(to: min(floorCandidate, node.commitSeq))
+            }
             return .checkpointWritten(seq: seq)
         case let .writeFailed(seq):
             return .checkpointFailed(seq: seq)

@@ -36,9 +36,9 @@ extension Simulator {
             let victim = random.below(host.checkpoints.count)
             host.checkpoints[victim].intact = false
         }
-        // The floor follows the oldest checkpoint kept, as the ledger process does.
-        let floor = min(host.checkpoints.first!.position.seq, host.node!.commitSeq)
-        if floor > host.journal.floorSeq {
+        // The floor follows the oldest checkpoint kept, once two are, as the ledger process does.
+        if let candidate = CheckpointFile.floorCandidate(keptSeqs: host.checkpoints.map(\.position.seq)),
+           case let floor = min(candidate, host.node!.commitSeq), floor > host.journal.floorSeq {
             host.archive += host.journal.records.prefix(Int(floor - host.journal.floorSeq))
             host.journal.advanceFloor(to: floor)
         }

@@ -80,6 +80,13 @@ public enum CheckpointFile {
         return offset
     }
 
+    /// Where the journal's floor may move once a checkpoint is written: the oldest kept checkpoint, but only once at
+    /// least two are kept — with one, a follower a little behind it still catches up from the journal instead of
+    /// needing the whole checkpoint. Nil: leave the floor where it is.
+    public static func floorCandidate(keptSeqs seqs: [UInt64]) -> UInt64? {
+        seqs.count >= 2 ? seqs.min() : nil
+    }
+
     /// The seqs of the checkpoint files present, newest first (their content is not checked here).
     public static func seqs(in dataDirectory: String) throws -> [UInt64] {
         try names(in: directory(in: dataDirectory)).compactMap(seq(ofFileName:)).sorted(by: >)

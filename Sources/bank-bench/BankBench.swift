@@ -671,7 +671,7 @@ final class BenchRunner {
         // The restarted ledger's journal end, as it logged on start ("journal holds N records").
         let startLog = cluster.log(leader, from: logOffset)
         let restartedSeq = Self.firstInt(after: "journal holds ", in: startLog).map(Int64.init) ?? staleSeq
-        let rebuildMs = Self.firstInt(after: "state rebuilt in ", in: startLog)
+        let rebuildMs = Self.firstInt(after: "state restored in ", in: startLog)
         say("  \(leader.rawValue) back in sync \(format(ms(from: restartNanos, to: syncedNanos), decimals: 0)) ms after the restart "
             + "(its journal ended at seq \(restartedSeq.map(formatInt) ?? "?"))")
         tick(until: syncedNanos + UInt64(settings.afterSeconds * 1e9), "after catch-up")
