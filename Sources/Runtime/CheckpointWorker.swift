@@ -98,13 +98,7 @@ final class CheckpointWorker: @unchecked Sendable {
     private struct Abandoned: Error {}
 
     private func run(context: ZMQContext, endpoint: String) {
-        let wakeup: ZMQSocket
-        do {
-            wakeup = try context.makeSocket(.push)
-            try wakeup.connect(endpoint)
-        } catch {
-            fatalError("checkpoint thread: cannot reach the loop at \(endpoint): \(error)")
-        }
+        let wakeup = SyncWorker.connectWakeup(context: context, endpoint: endpoint, thread: "checkpoint thread")
         condition.lock()
         while true {
             while !stopping && pendingImage == nil && pendingFloor == nil && pendingInstall == nil { condition.wait() }

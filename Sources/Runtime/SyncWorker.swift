@@ -89,14 +89,20 @@ final class SyncWorker: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func run(context: ZMQContext, endpoint: String) {
-        let wakeup: ZMQSocket
+    /// The PUSH end of a worker thread's wake-ups to the loop, made on the worker's own thread (one socket per
+    /// thread). Failing to reach an inproc endpoint the loop has bound is a bug.
+    static func connectWakeup(context: ZMQContext, endpoint: String, thread: String) -> ZMQSocket {
         do {
-            wakeup = try context.makeSocket(.push)
+            let wakeup = try context.makeSocket(.push)
             try wakeup.connect(endpoint)
+            return wakeup
         } catch {
-            fatalError("journal sync thread: cannot reach the loop at \(endpoint): \(error)")
+            fatalError("\(thread): cannot reach the loop at \(endpoint): \(error)")
         }
+    }
+
+    private func run(context: ZMQContext, endpoint: String) {
+        let wakeup = Self.connectWakeup(context: context, endpoint: endpoint, thread: "journal sync thread")
         condition.lock()
         while true {
             while !stopping && requestedSeq <= syncedSeq { condition.wait() }

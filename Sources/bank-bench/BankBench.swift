@@ -341,34 +341,7 @@ final class BenchRunner {
 
         // Open and fund the accounts: batches of 1000 items (open + deposit per account).
         let t1 = monoNanos()
-        let perBatch = 500
-        for start in stride(from: 0, to: accountIDs.count, by: perBatch) {
-            let chunk = accountIDs[start..<min(start + perBatch, accountIDs.count)]
-            var w = JSONWriter(reservingCapacity: chunk.count * 160)
-            w.beginObject()
-            w.field("op", "batch")
-            w.field("atomic", false)
-            w.key("requests")
-            w.beginArray()
-            for account in chunk {
-                w.beginObject()
-                w.field("op", "open_account"); w.field("request_id", "open-" + account); w.field("account", account)
-                w.endObject()
-                w.beginObject()
-                w.field("op", "deposit"); w.field("request_id", "fund-" + account); w.field("account", account)
-                w.field("amount", settings.initialBalance)
-                w.endObject()
-            }
-            w.endArray()
-            w.endObject()
-            guard let reply = try admin.call(w.bytes, timeoutMilliseconds: 30_000) else {
-                throw BenchError.setup("no reply to an account-opening batch")
-            }
-            guard reply["ok"]?.boolValue == true, let items = reply["results"]?.arrayValue, items.count == chunk.count * 2,
-                  items.allSatisfy({ $0["ok"]?.boolValue == true }) else {
-                throw BenchError.setup("opening accounts: \(String(describing: reply).prefix(300))")
-            }
-        }
+        try Requests.openAndFund(accountIDs, balanceMinor: settings.initialBalance, through: admin)
         say("  opened and funded \(formatInt(accountIDs.count)) accounts in \(ms(since: t1)) ms")
         try checkMoney(after: "set-up")
         if let status = admin.status() {

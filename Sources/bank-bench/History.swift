@@ -83,7 +83,7 @@ final class HistoryBench {
         try cluster.startAll()
         let admin = try SimpleClient(context: context, endpoint: cluster.gatewayEndpoint)
         try waitFor("a leader and both ledgers in sync", seconds: 60) { admin.status()?.converged(freshMs: 150) == true }
-        try openAccounts(admin)
+        try Requests.openAndFund(accountIDs + [Self.hotAccount], balanceMinor: Self.balance, through: admin)
 
         let progress = HistoryProgress()
         let perClient = options.transfers / options.clients
@@ -136,32 +136,6 @@ final class HistoryBench {
     }
 
     // MARK: - Load
-
-    private func openAccounts(_ admin: SimpleClient) throws {
-        let all = accountIDs + [Self.hotAccount]
-        for start in stride(from: 0, to: all.count, by: 500) {
-            var w = JSONWriter(reservingCapacity: 500 * 160)
-            w.beginObject()
-            w.field("op", "batch")
-            w.field("atomic", false)
-            w.key("requests")
-            w.beginArray()
-            for account in all[start..<min(start + 500, all.count)] {
-                w.beginObject()
-                w.field("op", "open_account"); w.field("request_id", "open-" + account); w.field("account", account)
-                w.endObject()
-                w.beginObject()
-                w.field("op", "deposit"); w.field("request_id", "fund-" + account); w.field("account", account)
-                w.field("amount", Self.balance)
-                w.endObject()
-            }
-            w.endArray()
-            w.endObject()
-            guard let reply = try admin.call(w.bytes, timeoutMilliseconds: 60_000), reply["ok"]?.boolValue == true else {
-                throw BenchError.setup("opening accounts failed")
-            }
-        }
-    }
 
     /// One client: batches of transfers of 1 minor unit, one at a time; a twentieth touch the hot account.
     private static func drive(client: Int, batches: Int, options: Options, accounts accountIDs: [String],

@@ -42,6 +42,37 @@ enum Requests {
 
     static let status: [UInt8] = Array(#"{"op":"status"}"#.utf8)
 
+    /// Opens and funds `accounts` in non-atomic batches of 500 accounts (an open and a deposit each).
+    static func openAndFund(_ accounts: [String], balanceMinor: Int64, through client: SimpleClient) throws {
+        for start in stride(from: 0, to: accounts.count, by: 500) {
+            let chunk = accounts[start..<min(start + 500, accounts.count)]
+            var w = JSONWriter(reservingCapacity: chunk.count * 160)
+            w.beginObject()
+            w.field("op", "batch")
+            w.field("atomic", false)
+            w.key("requests")
+            w.beginArray()
+            for account in chunk {
+                w.beginObject()
+                w.field("op", "open_account"); w.field("request_id", "open-" + account); w.field("account", account)
+                w.endObject()
+                w.beginObject()
+                w.field("op", "deposit"); w.field("request_id", "fund-" + account); w.field("account", account)
+                w.field("amount", balanceMinor)
+                w.endObject()
+            }
+            w.endArray()
+            w.endObject()
+            guard let reply = try client.call(w.bytes, timeoutMilliseconds: 60_000) else {
+                throw BenchError.setup("no reply to an account-opening batch")
+            }
+            guard reply["ok"]?.boolValue == true, let items = reply["results"]?.arrayValue, items.count == chunk.count * 2,
+                  items.allSatisfy({ $0["ok"]?.boolValue == true }) else {
+                throw BenchError.setup("opening accounts: \(String(describing: reply).prefix(300))")
+            }
+        }
+    }
+
     /// A random transfer between two different accounts, 1–1000 minor units.
     static func randomPair(_ accounts: [String], _ rng: inout SplitMix64) -> (String, String, Int64) {
         let n = UInt64(accounts.count)
