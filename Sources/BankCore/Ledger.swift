@@ -45,6 +45,9 @@ public struct Ledger: Sendable {
         receipts.reserveCapacity(records)
     }
 
+    /// Successful requests remembered for idempotency (one receipt each): the bulk of the state.
+    public var receiptCount: Int { receipts.count }
+
     /// Customer accounts; the implicit settlement accounts are not counted.
     public var accountCount: Int { accounts.count - settlementSlots.count }
 

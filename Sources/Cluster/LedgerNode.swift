@@ -751,7 +751,7 @@ public struct LedgerNode {
     private mutating func keepCheckpointsAndFloor() {
         if checkpointInFlight == nil, commitSeq > lastCheckpointAttemptSeq || freshCheckpointWanted, commitSeq > 0,
            commitSeq >= lastCheckpointAttemptSeq + settings.checkpointIntervalRecords || freshCheckpointWanted
-            || mutationsSinceCheckpoint >= settings.checkpointIntervalMutations {
+            || mutationsSinceCheckpoint >= max(settings.checkpointIntervalMutations, UInt64(ledger.receiptCount / 2)) {
             freshCheckpointWanted = false
             mutationsSinceCheckpoint = 0
             let position = CheckpointFile.Position(seq: commitSeq, epoch: epoch(at: commitSeq), hash: hash(at: commitSeq))

@@ -20,6 +20,8 @@ public enum CheckpointFile {
     static let version: UInt32 = 1
     static let headerByteCount = 64
     static let trailerByteCount = 8 + 32
+    /// A checkpoint being written is made durable this many bytes at a time.
+    static let flushIntervalBytes: UInt64 = 4 << 20
 
     /// What a checkpoint says about the journal position it was taken at.
     public struct Position: Hashable, Sendable, CustomStringConvertible {
@@ -55,10 +57,17 @@ public enum CheckpointFile {
         var offset: UInt64 = 0
         do {
             var hasher = SHA256()
+            var flushedOffset: UInt64 = 0
             func put(_ bytes: UnsafeRawBufferPointer) throws {
                 try PosixIO.writeAll(fd, bytes, at: offset, path: String(temporary))
                 hasher.update(bufferPointer: bytes)
                 offset += UInt64(bytes.count)
+                // Written back a few MiB at a time: hundreds of MiB of dirty pages flushed by one final fsync made
+                // the journal's own fdatasync wait seconds behind it (ext4 orders them), stalling every commit.
+                if offset - flushedOffset >= flushIntervalBytes {
+                    guard fdatasync(fd) == 0 else { throw StorageError.lastSystemCall("fdatasync", path: String(temporary)) }
+                    flushedOffset = offset
+                }
             }
             try header(position).withUnsafeBytes(put)
             try body(put)
@@ -205,7 +214,7 @@ public enum CheckpointFile {
         let finalPath = directory + "/" + fileName(seq: position.seq)
         guard rename(staged, finalPath) == 0 else { throw StorageError.lastSystemCall("rename", path: finalPath) }
         for seq in try seqs(in: dataDirectory) where seq != position.seq {
-            unlink(directory + "/" + fileName(seq: seq))
+            removeGradually(directory + "/" + fileName(seq: seq))
         }
         try PosixIO.syncDirectory(directory)
         return loaded
@@ -232,8 +241,25 @@ public enum CheckpointFile {
     static func prune(directory: String) throws {
         let seqs = try names(in: directory).compactMap(seq(ofFileName:)).sorted(by: >)
         for seq in seqs.dropFirst(retainedCount) {
-            unlink(directory + "/" + fileName(seq: seq))
+            removeGradually(directory + "/" + fileName(seq: seq))
         }
+    }
+
+    /// Removes a large file a slice at a time: unlinking hundreds of MiB at once frees all its extents in one file
+    /// system transaction, and the journal's appends and syncs, which need the same file system journal, wait for
+    /// it (seen as heartbeat silences when an old checkpoint was deleted).
+    static func removeGradually(_ path: String, sliceBytes: Int64 = 32 << 20) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd >= 0 {
+            var size = Int64((try? PosixIO.fileSize(fd, path: path)) ?? 0)
+            while size > sliceBytes {
+                size -= sliceBytes
+                guard ftruncate(fd, off_t(size)) == 0 else { break }
+                usleep(2_000) // let other writers' transactions in between
+            }
+            close(fd)
+        }
+        unlink(path)
     }
 
     static func removeTemporaryFiles(in directory: String) {

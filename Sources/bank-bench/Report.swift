@@ -85,8 +85,13 @@ extension BenchRunner {
             report["gateway_events"] = cluster.logLines(.gateway, containing: ["lost", "promoting", "electing", "leads epoch",
                                                                              "in sync", "stalled", "restarted"])
         }
-        let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+        // The history phase (`make bench-history`) writes its own section; keep it.
         let url = directory.appendingPathComponent("report.json")
+        if let data = try? Data(contentsOf: url),
+           let previous = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let history = previous["history"] {
+            report["history"] = history
+        }
+        let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: url)
     }
 
