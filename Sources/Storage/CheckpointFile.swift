@@ -183,7 +183,7 @@ public enum CheckpointFile {
     static let stagingFileName = "incoming.part"
 
     /// Writes a piece of a checkpoint file received from the leader into `checkpoints/incoming.part` (offset 0
-    /// starts it afresh). Not durable: `install` syncs it.
+    /// starts it afresh). Durable only once `installStaged` has synced it.
     public static func stage(in dataDirectory: String, offset: UInt64, bytes: [UInt8]) throws {
         let directory = directory(in: dataDirectory)
         try PosixIO.makeDirectories(directory)
@@ -192,6 +192,12 @@ public enum CheckpointFile {
         guard fd >= 0 else { throw StorageError.lastSystemCall("open", path: path) }
         defer { close(fd) }
         try bytes.withUnsafeBytes { try PosixIO.writeAll(fd, $0, at: offset, path: path) }
+        // Written back as it arrives, a few MiB at a time, as a checkpoint being written is: one fsync of hundreds
+        // of MiB at install would hold up the journal's syncs behind it.
+        let end = offset + UInt64(bytes.count)
+        if end / flushIntervalBytes != offset / flushIntervalBytes {
+            guard fdatasync(fd) == 0 else { throw StorageError.lastSystemCall("fdatasync", path: path) }
+        }
     }
 
     /// Makes the staged file the newest checkpoint, durably, if it verifies, holds `position` and `load` accepts its
