@@ -184,7 +184,7 @@ final class CheckpointWorker: @unchecked Sendable {
         } catch is Abandoned {
             logger.info("checkpoint at seq \(image.position.seq) abandoned: the ledger is stopping")
             return .writeFailed(seq: image.position.seq)
-        } catch let error as StorageError {
+        } catch let error as StorageError where error.isDiskFailure {
             return .storageFailed(error)
         } catch {
             logger.error("checkpoint at seq \(image.position.seq) failed: \(error)")

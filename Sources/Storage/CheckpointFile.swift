@@ -85,7 +85,7 @@ public enum CheckpointFile {
         guard close(fd) == 0 else { throw StorageError.lastSystemCall("close", path: String(temporary)) }
         guard rename(String(temporary), finalPath) == 0 else { throw StorageError.lastSystemCall("rename", path: finalPath) }
         try PosixIO.syncDirectory(directory)
-        try prune(directory: directory)
+        try prune(dataDirectory: dataDirectory)
         return offset
     }
 
@@ -98,7 +98,7 @@ public enum CheckpointFile {
 
     /// The seqs of the checkpoint files present, newest first (their content is not checked here).
     public static func seqs(in dataDirectory: String) throws -> [UInt64] {
-        try names(in: directory(in: dataDirectory)).compactMap(seq(ofFileName:)).sorted(by: >)
+        try PosixIO.fileNames(in: directory(in: dataDirectory)).compactMap(seq(ofFileName:)).sorted(by: >)
     }
 
     /// Calls `body` with each checkpoint that verifies, newest first, until it returns a value: a damaged one, or one
@@ -244,10 +244,9 @@ public enum CheckpointFile {
     }
 
     /// Keeps the newest `retainedCount` checkpoints.
-    static func prune(directory: String) throws {
-        let seqs = try names(in: directory).compactMap(seq(ofFileName:)).sorted(by: >)
-        for seq in seqs.dropFirst(retainedCount) {
-            removeGradually(directory + "/" + fileName(seq: seq))
+    static func prune(dataDirectory: String) throws {
+        for seq in try seqs(in: dataDirectory).dropFirst(retainedCount) {
+            removeGradually(directory(in: dataDirectory) + "/" + fileName(seq: seq))
         }
     }
 
@@ -269,12 +268,11 @@ public enum CheckpointFile {
     }
 
     static func removeTemporaryFiles(in directory: String) {
-        for name in (try? names(in: directory)) ?? [] where name.hasSuffix(".tmp") {
+        for name in (try? PosixIO.fileNames(in: directory)) ?? [] where name.hasSuffix(".tmp") {
             unlink(directory + "/" + name)
         }
     }
 
-    static func names(in directory: String) throws -> [String] { try PosixIO.fileNames(in: directory) }
 }
 
 /// The last commit seq a ledger knew, kept durably beside its journal (`commit-floor`): records up to it were

@@ -432,9 +432,6 @@ public final class FileJournal: JournalReading {
 
     public var isOpen: Bool { lockFD >= 0 }
 
-    /// Segment files below the floor that retention kept (for reports).
-    public var segmentCount: Int { segments.count }
-
     /// A write buffer grown beyond this by a huge batch is released after use instead of kept.
     private static let retainedBufferCapacity = 8 << 20
 
