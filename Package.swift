@@ -26,6 +26,10 @@ let package = Package(
             providers: [.apt(["libzmq3-dev"])]
         ),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // LevelDB (Debian ships no pkg-config file for it); `make` installs libleveldb-dev when it is missing.
+        .systemLibrary(name: "CLevelDB", providers: [.apt(["libleveldb-dev"])]),
+        // The history store: receipts and closed holds that left the ledger's memory (LevelDB).
+        .target(name: "HistoryStore", dependencies: ["BankCore", "CLevelDB"]),
         // The three processes of a local cluster, started and killed by the process-level tests and the bench.
         .target(name: "LocalCluster"),
         // SplitMix64: seeded randomness that replays exactly (simulator, generated test workloads, benchmark).
@@ -42,7 +46,7 @@ let package = Package(
         ]),
         // Thin drivers: ZeroMQ event loops that carry out the state machines' actions.
         .target(name: "Runtime", dependencies: [
-            "Cluster", "ZeroMQ", "Storage", "BankProtocol",
+            "Cluster", "ZeroMQ", "Storage", "BankProtocol", "HistoryStore",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Deterministic simulation: the real state machines against a simulated network, disk and clock.
@@ -73,6 +77,7 @@ let package = Package(
         .testTarget(name: "BankCoreTests", dependencies: ["BankCore", "SeededRandom"]),
         .testTarget(name: "BankProtocolTests", dependencies: ["BankProtocol", "SeededRandom"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SeededRandom"]),
+        .testTarget(name: "HistoryStoreTests", dependencies: ["HistoryStore", "BankCore"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "EndToEndTests", dependencies: [

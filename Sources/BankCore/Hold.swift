@@ -6,4 +6,6 @@ struct Hold: Hashable, Sendable {
     var account: AccountID
     var amountMinor: Int64
     var isOpen = true
+    /// The seq of the capture or release that closed it (0 while open, and for holds closed before this was kept).
+    var closedSeq: Seq = 0
 }

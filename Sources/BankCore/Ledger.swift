@@ -29,6 +29,13 @@ public struct Ledger: Sendable {
     var receipts = ReceiptTable()
     /// Undo logs of the uncommitted entries, oldest first, while `keepsUndo` is on (see TailUndo.swift).
     var undoTail: Deque<EntryUndo>?
+    /// Receipts and closed holds that may have left memory for the history store (see Archive.swift); nil: none do.
+    var archive: ArchiveState?
+    /// Whether ids missing from memory are looked up in the history store: on the leader (`execute`), not when
+    /// applying entries the leader already decided (`apply`).
+    var consultsHistory = false
+    /// A history read failed (the request was refused as unavailable): the node treats it as a storage failure.
+    public internal(set) var historyReadFailed = false
 
     /// The seq of the last entry this ledger produced (`execute`) or applied (`apply`); 0 before the first.
     /// Entries arrive in journal order, each exactly once: a seq that does not grow is a broken invariant.
@@ -51,9 +58,11 @@ public struct Ledger: Sendable {
     /// Customer accounts; the implicit settlement accounts are not counted.
     public var accountCount: Int { accounts.count - settlementSlots.count }
 
-    /// The stored receipt of a successful request (with `replayed == false`), or nil.
+    /// The stored receipt of a successful request (with `replayed == false`), or nil; one that left memory is read
+    /// from the history store (nil too when that read fails). For tests and the simulator.
     public func receipt(for requestID: RequestID) -> Receipt? {
-        receipts[requestID].map { expand($0, requestID: requestID) }
+        if let stored = receipts[requestID] { return expand(stored, requestID: requestID) }
+        return archive.flatMap { try? $0.reader.receipt(for: requestID)?.receipt }
     }
 
     // MARK: - Leader and follower entry points
@@ -65,6 +74,8 @@ public struct Ledger: Sendable {
     public mutating func execute(_ request: LedgerRequest, seq: Seq,
                                  timeMillis: Int64) -> (response: LedgerResponse, entry: Entry?) {
         invariant(seq > lastAppliedSeq, "execute at seq \(seq), but seq \(lastAppliedSeq) is already applied")
+        consultsHistory = true
+        defer { consultsHistory = false }
         switch request {
         case let .mutation(mutation):
             var undo: UndoLog? = keepsUndo ? UndoLog() : nil
@@ -154,14 +165,23 @@ public struct Ledger: Sendable {
             return .success(receipt)
         }
         do throws(LedgerError) {
+            if !forgetsRequestIDs, let archived = try archivedReceipt(for: requestID) {
+                guard archived.operation == mutation.operation else { throw .idempotencyConflict(requestID) }
+                var receipt = archived.receipt
+                receipt.replayed = true
+                return .success(receipt)
+            }
             let context = MutationContext(seq: seq, requestID: requestID, timeMillis: timeMillis)
             let receipt = try run(mutation.operation, context, &undo)
             // Only under the injected bug can the id already hold a receipt; normally it was looked up above.
-            undo?.record(.receipt(requestID, forgetsRequestIDs ? receipts[requestID] : nil))
+            let previous = forgetsRequestIDs ? receipts[requestID] : nil
+            undo?.record(.receipt(requestID, previous))
             receipts[requestID] = StoredReceipt(operation: mutation.operation, receipt: receipt)
+            if previous == nil { noteStored(requestID, seq: seq) }
             assert(expand(receipts[requestID]!, requestID: requestID) == receipt, "a stored receipt lost information")
             return .success(receipt)
         } catch {
+            if case .historyUnavailable = error { historyReadFailed = true }
             return .failure(error)
         }
     }
@@ -178,8 +198,10 @@ public struct Ledger: Sendable {
                 slots[account.id] = nil
                 if account.isSettlement { settlementSlots[account.currency] = nil }
             case let .hold(id, previous):
+                if let previous, previous.isOpen, holds[id]?.isOpen == false { unnoteClosed(id) }
                 holds[id] = previous
             case let .receipt(id, previous):
+                if previous == nil, receipts[id] != nil { unnoteStored(id) }
                 receipts[id] = previous
             case let .line(slot):
                 book.removeNewestLine(of: slot)

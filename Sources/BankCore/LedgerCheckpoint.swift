@@ -2,18 +2,23 @@
 /// seq and replays only the journal after it.
 ///
 /// ```
-/// state    = version:u8 (= 1) | lastAppliedSeq:u64
+/// state    = version:u8 (= 2) | lastAppliedSeq:u64
 ///            accountCount:u32 | account*
 ///            lineCount:u64    | line*        (statement lines in journal order)
 ///            holdCount:u64    | hold*
 ///            receiptCount:u64 | receipt*
+///            archive                                  (version 2)
 /// account  = id:str | currency:str | balance:i64 | held:i64 | overdraftLimit:i64 | flags:u8 (1 frozen, 2 settlement)
 /// line     = owner:u32 | seq:u64 | amount:i64 | balanceAfter:i64 | time:i64 | requestID:str | reference:optional str
 ///            | counterparty:u32 | kind:u8
-/// hold     = id:str | account:str | amount:i64 | open:u8
+/// hold     = id:str | account:str | amount:i64 | open:u8 | closedSeq:u64 (version 2)
 /// receipt  = requestID:str | clientKey:optional key | operation (as in a journal entry) | seq:u64 | balance:i64
 ///            | available:i64 | held:i64 | captured:i64 | released:i64 | frozen:u8
+/// archive  = 0:u8 (none) | 1:u8 | evictedThrough:u64 | filterInserted:u64 | filterWords:u64 | word:u64*
 /// ```
+///
+/// With an archive (Archive.swift), receipts and holds are those still in memory: the ones up to `evictedThrough`
+/// may be only in the history store. Version 1 (no closing seqs, no archive) still loads.
 ///
 /// A receipt's client key is reserved for authenticated clients (a replay will be answered only to the client that
 /// asked); this version keeps none and writes the flag 0.
@@ -31,7 +36,7 @@ public struct CheckpointDecodingError: Error, Hashable, Sendable, CustomStringCo
 }
 
 extension Ledger {
-    static let checkpointFormatVersion: UInt8 = 1
+    static let checkpointFormatVersion: UInt8 = 2
 
     /// A copy of this ledger as it was right after `seq`, without undo logs: the state a checkpoint at `seq` holds.
     /// `seq` must be reachable by rolling back (every entry after it is uncommitted and keeps its undo log).
@@ -88,6 +93,7 @@ extension Ledger {
             out.put(hold.account.rawValue)
             out.put(hold.amountMinor)
             out.put(UInt8(hold.isOpen ? 1 : 0))
+            out.put(hold.closedSeq)
             try flushIfFull()
         }
         out.put(UInt64(receipts.count))
@@ -103,6 +109,18 @@ extension Ledger {
             out.put(receipt.releasedMinor)
             out.put(UInt8(receipt.frozen ? 1 : 0))
             try flushIfFull()
+        }
+        if let archive {
+            out.put(UInt8(1))
+            out.put(archive.evictedThrough)
+            out.put(archive.filter.insertedCount)
+            out.put(UInt64(archive.filter.words.count))
+            for word in archive.filter.words {
+                out.put(word)
+                try flushIfFull()
+            }
+        } else {
+            out.put(UInt8(0))
         }
         if !out.bytes.isEmpty { try out.bytes.withUnsafeBytes(emit) }
     }
@@ -120,7 +138,8 @@ extension Ledger {
     private mutating func decodeCheckpoint(_ reader: EntryReader) throws(EntryDecodingError) {
         var reader = reader
         func fail(_ reason: String) -> EntryDecodingError { EntryDecodingError(reason: reason) }
-        guard try reader.byte() == Self.checkpointFormatVersion else { throw fail("unknown checkpoint version") }
+        let version = try reader.byte()
+        guard version == 1 || version == Self.checkpointFormatVersion else { throw fail("unknown checkpoint version") }
         lastAppliedSeq = try reader.u64()
 
         let accountCount = Int(try reader.u32())
@@ -188,8 +207,11 @@ extension Ledger {
             let account = try reader.account()
             let amount = try reader.amount()
             let open = try reader.flag()
+            let closedSeq = version >= 2 ? try reader.u64() : 0
             guard slots[account] != nil else { throw fail("hold \(id) on unknown account") }
-            guard holds.updateValue(Hold(account: account, amountMinor: amount, isOpen: open), forKey: id) == nil
+            guard closedSeq <= lastAppliedSeq, !open || closedSeq == 0 else { throw fail("hold \(id) closed oddly") }
+            guard holds.updateValue(Hold(account: account, amountMinor: amount, isOpen: open, closedSeq: closedSeq),
+                                    forKey: id) == nil
             else { throw fail("hold \(id) twice") }
         }
 
@@ -211,19 +233,46 @@ extension Ledger {
             guard receipts[requestID] == nil else { throw fail("request \(requestID) twice") }
             receipts[requestID] = stored
         }
+        if version >= 2, try reader.flag() {
+            let evicted = try reader.u64()
+            let inserted = try reader.u64()
+            let wordCount = try reader.u64()
+            guard evicted <= lastAppliedSeq, wordCount >= 1, wordCount & (wordCount - 1) == 0,
+                  wordCount <= UInt64(reader.remaining / 8) else { throw fail("bad archive section") }
+            var words = [UInt64](repeating: 0, count: Int(wordCount))
+            for index in words.indices { words[index] = try reader.u64() }
+            archive = ArchiveState(filter: IDFilter(words: words, insertedCount: inserted), receiptWindow: .max)
+            archive!.evictedThrough = evicted
+            rebuildArchiveOrder()
+        }
         guard reader.remaining == 0 else { throw fail("trailing bytes") }
     }
 
     /// Whether two ledgers hold the same state: accounts, holds, receipts and every statement line (not undo logs).
     /// For tests and the simulator; O(history).
+    ///
+    /// Receipts and closed holds up to either side's `evictedThrough` may have left memory for the history store,
+    /// so only newer ones are compared (the simulator compares the stores on their own).
     public func hasSameState(as other: Ledger) -> Bool {
         guard lastAppliedSeq == other.lastAppliedSeq, accounts == other.accounts, slots == other.slots,
-              settlementSlots == other.settlementSlots, holds == other.holds,
-              receipts.count == other.receipts.count, book.lineCount == other.book.lineCount else { return false }
-        var same = true
-        receipts.forEach { id, receipt in
-            if same && other.receipts[id] != receipt { same = false }
+              settlementSlots == other.settlementSlots, book.lineCount == other.book.lineCount else { return false }
+        let evicted = max(evictedThrough, other.evictedThrough)
+        if evicted == 0 {
+            guard holds == other.holds, receipts.count == other.receipts.count else { return false }
+        } else {
+            func recentHolds(_ ledger: Ledger) -> [HoldID: Hold] {
+                ledger.holds.filter { $0.value.isOpen || $0.value.closedSeq > evicted }
+            }
+            guard recentHolds(self) == recentHolds(other) else { return false }
         }
+        var same = true
+        func compare(_ a: Ledger, _ b: Ledger) {
+            a.receipts.forEach { id, receipt in
+                if same && receipt.seq > evicted && b.receipts[id] != receipt { same = false }
+            }
+        }
+        compare(self, other)
+        if evicted > 0 { compare(other, self) }
         guard same else { return false }
         for slot in accounts.indices {
             guard book.linesNewestFirst(of: slot).elementsEqual(other.book.linesNewestFirst(of: slot), by: {

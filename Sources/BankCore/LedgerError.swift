@@ -13,4 +13,6 @@ public enum LedgerError: Error, Hashable, Sendable {
     /// A rule about the request's own fields that needs state to check (capture above the held amount,
     /// a transfer to the same account, a balance that would overflow).
     case invalid(String)
+    /// The history store could not be read to tell whether an id was used before: nothing was applied; retryable.
+    case historyUnavailable(String)
 }

@@ -94,7 +94,7 @@ extension Ledger {
     private mutating func hold(_ id: AccountID, _ amount: Int64, holdID: HoldID, _ c: MutationContext,
                                _ undo: inout UndoLog?) throws(LedgerError) -> Receipt {
         try Self.requireValidAmount(amount)
-        guard holds[holdID] == nil else { throw .holdExists(holdID) }
+        guard holds[holdID] == nil, try archivedHold(holdID) == nil else { throw .holdExists(holdID) }
         let slot = try customer(id)
         try checkDebitable(slot, amount)
         // Cannot overflow: amount ≤ available = balance − held + limit, so held + amount ≤ balance + limit, which
@@ -105,6 +105,7 @@ extension Ledger {
         accounts[slot].heldMinor = held
         undo?.record(.hold(holdID, nil))
         holds[holdID] = Hold(account: id, amountMinor: amount)
+        noteNewHold(holdID)
         return receipt(c, slot, holdID: holdID)
     }
 
@@ -123,7 +124,7 @@ extension Ledger {
         let currency = accounts[slot].currency
         try move(captured, from: slot, to: settlementSlots[currency], currency: currency, kind: .capture,
                  reference: nil, c, &undo)
-        close(holdID, hold, slot, &undo)
+        close(holdID, hold, slot, c, &undo)
         return receipt(c, slot, holdID: holdID, captured: captured, released: hold.amountMinor - captured)
     }
 
@@ -132,7 +133,7 @@ extension Ledger {
                                   _ undo: inout UndoLog?) throws(LedgerError) -> Receipt {
         let hold = try openHold(holdID)
         let slot = slot(of: hold)
-        close(holdID, hold, slot, &undo)
+        close(holdID, hold, slot, c, &undo)
         return receipt(c, slot, holdID: holdID, released: hold.amountMinor)
     }
 
@@ -178,7 +179,9 @@ extension Ledger {
     }
 
     private func openHold(_ id: HoldID) throws(LedgerError) -> Hold {
-        guard let hold = holds[id] else { throw .unknownHold(id) }
+        guard let hold = holds[id] else {
+            throw try archivedHold(id) == nil ? .unknownHold(id) : .holdClosed(id)
+        }
         guard hold.isOpen else { throw .holdClosed(id) }
         return hold
     }
@@ -249,9 +252,12 @@ extension Ledger {
                       &undo)
     }
 
-    private mutating func close(_ id: HoldID, _ hold: Hold, _ slot: Int, _ undo: inout UndoLog?) {
+    private mutating func close(_ id: HoldID, _ hold: Hold, _ slot: Int, _ c: MutationContext,
+                                _ undo: inout UndoLog?) {
         undo?.record(.hold(id, hold))
         holds[id]!.isOpen = false
+        holds[id]!.closedSeq = c.seq
+        noteClosed(id, seq: c.seq)
         undo?.record(.account(slot: slot, accounts[slot]))
         accounts[slot].heldMinor -= hold.amountMinor
         invariant(accounts[slot].heldMinor >= 0, "held amount of \(hold.account) went negative")

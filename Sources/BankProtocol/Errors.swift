@@ -70,6 +70,8 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible 
                       message: "request_id '\(requestID)' was already used with different parameters")
         case .invalid(let message):
             self.init(code: .badRequest, message: message)
+        case .historyUnavailable(let reason):
+            self.init(code: .unavailable, message: "the history store could not be read (\(reason)); nothing was applied")
         }
     }
 }

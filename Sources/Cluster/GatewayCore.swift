@@ -256,7 +256,7 @@ public struct GatewayCore {
             forwardedCount -= 1
             forwardedBytes -= request.body.count
             waiting.append(token)
-        case .heartbeat, .forward, .append, .appendAck, .checkpointChunk, .checkpointAck:
+        case .heartbeat, .forward, .append, .appendAck, .checkpointChunk, .checkpointAck, .historyRequest, .historyChunk:
             break
         }
     }
@@ -346,7 +346,8 @@ public struct GatewayCore {
         }
         if leaderLost {
             leaderConfirmed = false
-            if config.follower == follower, let r = report(follower), r.dataID == config.followerDataID {
+            if config.follower == follower, let r = report(follower), r.dataID == config.followerDataID,
+               r.historyComplete {
                 actions.append(.log("leader \(leader) lost; promoting in-sync \(follower)"))
                 change(to: ClusterConfig(epoch: config.epoch + 1, leader: follower, leaderDataID: r.dataID))
             } else if settings.injectedBugs.contains(.promoteStaleFollower), let r = report(follower) {
@@ -368,7 +369,7 @@ public struct GatewayCore {
                 change(to: ClusterConfig(epoch: config.epoch + 1, leader: leader, leaderDataID: config.leaderDataID))
             }
         } else if lr.epoch == config.epoch, lr.peerInSync, let fr = report(follower), fr.epoch == config.epoch,
-                  fr.role == .follower {
+                  fr.role == .follower, fr.historyComplete {
             actions.append(.log("\(follower) is in sync with \(leader)"))
             var next = config
             next.follower = follower

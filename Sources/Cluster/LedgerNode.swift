@@ -17,6 +17,10 @@ public enum LedgerEvent: Hashable, Sendable {
     /// newest checkpoint, the journal continues its position, and this is its state.
     case checkpointInstalled(CheckpointImage)
     case checkpointInstallFailed(seq: Seq)
+    /// The history store holds everything archived up to this seq, durably (`.archive` was carried out).
+    case archived(through: Seq)
+    /// The last piece of a copy of the leader's history store is durable, with this watermark.
+    case historyImported(through: Seq)
     /// The node's storage failed (a write, a sync, a full disk): what it holds in memory may be ahead of its disk.
     /// It stops leading, acknowledging and writing at once, and only answers heartbeats (as recovering) until the
     /// driver replaces it by a node rebuilt from disk.
@@ -43,6 +47,23 @@ public enum LedgerAction: Hashable, Sendable {
     /// store its seq as the commit floor, load its state, reset the journal to continue its position, and report
     /// `.checkpointInstalled` (or `.checkpointInstallFailed`). The node waits meanwhile.
     case installCheckpoint(CheckpointFile.Position)
+    /// Write these committed receipts and closed holds to the history store, with `throughSeq` as its watermark, in
+    /// the background; report `.archived` (a failure is a storage failure: `.storageFailed`).
+    case archive(ArchiveBatch)
+    /// Store items copied from the leader's history store, in the background, after any batch queued before; with
+    /// a watermark (the copy is complete), durably, then report `.historyImported(through: watermark)`.
+    case importHistory(HistoryImport)
+}
+
+/// A piece of the leader's history store, for this node's store.
+public struct HistoryImport: Hashable, Sendable {
+    public var items: [HistoryItem]
+    /// Set on the last piece: the store then holds everything archived up to here.
+    public var watermark: Seq?
+    public init(items: [HistoryItem], watermark: Seq?) {
+        self.items = items
+        self.watermark = watermark
+    }
 }
 
 /// The ledger at a committed journal position, for a checkpoint. `ledger` may still hold entries after `position`
@@ -130,6 +151,19 @@ public struct LedgerNode {
     /// Storage failed: nothing is written or acknowledged any more (see `.storageFailed`).
     public private(set) var storageFailed = false
 
+    // The history store (see BankCore's Archive.swift): its durable watermark, how far batches were handed out,
+    // whether one is being written, and whether the store holds everything the ledger evicted. A ledger that
+    // installed a checkpoint whose evicted items its store lacks is incomplete: it archives and evicts nothing and
+    // is never reported ready to be promoted (the store's transfer from the leader is still to come).
+    public private(set) var archivedSeq: Seq
+    private var archiveFedSeq: Seq
+    private var archiveInFlight = false
+    private var lastArchiveNanos: UInt64 = 0
+    private let history: any HistoryReading
+    public private(set) var historyComplete = true
+    /// While incomplete, as a follower: the copy of the leader's store under way.
+    private var historyCopy: HistoryCopy?
+
     private var actions: [LedgerAction] = []
     private var now = Instant(monotonicNanos: 0, wallMillis: 0)
 
@@ -139,9 +173,11 @@ public struct LedgerNode {
     ///   - commitFloor: the stored commit floor (or the checkpoint's seq, if higher): records up to it are committed.
     ///   - checkpointSeq: the newest durable checkpoint's seq, 0 for none.
     ///   - checkpoints: the checkpoint files, read to send one to a follower below the floor.
+    ///   - history: the history store's reader, and `archivedSeq` its durable watermark.
     public init(id: NodeID, metadata: NodeMetadata, ledger: Ledger, journal: any JournalReading,
                 checkpoints: any CheckpointReading = NoCheckpoints(), settings: LedgerSettings = LedgerSettings(),
-                commitFloor: Seq = 0, checkpointSeq: Seq = 0) {
+                commitFloor: Seq = 0, checkpointSeq: Seq = 0, history: any HistoryReading = NoHistory(),
+                archivedSeq: Seq = 0) {
         invariant(id.isLedger, "a ledger node must be the primary or the backup")
         self.id = id
         self.metadata = metadata
@@ -163,6 +199,19 @@ public struct LedgerNode {
         storedCommitFloor = commitFloor
         self.checkpointSeq = checkpointSeq
         lastCheckpointAttemptSeq = checkpointSeq
+        self.history = history
+        self.archivedSeq = archivedSeq
+        archiveFedSeq = archivedSeq
+        configureArchive()
+    }
+
+    /// Archiving follows the settings; a ledger that already evicted items keeps looking them up even when the
+    /// settings turned archiving off (it then evicts nothing more).
+    private mutating func configureArchive() {
+        guard settings.archiveReceiptWindow != nil || ledger.archives else { return }
+        ledger.configureArchive(filterByteCount: settings.idFilterByteCount,
+                                receiptWindow: settings.archiveReceiptWindow ?? .max, reader: history)
+        historyComplete = archivedSeq >= ledger.evictedThrough
     }
 
     // MARK: - Stepping
@@ -215,16 +264,33 @@ public struct LedgerNode {
         case let .checkpointInstalled(image):
             finishInstall(image)
         case .storageFailed:
-            storageFailed = true
-            role = .recovering
-            pendingReplies.removeAll()
-            staging = nil
+            failStorage()
+        case let .archived(through: seq):
+            archiveInFlight = false
+            archivedSeq = max(archivedSeq, seq)
+            if historyComplete { ledger.evict(archivedThrough: archivedSeq) }
+        case let .historyImported(through: seq):
+            // The copy of the leader's store is durable: from here the node archives its own commits.
+            archivedSeq = max(archivedSeq, seq)
+            if historyCopy?.finished == true, historyCopy?.watermark == seq { historyCopy = nil }
+            if !historyComplete, archivedSeq >= ledger.evictedThrough {
+                historyComplete = true
+                archiveFedSeq = max(archiveFedSeq, archivedSeq)
+                ledger.evict(archivedThrough: archivedSeq)
+            }
         case let .checkpointInstallFailed(seq):
             invariant(installing && staging?.position.seq == seq, "an install of \(seq) failed, none was asked for")
             // Start over: the leader's next piece (not at offset 0) is answered with "received nothing".
             installing = false
             staging = nil
         }
+    }
+
+    private mutating func failStorage() {
+        storageFailed = true
+        role = .recovering
+        pendingReplies.removeAll()
+        staging = nil
     }
 
     private mutating func receive(_ message: PeerMessage, from sender: NodeID) {
@@ -252,6 +318,12 @@ public struct LedgerNode {
         case let .checkpointAck(ack):
             guard sender == id.peer else { return }
             receiveCheckpointAck(ack)
+        case let .historyRequest(request):
+            guard sender == id.peer else { return }
+            answerHistoryRequest(request)
+        case let .historyChunk(chunk):
+            guard sender == id.peer else { return }
+            receiveHistoryChunk(chunk, from: sender)
         case .report, .reply, .redirect:
             break // Meant for the gateway.
         }
@@ -342,6 +414,13 @@ public struct LedgerNode {
             request = decoded
         }
         let (response, entry) = ledger.execute(request, seq: lastSeq + 1, timeMillis: now.wallMillis)
+        if ledger.historyReadFailed {
+            // The request was refused as unavailable (nothing applied); the store is treated as a failed disk.
+            send(.reply(epoch: metadata.epoch, token: token, body: ReplyEncoder.encode(response, for: request)),
+                 to: .gateway)
+            failStorage()
+            return
+        }
         if let entry {
             mutationsSinceCheckpoint += UInt64(entry.mutations.count)
             appendLocally(JournalRecord(epoch: metadata.epoch, seq: lastSeq + 1, prevHash: lastHash,
@@ -595,6 +674,8 @@ public struct LedgerNode {
         replicate()
         advanceCommit()
         keepCheckpointsAndFloor()
+        keepArchive()
+        keepHistoryCopy()
         if case let .follower(leader) = role {
             let durable = settings.injectedBugs.contains(.acknowledgeBeforeSync) ? lastSeq : durableSeq
             let match = min(durable, matchedSeq)
@@ -741,6 +822,10 @@ public struct LedgerNode {
         lastCheckpointAttemptSeq = position.seq
         storedCommitFloor = position.seq
         ackOwed = true
+        // The store still holds what it held; the new state continues from its watermark when that reaches what
+        // the checkpoint left out of memory.
+        if !archiveInFlight { archiveFedSeq = archivedSeq }
+        configureArchive()
     }
 
     // MARK: - Checkpoints and the commit floor
@@ -763,6 +848,65 @@ public struct LedgerNode {
             storedCommitFloor = commitSeq
             storedCommitFloorNanos = now.monotonicNanos
             actions.append(.storeCommitFloor(commitSeq))
+        }
+    }
+
+    // MARK: - The history store
+
+    /// Hands committed receipts and closed holds to the store, one batch at a time, at most every
+    /// `archiveIntervalNanos` unless the last batch was cut short by its size.
+    private mutating func keepArchive() {
+        guard ledger.archives, settings.archiveReceiptWindow != nil, historyComplete, !archiveInFlight,
+              commitSeq > archiveFedSeq, now.nanos(since: lastArchiveNanos) >= settings.archiveIntervalNanos
+        else { return }
+        let batch = ledger.archiveBatch(after: archiveFedSeq, through: commitSeq, maxItems: settings.archiveBatchMaxItems)
+        archiveInFlight = true
+        archiveFedSeq = batch.throughSeq
+        // A full batch is followed at once by the next.
+        lastArchiveNanos = batch.throughSeq < commitSeq ? 0 : now.monotonicNanos
+        actions.append(.archive(batch))
+    }
+
+    /// A follower whose store lacks what its state left out of memory copies the leader's store: one request at a
+    /// time, again after `resendIntervalNanos` without an answer, from the start under a new leader or epoch.
+    private mutating func keepHistoryCopy() {
+        guard !historyComplete, case let .follower(leader) = role, !installing else {
+            if historyCopy?.finished != true { historyCopy = nil }
+            return
+        }
+        if let copy = historyCopy, copy.finished { return } // waiting for the last piece to be durable
+        if historyCopy == nil || historyCopy!.epoch != metadata.epoch || historyCopy!.leader != leader {
+            historyCopy = HistoryCopy(epoch: metadata.epoch, leader: leader)
+        } else if now.nanos(since: historyCopy!.requestSentNanos) < settings.resendIntervalNanos {
+            return
+        }
+        historyCopy!.requestSentNanos = now.monotonicNanos
+        send(.historyRequest(HistoryRequest(epoch: metadata.epoch, afterKey: historyCopy!.afterKey)), to: leader)
+    }
+
+    private mutating func answerHistoryRequest(_ request: HistoryRequest) {
+        guard role == .leader, request.epoch == metadata.epoch, historyComplete else { return }
+        do {
+            let (items, complete) = try history.items(after: request.afterKey, maxBytes: settings.maxBytesPerAppend)
+            send(.historyChunk(HistoryChunk(epoch: metadata.epoch, afterKey: request.afterKey, watermark: archivedSeq,
+                                            complete: complete, items: items)), to: id.peer)
+        } catch {
+            failStorage()
+        }
+    }
+
+    private mutating func receiveHistoryChunk(_ chunk: HistoryChunk, from leader: NodeID) {
+        guard var copy = historyCopy, !copy.finished, role == .follower(leader: leader), chunk.epoch == copy.epoch,
+              chunk.afterKey == copy.afterKey else { return }
+        // The first piece says how far the copy reaches: everything the leader archived up to then.
+        if copy.watermark == nil { copy.watermark = chunk.watermark }
+        if let last = chunk.items.last { copy.afterKey = last.key }
+        copy.finished = chunk.complete
+        actions.append(.importHistory(HistoryImport(items: chunk.items, watermark: chunk.complete ? copy.watermark : nil)))
+        historyCopy = copy
+        if !copy.finished {
+            historyCopy!.requestSentNanos = now.monotonicNanos
+            send(.historyRequest(HistoryRequest(epoch: copy.epoch, afterKey: copy.afterKey)), to: leader)
         }
     }
 
@@ -817,7 +961,8 @@ public struct LedgerNode {
             lastEpoch: lastEpoch, lastHash: lastHash, commitSeq: commitSeq,
             peerInSync: leading && peer.required && peer.matchSeq >= peer.syncBaseline,
             peerMatchSeq: leading ? peer.matchSeq : 0,
-            peerStalled: leading && waiting && now.nanos(since: peer.lastProgressNanos) >= settings.peerStallTimeoutNanos)
+            peerStalled: leading && waiting && now.nanos(since: peer.lastProgressNanos) >= settings.peerStallTimeoutNanos,
+            historyComplete: historyComplete)
     }
 
     /// Requests answered but waiting for their records to commit.
@@ -865,6 +1010,18 @@ struct PeerProgress {
             inflight.removeLast()
         }
     }
+}
+
+/// A follower's copy of the leader's history store, in key order.
+struct HistoryCopy {
+    var epoch: UInt64
+    var leader: NodeID
+    var afterKey: [UInt8] = []
+    /// The leader's watermark when the copy began (from the first piece).
+    var watermark: Seq?
+    var requestSentNanos: UInt64 = 0
+    /// The last piece arrived; its import (with the watermark) is being made durable.
+    var finished = false
 }
 
 /// A checkpoint file on its way to the peer: sent and acknowledged byte counts (the size is learnt on first read).

@@ -41,6 +41,18 @@ public struct LedgerSettings: Hashable, Sendable {
     /// the records after its floor, so this bounds that tail to what was written in the interval (and in flight).
     public var commitFloorIntervalNanos: UInt64 = .milliseconds(200)
 
+    /// Idempotency history on disk (see BankCore's Archive.swift): when set, committed receipts and closed holds go
+    /// to the history store and all but this many newest receipts leave memory once it holds them. Nil: no
+    /// archive, everything stays in memory (the default until statement lines and the store's transfer to a wiped
+    /// follower land).
+    public var archiveReceiptWindow: Int?
+    /// The id filter's fixed size (a power of two): 32 MiB keep false positives near 0.1% up to 16 M ids.
+    public var idFilterByteCount = 32 << 20
+    /// Committed receipts go to the store at most this often (each batch is one synced write)...
+    public var archiveIntervalNanos: UInt64 = .milliseconds(100)
+    /// ...and at most about this many receipts and holds per batch.
+    public var archiveBatchMaxItems = 65_536
+
     /// Test-only: rules the simulator breaks on purpose.
     public var injectedBugs: InjectedBugs = []
 

@@ -76,6 +76,38 @@ public struct CheckpointAck: Hashable, Sendable {
     }
 }
 
+/// Follower → leader: "send me your history store's items after this key" (empty: from the start). A follower
+/// whose state left out of memory items its own store lacks (it installed the leader's checkpoint) copies the
+/// leader's store, one chunk per request, before it may be promoted.
+public struct HistoryRequest: Hashable, Sendable {
+    public var epoch: UInt64
+    public var afterKey: [UInt8]
+
+    public init(epoch: UInt64, afterKey: [UInt8]) {
+        self.epoch = epoch
+        self.afterKey = afterKey
+    }
+}
+
+/// Leader → follower: the store's items after `afterKey`, in key order; `complete` when none follow. `watermark`:
+/// the leader's store held everything archived up to it when the chunk was read — items are never removed, so a
+/// copy that started with a chunk holding watermark W holds everything up to W once complete.
+public struct HistoryChunk: Hashable, Sendable {
+    public var epoch: UInt64
+    public var afterKey: [UInt8]
+    public var watermark: Seq
+    public var complete: Bool
+    public var items: [HistoryItem]
+
+    public init(epoch: UInt64, afterKey: [UInt8], watermark: Seq, complete: Bool, items: [HistoryItem]) {
+        self.epoch = epoch
+        self.afterKey = afterKey
+        self.watermark = watermark
+        self.complete = complete
+        self.items = items
+    }
+}
+
 /// Every message between the three processes.
 public enum PeerMessage: Hashable, Sendable {
     /// Gateway → ledger, every heartbeat interval and on every configuration change.
@@ -92,6 +124,8 @@ public enum PeerMessage: Hashable, Sendable {
     case appendAck(AppendAck)
     case checkpointChunk(CheckpointChunk)
     case checkpointAck(CheckpointAck)
+    case historyRequest(HistoryRequest)
+    case historyChunk(HistoryChunk)
 }
 
 extension PeerMessage {
@@ -101,7 +135,7 @@ extension PeerMessage {
     public var isControl: Bool {
         switch self {
         case .heartbeat, .report, .appendAck, .checkpointAck: return true
-        case .forward, .reply, .redirect, .append, .checkpointChunk: return false
+        case .forward, .reply, .redirect, .append, .checkpointChunk, .historyRequest, .historyChunk: return false
         }
     }
 }

@@ -27,10 +27,13 @@ public struct NodeReport: Hashable, Sendable {
     /// Leader only: replication to the in-sync peer has stalled for longer than the failure timeout, so commits
     /// wait on it. The gateway answers by dropping the follower under a new epoch.
     public var peerStalled: Bool
+    /// The ledger's history store holds everything its state left out of memory (false only after installing a
+    /// checkpoint from a leader whose archive reaches further than this node's store): it is not promoted then.
+    public var historyComplete: Bool
 
     public init(node: NodeID, dataID: UInt64, epoch: UInt64, role: Role, lastSeq: Seq, lastEpoch: UInt64,
                 lastHash: RecordHash, commitSeq: Seq, peerInSync: Bool = false, peerMatchSeq: Seq = 0,
-                peerStalled: Bool = false) {
+                peerStalled: Bool = false, historyComplete: Bool = true) {
         self.node = node
         self.dataID = dataID
         self.epoch = epoch
@@ -42,6 +45,7 @@ public struct NodeReport: Hashable, Sendable {
         self.peerInSync = peerInSync
         self.peerMatchSeq = peerMatchSeq
         self.peerStalled = peerStalled
+        self.historyComplete = historyComplete
     }
 }
 

@@ -45,7 +45,8 @@ public enum PeerCodec {
     // MARK: - Messages
 
     private enum Tag: UInt8 {
-        case heartbeat = 1, report, forward, reply, redirect, append, appendAck, checkpointChunk, checkpointAck
+        case heartbeat = 1, report, forward, reply, redirect, append, appendAck, checkpointChunk, checkpointAck,
+             historyRequest, historyChunk
     }
 
     static func encode(_ message: PeerMessage, into writer: inout BinaryWriter) {
@@ -67,7 +68,7 @@ public enum PeerCodec {
             writer.write(r.lastEpoch)
             r.lastHash.append(to: &writer.bytes)
             writer.write(r.commitSeq)
-            writer.write(UInt8((r.peerInSync ? 1 : 0) | (r.peerStalled ? 2 : 0)))
+            writer.write(UInt8((r.peerInSync ? 1 : 0) | (r.peerStalled ? 2 : 0) | (r.historyComplete ? 0 : 4)))
             writer.write(r.peerMatchSeq)
         case let .forward(epoch, token, body):
             writer.write(Tag.forward.rawValue)
@@ -117,7 +118,32 @@ public enum PeerCodec {
             writer.write(ack.epoch)
             writer.write(ack.seq)
             writer.write(ack.receivedBytes)
+        case let .historyRequest(request):
+            writer.write(Tag.historyRequest.rawValue)
+            writer.write(request.epoch)
+            writer.write(UInt32(request.afterKey.count))
+            writer.write(bytes: request.afterKey)
+        case let .historyChunk(chunk):
+            writer.write(Tag.historyChunk.rawValue)
+            writer.write(chunk.epoch)
+            writer.write(UInt32(chunk.afterKey.count))
+            writer.write(bytes: chunk.afterKey)
+            writer.write(chunk.watermark)
+            writer.write(UInt8(chunk.complete ? 1 : 0))
+            writer.write(UInt32(chunk.items.count))
+            for item in chunk.items {
+                writer.write(UInt32(item.key.count))
+                writer.write(bytes: item.key)
+                writer.write(UInt32(item.value.count))
+                writer.write(bytes: item.value)
+            }
         }
+    }
+
+    private static func readSizedBytes(_ reader: inout BinaryReader) throws -> [UInt8] {
+        let count = try reader.readU32()
+        guard Int(count) <= reader.remaining else { throw DecodingError.malformed("a byte string beyond the message's end") }
+        return try reader.readBytes(count: Int(count))
     }
 
     private static func readNode(_ reader: inout BinaryReader) throws -> NodeID? {
@@ -158,7 +184,7 @@ public enum PeerCodec {
             return .report(NodeReport(node: node, dataID: dataID, epoch: epoch, role: role, lastSeq: lastSeq,
                                       lastEpoch: lastEpoch, lastHash: lastHash, commitSeq: commitSeq,
                                       peerInSync: flags & 1 != 0, peerMatchSeq: peerMatchSeq,
-                                      peerStalled: flags & 2 != 0))
+                                      peerStalled: flags & 2 != 0, historyComplete: flags & 4 == 0))
         case .forward, .reply:
             let epoch = try reader.readU64()
             let token = try reader.readU64()
@@ -203,6 +229,24 @@ public enum PeerCodec {
         case .checkpointAck:
             return .checkpointAck(CheckpointAck(epoch: try reader.readU64(), seq: try reader.readU64(),
                                                 receivedBytes: try reader.readU64()))
+        case .historyRequest:
+            let epoch = try reader.readU64()
+            return .historyRequest(HistoryRequest(epoch: epoch, afterKey: try readSizedBytes(&reader)))
+        case .historyChunk:
+            let epoch = try reader.readU64()
+            let afterKey = try readSizedBytes(&reader)
+            let watermark = try reader.readU64()
+            let complete = try reader.readU8() != 0
+            let count = try reader.readU32()
+            guard Int(count) <= reader.remaining / 8 else { throw DecodingError.malformed("too many history items") }
+            var items: [HistoryItem] = []
+            items.reserveCapacity(Int(count))
+            for _ in 0..<count {
+                let key = try readSizedBytes(&reader)
+                items.append(HistoryItem(key: key, value: try readSizedBytes(&reader)))
+            }
+            return .historyChunk(HistoryChunk(epoch: epoch, afterKey: afterKey, watermark: watermark,
+                                              complete: complete, items: items))
         }
     }
 }

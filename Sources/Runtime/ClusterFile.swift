@@ -31,6 +31,11 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var journalSegmentBytes: UInt64 = FileJournal.defaultSegmentByteLimit
     /// What becomes of journal segments below the floor (the oldest kept checkpoint): kept on disk, or deleted.
     public var journalRetention: FileJournal.Retention = .keep
+    /// Receipts kept in memory once the history store holds them (`archive_receipt_window`); absent: no archive,
+    /// every receipt and closed hold stays in memory.
+    public var archiveReceiptWindow: Int?
+    /// The id filter's size in bytes (a power of two).
+    public var idFilterBytes = LedgerSettings().idFilterByteCount
 
     enum CodingKeys: String, CodingKey {
         case host
@@ -49,6 +54,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case commitFloorIntervalMilliseconds = "commit_floor_interval_ms"
         case journalSegmentBytes = "journal_segment_bytes"
         case journalRetention = "journal_retention"
+        case archiveReceiptWindow = "archive_receipt_window"
+        case idFilterBytes = "id_filter_bytes"
     }
 
     public init() {}
@@ -96,6 +103,16 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             }
             journalRetention = parsed
         }
+        archiveReceiptWindow = try c.decodeIfPresent(Int.self, forKey: .archiveReceiptWindow)
+        if let window = archiveReceiptWindow, window < 0 {
+            throw DecodingError.dataCorruptedError(forKey: .archiveReceiptWindow, in: c,
+                debugDescription: "archive_receipt_window must be at least 0 (got \(window))")
+        }
+        idFilterBytes = try c.decodeIfPresent(Int.self, forKey: .idFilterBytes) ?? defaults.idFilterBytes
+        guard idFilterBytes >= 8, idFilterBytes & (idFilterBytes - 1) == 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .idFilterBytes, in: c,
+                debugDescription: "id_filter_bytes must be a power of two of at least 8 (got \(idFilterBytes))")
+        }
         guard checkpointIntervalRecords >= 1, checkpointIntervalMutations >= 1 else {
             throw DecodingError.dataCorruptedError(forKey: .checkpointIntervalRecords, in: c,
                 debugDescription: "checkpoint_interval_records and checkpoint_interval_mutations must be at least 1")
@@ -140,6 +157,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         settings.checkpointIntervalRecords = checkpointIntervalRecords
         settings.checkpointIntervalMutations = checkpointIntervalMutations
         settings.commitFloorIntervalNanos = .milliseconds(commitFloorIntervalMilliseconds)
+        settings.archiveReceiptWindow = archiveReceiptWindow
+        settings.idFilterByteCount = idFilterBytes
         return settings
     }
 }

@@ -1,6 +1,7 @@
 import BankCore
 import Cluster
 import Foundation
+import HistoryStore
 import Logging
 import Storage
 import ZeroMQ
@@ -28,6 +29,7 @@ public final class LedgerServer {
     private var journal: FileJournal
     private let directory: String
     private var node: LedgerNode
+    private var history: LevelHistoryStore
     private var tickIntervalNanos: UInt64 = .milliseconds(10)
     private static let diskProbeIntervalNanos: UInt64 = .milliseconds(1000)
     private static let diskProbeByteCount = 1 << 20
@@ -40,6 +42,7 @@ public final class LedgerServer {
         let storage = try LedgerStorage.open(id: id, file: file, logger: logger)
         journal = storage.journal
         node = storage.node
+        history = storage.history
         context = try ZMQContext()
         links = try PeerLinks(context: context, me: id, file: file, peers: [.gateway, id.peer], logger: logger)
     }
@@ -53,6 +56,7 @@ public final class LedgerServer {
             wakeups.close()
             links.close()
             journal.close()
+            history.close()
             logger.info("\(id): stopped")
         }
         while !stop.isRaised {
@@ -61,11 +65,13 @@ public final class LedgerServer {
             } catch let failure as StorageError {
                 logger.error("\(id): storage failed, so this ledger stops leading and acknowledging until its disk works again: \(failure)")
                 journal.close()
+                history.close()
                 try waitForWorkingDisk(until: stop, failure: failure)
                 guard !stop.isRaised else { return }
                 let storage = try LedgerStorage.open(id: id, file: file, logger: logger)
                 journal = storage.journal
                 node = storage.node
+                history = storage.history
                 logger.info("\(id): the disk works again; the node was rebuilt from it and rejoins")
             }
         }
@@ -106,8 +112,10 @@ public final class LedgerServer {
         let sync = SyncWorker(context: context, endpoint: wakeupEndpoint, durableSeq: journal.lastSeq)
         let checkpoints = CheckpointWorker(directory: directory, context: context, endpoint: wakeupEndpoint,
                                            logger: logger)
+        let archive = ArchiveWorker(store: history, context: context, endpoint: wakeupEndpoint, logger: logger)
         defer {
             // The worker threads first: the journal must not close under a running fdatasync.
+            archive.stop()
             checkpoints.stop()
             sync.stop()
         }
@@ -126,6 +134,17 @@ public final class LedgerServer {
             while try wakeups.receive(dontWait: true) != nil {} // wake-ups carry nothing; the workers have the news
             if let durable = try sync.takeDurableSeq() { events.append(.persisted(through: durable)) }
             for outcome in checkpoints.takeResults() { events.append(try complete(outcome, sync: sync)) }
+            for outcome in archive.takeResults() {
+                switch outcome {
+                case let .archived(through: seq):
+                    events.append(.archived(through: seq))
+                case let .imported(through: seq):
+                    events.append(.historyImported(through: seq))
+                case let .failed(reason):
+                    throw StorageError.systemCall("history store write (\(reason))", path: "\(directory)/history",
+                                                  errno: EIO)
+                }
+            }
             // Data per iteration is bounded by the peers' windows (the gateway's forward window, the leader's
             // replication window) as well as by this limit.
             links.drain(limit: 1024) { sender, message in
@@ -143,13 +162,15 @@ public final class LedgerServer {
             if !controlEvents.isEmpty {
                 // Heartbeats and acknowledgements first, answered before any data work: a busy ledger still
                 // reports within the heartbeat interval.
-                wrote = try carryOut(node.step(controlEvents, now: now), sync: sync, checkpoints: checkpoints)
+                wrote = try carryOut(node.step(controlEvents, now: now), sync: sync, checkpoints: checkpoints,
+                                     archive: archive)
                 links.flush()
             }
             if events.isEmpty && !wrote { continue }
             // Replication goes out before the sync is asked for, so the follower's sync overlaps ours.
             if !events.isEmpty {
-                wrote = try carryOut(node.step(events, now: now), sync: sync, checkpoints: checkpoints) || wrote
+                wrote = try carryOut(node.step(events, now: now), sync: sync, checkpoints: checkpoints,
+                                     archive: archive) || wrote
             }
             links.flush()
             if wrote {
@@ -185,7 +206,8 @@ public final class LedgerServer {
     }
 
     /// Returns whether records were written that still need a sync.
-    private func carryOut(_ actions: [LedgerAction], sync: SyncWorker, checkpoints: CheckpointWorker) throws -> Bool {
+    private func carryOut(_ actions: [LedgerAction], sync: SyncWorker, checkpoints: CheckpointWorker,
+                          archive: ArchiveWorker) throws -> Bool {
         var wrote = false
         var batch: [JournalRecord] = []
         func writeBatch() throws {
@@ -221,6 +243,10 @@ public final class LedgerServer {
                 try CheckpointFile.stage(in: directory, offset: chunk.offset, bytes: chunk.bytes)
             case let .installCheckpoint(position):
                 checkpoints.install(position)
+            case let .archive(batch):
+                archive.write(batch)
+            case let .importHistory(imported):
+                archive.importItems(imported)
             }
         }
         try writeBatch()

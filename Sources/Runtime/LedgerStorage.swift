@@ -1,6 +1,7 @@
 import BankCore
 import Cluster
 import Foundation
+import HistoryStore
 import Logging
 import Storage
 
@@ -10,6 +11,8 @@ import Storage
 struct LedgerStorage {
     let journal: FileJournal
     let node: LedgerNode
+    /// The history store (empty while the ledger does not archive).
+    let history: LevelHistoryStore
 
     static func open(id: NodeID, file: ClusterFile, logger: Logger) throws -> LedgerStorage {
         let directory = file.dataDirectory(of: id)
@@ -34,11 +37,27 @@ struct LedgerStorage {
         let elapsedMillis = (SystemClock.now().monotonicNanos - started.monotonicNanos) / 1_000_000
         let checkpointSeq = checkpoint?.lastAppliedSeq ?? 0
         logger.info("\(id): journal holds \(journal.lastSeq) records (epoch \(journal.lastEpoch)); state restored in \(elapsedMillis) ms (checkpoint at seq \(checkpointSeq), \(journal.lastSeq - checkpointSeq) records replayed, commit floor \(commitFloor)); data id \(String(metadata.dataID, radix: 16)), epoch \(metadata.epoch)")
+        let history: LevelHistoryStore
+        do {
+            history = try LevelHistoryStore(directory: historyDirectory(in: directory))
+        } catch {
+            journal.close()
+            throw StorageError.invalidContent(path: historyDirectory(in: directory), reason: error.description)
+        }
+        if ledger.archives || file.archiveReceiptWindow != nil {
+            logger.info("\(id): the history store holds everything archived up to seq \(history.watermark); memory lacks what was archived up to seq \(ledger.evictedThrough)")
+        }
         let node = LedgerNode(id: id, metadata: metadata, ledger: ledger, journal: journal,
                               checkpoints: FileCheckpointReader(dataDirectory: directory), settings: file.ledgerSettings,
-                              commitFloor: commitFloor, checkpointSeq: checkpointSeq)
-        return LedgerStorage(journal: journal, node: node)
+                              commitFloor: commitFloor, checkpointSeq: checkpointSeq,
+                              history: history, archivedSeq: history.watermark)
+        if !node.historyComplete {
+            logger.warning("\(id): the history store (up to seq \(history.watermark)) lacks what the state left out of memory (up to seq \(ledger.evictedThrough)): it copies the leader's before it may be promoted")
+        }
+        return LedgerStorage(journal: journal, node: node, history: history)
     }
+
+    static func historyDirectory(in directory: String) -> String { "\(directory)/history" }
 
     /// The state in the newest checkpoint that verifies (an older one when the newest is damaged).
     private static func loadNewestCheckpoint(directory: String, id: NodeID,

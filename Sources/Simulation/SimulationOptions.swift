@@ -43,6 +43,12 @@ public struct SimulationStats: Sendable {
     public var checkpointRestores = 0
     /// Checkpoints received from the leader and installed.
     public var checkpointInstalls = 0
+    /// Batches handed to the history store; copies of the leader's store completed by a follower; reads of a
+    /// history store by the leader (an id not in memory that its filter may hold) and how many found the id.
+    public var archiveBatches = 0
+    public var historyCopies = 0
+    public var historyLookups = 0
+    public var historyHits = 0
 
     public init() {}
 
@@ -57,6 +63,10 @@ public struct SimulationStats: Sendable {
         virtualNanos += other.virtualNanos
         checkpointRestores += other.checkpointRestores
         checkpointInstalls += other.checkpointInstalls
+        archiveBatches += other.archiveBatches
+        historyCopies += other.historyCopies
+        historyLookups += other.historyLookups
+        historyHits += other.historyHits
     }
 }
 

@@ -36,6 +36,8 @@ public final class Simulator {
         case checkpointDone(NodeID, incarnation: Int, CheckpointImage)
         /// The install of a checkpoint received from the leader ends.
         case installDone(NodeID, incarnation: Int, CheckpointFile.Position)
+        /// The oldest history store write the node asked for ends.
+        case historyWritten(NodeID, incarnation: Int)
         /// A ledger whose storage failed finds its disk working again: it is rebuilt from what the disk holds.
         case diskRecovered(NodeID, incarnation: Int)
         case clientWake(Int)
@@ -79,6 +81,9 @@ public final class Simulator {
         var historyBase: (position: CheckpointFile.Position, state: Ledger)?
         /// What the node reads to send a checkpoint.
         lazy var checkpointReader = SimulatedCheckpointReader(host: self)
+        /// Receipts and closed holds the node archived (survives crashes), and the writes not yet done.
+        let history = SimulatedHistoryStore()
+        var historyQueue: [HistoryJob] = []
 
         init(metadata: NodeMetadata) { self.metadata = metadata }
     }
@@ -121,6 +126,14 @@ public final class Simulator {
         // Journals here hold hundreds of records: checkpoints and floors come often enough to matter.
         ledgerSettings.checkpointIntervalRecords = random.between(8, 256)
         ledgerSettings.commitFloorIntervalNanos = random.between(1_000_000, 300_000_000)
+        // Half the runs archive idempotency history, with windows of a few receipts and a filter small enough to
+        // answer "maybe" often (so lookups in the store are exercised, false positives included).
+        if random.chance(1, in: 2) {
+            ledgerSettings.archiveReceiptWindow = Int(random.between(0, 40))
+            ledgerSettings.idFilterByteCount = 8 << random.between(0, 6)
+            ledgerSettings.archiveIntervalNanos = random.between(0, 200_000_000)
+            ledgerSettings.archiveBatchMaxItems = Int(random.between(1, 50))
+        }
         self.ledgerSettings = ledgerSettings
         var gatewaySettings = GatewaySettings()
         gatewaySettings.injectedBugs = options.injectedBugs
@@ -178,6 +191,10 @@ public final class Simulator {
             }
         }
         stats.refusedWrites = model.refusedCount
+        for host in ledgers.values {
+            stats.historyLookups += host.history.lookups
+            stats.historyHits += host.history.hits
+        }
         if let failure {
             return .failure(SimulationFailure(seed: options.seed, invariant: failure, trace: trace.lines()))
         }
@@ -230,6 +247,8 @@ public final class Simulator {
             // What was written but not synced may or may not be there, as after a crash.
             crash(id)
             startLedger(id)
+        case let .historyWritten(id, incarnation):
+            finishHistoryWrite(id, incarnation: incarnation)
         case let .installDone(id, incarnation, position):
             guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
             if host.paused { ledgers[id]!.held.append(event); return }
@@ -340,6 +359,10 @@ public final class Simulator {
             case let .installCheckpoint(position):
                 schedule(random.between(1_000_000, 60_000_000),
                          .installDone(id, incarnation: ledgers[id]!.incarnation, position))
+            case let .archive(batch):
+                writeHistory(id, .batch(batch))
+            case let .importHistory(imported):
+                writeHistory(id, .import(imported))
             case let .storeMetadata(metadata):
                 if metadata.epoch < ledgers[id]!.highestEpoch {
                     fail("\(id) stored epoch \(metadata.epoch) after \(ledgers[id]!.highestEpoch): epochs only grow")
@@ -350,6 +373,7 @@ public final class Simulator {
         }
         let node = ledgers[id]!.node!
         node.ledger.checkInvariants()
+        checkArchive(id)
         if !wasLeader, node.role == .leader { checkLeaderHoldsAcknowledged(id) }
     }
 
@@ -425,7 +449,8 @@ public final class Simulator {
         host.journal.sync()
         host.node = LedgerNode(id: id, metadata: host.metadata, ledger: ledger, journal: host.journal,
                                checkpoints: host.checkpointReader, settings: ledgerSettings, commitFloor: floor,
-                               checkpointSeq: checkpoint?.lastAppliedSeq ?? 0)
+                               checkpointSeq: checkpoint?.lastAppliedSeq ?? 0, history: host.history,
+                               archivedSeq: host.history.watermark)
         schedule(random.between(1, Self.tickNanos), .tick(id, incarnation: host.incarnation))
     }
 
@@ -446,6 +471,7 @@ public final class Simulator {
             // The page cache may have written some of what was not synced; a torn record would be cut off.
             let keep = random.below(ledgers[id]!.journal.unsyncedCount + 1)
             ledgers[id]!.journal.crash(keepingUnsynced: keep)
+            crashHistory(id)
             ledgers[id]!.node = nil
             ledgers[id]!.staged = []
             ledgers[id]!.incarnation += 1

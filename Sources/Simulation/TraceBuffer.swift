@@ -61,6 +61,8 @@ struct TraceBuffer {
         case let .checkpointInstalled(image): return "checkpoint at \(image.position.seq) installed"
         case let .checkpointInstallFailed(seq): return "checkpoint install at \(seq) failed"
         case .storageFailed: return "STORAGE FAILED"
+        case let .archived(through): return "archived through \(through)"
+        case let .historyImported(through): return "history copied through \(through)"
         }
     }
 
@@ -83,6 +85,11 @@ struct TraceBuffer {
             return "checkpoint e\(chunk.epoch) at \(chunk.position.seq) bytes \(chunk.offset)+\(chunk.bytes.count)/\(chunk.totalBytes)"
         case let .checkpointAck(ack):
             return "checkpoint ack e\(ack.epoch) at \(ack.seq) received \(ack.receivedBytes)"
+        case let .historyRequest(request):
+            return "history request e\(request.epoch) after \(String(decoding: request.afterKey, as: UTF8.self))"
+        case let .historyChunk(chunk):
+            return "history e\(chunk.epoch) after \(String(decoding: chunk.afterKey, as: UTF8.self)): \(chunk.items.count) items"
+                + " watermark \(chunk.watermark)" + (chunk.complete ? " complete" : "")
         }
     }
 

@@ -13,8 +13,10 @@ import Glibc
     /// - Parameter clientsSeeNoErrors: the fault must show clients nothing but a delay (no timeout, no
     ///   `unavailable`).
     func scenario(clientsSeeNoErrors: Bool = true, checkpointIntervalRecords: Int = 200_000,
+                  archiveReceiptWindow: Int? = nil,
                   _ fault: (ClusterHarness, BankClient, TransferLoad) throws -> Void) throws {
-        let harness = try ClusterHarness(checkpointIntervalRecords: checkpointIntervalRecords)
+        let harness = try ClusterHarness(checkpointIntervalRecords: checkpointIntervalRecords,
+                                         archiveReceiptWindow: archiveReceiptWindow)
         try harness.startAll()
         let admin = try BankClient(endpoint: harness.gatewayEndpoint)
         try harness.waitForLeader(client: admin)
@@ -88,8 +90,13 @@ import Glibc
     /// A follower whose disk was wiped comes back empty, below the leader's floor: it gets the leader's checkpoint
     /// while transfers go on, becomes the in-sync follower, and then takes over from the killed leader with every
     /// acknowledged transfer (the scenario's checks replay every acknowledged request id on it).
-    @Test func aWipedFollowerIsBroughtUpFromTheLeadersCheckpointAndCanTakeOver() throws {
-        try scenario(checkpointIntervalRecords: 100) { harness, admin, load in
+    ///
+    /// Run twice: with every receipt in memory, and with the idempotency archive (receipts beyond the newest 10
+    /// leave memory for the history store): the wiped follower then also copies the leader's store before it is
+    /// recorded in sync, and after the failover it answers old request ids from it.
+    @Test(arguments: [nil, 10] as [Int?])
+    func aWipedFollowerIsBroughtUpFromTheLeadersCheckpointAndCanTakeOver(archiveReceiptWindow: Int?) throws {
+        try scenario(checkpointIntervalRecords: 100, archiveReceiptWindow: archiveReceiptWindow) { harness, admin, load in
             try waitForProgress(load, harness, atLeast: 300)
             let leader = try Self.leader(admin, harness)
             let follower = Self.follower(of: leader)
@@ -105,6 +112,10 @@ import Glibc
             try harness.waitForConvergence(client: admin, seconds: 40)
             #expect(harness.log(of: follower).contains("installed the leader's checkpoint"),
                     "caught up by a checkpoint:\n\(harness.log(of: follower).suffix(3000))")
+            if archiveReceiptWindow != nil {
+                #expect(harness.log(of: follower).contains("the copy of the leader's history store is complete"),
+                        "copied the leader's history:\n\(harness.log(of: follower).suffix(3000))")
+            }
             harness.kill9(leader)
             try harness.waitUntil("the once-wiped follower takes over") {
                 (try? harness.waitForLeader(client: admin, seconds: 1)) == follower.rawValue

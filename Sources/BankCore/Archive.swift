@@ -1,0 +1,274 @@
+import DequeModule
+
+/// Idempotency history on disk: receipts and closed holds leave memory once the history store holds them.
+///
+/// Every successful request leaves a receipt, remembered for ever (docs/PROTOCOL.md), and every hold id stays taken
+/// for ever; kept in memory they made the ledger grow with its history. With an archive, the node hands committed
+/// receipts and closed holds to the history store (`archiveBatch`), and once the store reports them durable it
+/// evicts all but the newest `receiptWindow` receipts (`evict(archivedThrough:)`). What left memory is found again
+/// through `HistoryReading`.
+///
+/// How a new id is known to be new without reading the disk: the `IDFilter` holds every request id and hold id ever
+/// stored. An id that is not in memory and not in the filter is new, certainly; only a "maybe" (a real old id, or a
+/// false positive) reads the store. Only the leader's `execute` reads: a follower applies what the leader decided.
+///
+/// Why a synchronous read, on the node's thread, is acceptable here: it happens only for a "maybe" (a retried old
+/// request or about 0.1% of new ones), it is a point read of a key-value store whose recent blocks are cached, and
+/// the node's heartbeat answers do not wait behind it for more than that read. Statement pages are not archived yet.
+///
+/// The rule that makes eviction safe: an item leaves memory only after the store reported it durable, and
+/// `evictedThrough` (persisted in checkpoints) says up to where memory may be missing items. A ledger restored from
+/// a checkpoint is complete only together with a store whose watermark reaches that seq.
+public protocol HistoryReading: Sendable {
+    /// The archived receipt of a request id, or nil when the store has none.
+    func receipt(for id: RequestID) throws(HistoryReadError) -> ArchivedReceipt?
+    /// The archived (closed) hold, or nil.
+    func hold(_ id: HoldID) throws(HistoryReadError) -> ArchivedHold?
+    /// The stored items after `afterKey` (empty: from the first) in key order, about `maxBytes` of them, and
+    /// whether none follow: how a follower copies the store. Items are never removed or changed, so a scan in
+    /// pieces sees every item that was there when it began.
+    func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError) -> (items: [HistoryItem], complete: Bool)
+}
+
+/// One key and value of the history store, as stored (see ArchiveCodec).
+public struct HistoryItem: Hashable, Sendable {
+    public var key: [UInt8]
+    public var value: [UInt8]
+    public init(key: [UInt8], value: [UInt8]) {
+        self.key = key
+        self.value = value
+    }
+}
+
+public struct HistoryReadError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { "history store unreadable: \(reason)" }
+}
+
+/// No history store: nothing was ever archived.
+public struct NoHistory: HistoryReading {
+    public init() {}
+    public func receipt(for id: RequestID) throws(HistoryReadError) -> ArchivedReceipt? { nil }
+    public func hold(_ id: HoldID) throws(HistoryReadError) -> ArchivedHold? { nil }
+    public func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError)
+        -> (items: [HistoryItem], complete: Bool) { ([], true) }
+}
+
+/// A receipt as archived: the operation (to tell a replay from a conflicting reuse of the id) and the full receipt.
+public struct ArchivedReceipt: Hashable, Sendable {
+    public var operation: Operation
+    public var receipt: Receipt
+    public init(operation: Operation, receipt: Receipt) {
+        self.operation = operation
+        self.receipt = receipt
+    }
+}
+
+/// A closed hold as archived: its id stays taken for ever.
+public struct ArchivedHold: Hashable, Sendable {
+    public var id: HoldID
+    public var account: AccountID
+    public var amountMinor: Int64
+    public var closedSeq: Seq
+    public init(id: HoldID, account: AccountID, amountMinor: Int64, closedSeq: Seq) {
+        self.id = id
+        self.account = account
+        self.amountMinor = amountMinor
+        self.closedSeq = closedSeq
+    }
+}
+
+/// Committed receipts and closed holds of the seqs after `afterSeq` up to `throughSeq`, for the history store.
+public struct ArchiveBatch: Hashable, Sendable {
+    public var afterSeq: Seq
+    public var throughSeq: Seq
+    public var receipts: [ArchivedReceipt]
+    public var closedHolds: [ArchivedHold]
+    public init(afterSeq: Seq, throughSeq: Seq, receipts: [ArchivedReceipt], closedHolds: [ArchivedHold]) {
+        self.afterSeq = afterSeq
+        self.throughSeq = throughSeq
+        self.receipts = receipts
+        self.closedHolds = closedHolds
+    }
+}
+
+/// The archive's bookkeeping inside the ledger.
+struct ArchiveState: Sendable {
+    struct Stamp<ID: Sendable>: Sendable {
+        var seq: Seq
+        var id: ID
+    }
+
+    var filter: IDFilter
+    /// Receipts kept in memory beyond what is archived (the newest ones: retries come soon after the original).
+    var receiptWindow: Int
+    /// Receipts and closed holds in memory, in seq order, for archiving and eviction.
+    var receiptOrder = Deque<Stamp<RequestID>>()
+    var closedHoldOrder = Deque<Stamp<HoldID>>()
+    /// Items of seqs up to here may have left memory: the store must hold them.
+    var evictedThrough: Seq = 0
+    var reader: any HistoryReading = NoHistory()
+}
+
+extension Ledger {
+    /// Whether receipts and closed holds are archived (and may have left memory).
+    public var archives: Bool { archive != nil }
+
+    /// Items of seqs up to here may be only in the history store (0: none left memory).
+    public var evictedThrough: Seq { archive?.evictedThrough ?? 0 }
+
+    /// The id filter, for reports (nil without an archive).
+    public var idFilter: IDFilter? { archive?.filter }
+
+    /// Receipts held in memory.
+    public var receiptsInMemory: Int { receipts.count }
+
+    /// Turns archiving on (a ledger restored from a checkpoint that archived keeps its filter and `evictedThrough`;
+    /// otherwise the filter is built from everything in memory). `receiptWindow`: receipts kept in memory once
+    /// archived. `reader`: where evicted items are found.
+    public mutating func configureArchive(filterByteCount: Int, receiptWindow: Int, reader: any HistoryReading) {
+        invariant(receiptWindow >= 0, "negative receipt window")
+        if archive == nil {
+            var state = ArchiveState(filter: IDFilter(byteCount: filterByteCount), receiptWindow: receiptWindow)
+            receipts.forEach { id, _ in state.filter.insert(.request, id.rawValue) }
+            for id in holds.keys { state.filter.insert(.hold, id.rawValue) }
+            archive = state
+            rebuildArchiveOrder()
+        }
+        archive!.receiptWindow = receiptWindow
+        archive!.reader = reader
+    }
+
+    /// The archive's seq-ordered lists, from what memory holds (after loading a checkpoint, or when turned on).
+    mutating func rebuildArchiveOrder() {
+        guard archive != nil else { return }
+        var stamps: [ArchiveState.Stamp<RequestID>] = []
+        stamps.reserveCapacity(receipts.count)
+        receipts.forEach { id, stored in stamps.append(.init(seq: stored.seq, id: id)) }
+        stamps.sort { $0.seq < $1.seq }
+        archive!.receiptOrder = Deque(stamps)
+        // A hold closed before holds recorded when (a version-1 checkpoint) counts as closed now: it leaves memory
+        // only after every receipt held now, so a capture's receipt always finds its hold.
+        var closed = holds.compactMap { id, hold in
+            hold.isOpen ? nil : ArchiveState.Stamp(seq: hold.closedSeq == 0 ? lastAppliedSeq : hold.closedSeq, id: id)
+        }
+        closed.sort { $0.seq < $1.seq }
+        archive!.closedHoldOrder = Deque(closed)
+    }
+
+    /// Committed receipts and closed holds after `afterSeq` up to `throughSeq`, whole seqs only, at most about
+    /// `maxItems` of them (a single seq may exceed it). `throughSeq` of the result is where it really ends.
+    public func archiveBatch(after afterSeq: Seq, through throughSeq: Seq, maxItems: Int) -> ArchiveBatch {
+        guard let archive, throughSeq > afterSeq else {
+            return ArchiveBatch(afterSeq: afterSeq, throughSeq: afterSeq, receipts: [], closedHolds: [])
+        }
+        invariant(throughSeq <= lastAppliedSeq, "archiving beyond the applied state")
+        var end = throughSeq
+        var receiptsOut: [ArchivedReceipt] = []
+        var index = Self.firstIndex(in: archive.receiptOrder, after: afterSeq)
+        while index < archive.receiptOrder.count {
+            let stamp = archive.receiptOrder[index]
+            if stamp.seq > end { break }
+            if receiptsOut.count >= maxItems, stamp.seq != receiptsOut.last?.receipt.seq {
+                end = receiptsOut.last!.receipt.seq
+                break
+            }
+            let stored = receipts[stamp.id]!
+            receiptsOut.append(ArchivedReceipt(operation: stored.operation, receipt: expand(stored, requestID: stamp.id)))
+            index += 1
+        }
+        var holdsOut: [ArchivedHold] = []
+        var holdIndex = Self.firstIndex(in: archive.closedHoldOrder, after: afterSeq)
+        while holdIndex < archive.closedHoldOrder.count, archive.closedHoldOrder[holdIndex].seq <= end {
+            let stamp = archive.closedHoldOrder[holdIndex]
+            let hold = holds[stamp.id]!
+            holdsOut.append(ArchivedHold(id: stamp.id, account: hold.account, amountMinor: hold.amountMinor,
+                                         closedSeq: stamp.seq))
+            holdIndex += 1
+        }
+        return ArchiveBatch(afterSeq: afterSeq, throughSeq: end, receipts: receiptsOut, closedHolds: holdsOut)
+    }
+
+    /// The store holds everything up to `seq` durably: receipts beyond the newest `receiptWindow` and closed holds
+    /// no receipt in memory still needs leave memory.
+    public mutating func evict(archivedThrough seq: Seq) {
+        guard archive != nil else { return }
+        var newestEvicted: Seq = 0
+        while archive!.receiptOrder.count > archive!.receiptWindow, let first = archive!.receiptOrder.first,
+              first.seq <= seq {
+            receipts[first.id] = nil
+            archive!.receiptOrder.removeFirst()
+            newestEvicted = max(newestEvicted, first.seq)
+        }
+        // A capture's or release's receipt names its hold's account through the hold: the hold stays while a
+        // receipt of its closing seq is in memory.
+        let firstKept = archive!.receiptOrder.first?.seq ?? .max
+        while let first = archive!.closedHoldOrder.first, first.seq <= seq, first.seq < firstKept {
+            holds[first.id] = nil
+            archive!.closedHoldOrder.removeFirst()
+            newestEvicted = max(newestEvicted, first.seq)
+        }
+        archive!.evictedThrough = max(archive!.evictedThrough, newestEvicted)
+    }
+
+    private static func firstIndex<ID>(in order: Deque<ArchiveState.Stamp<ID>>, after seq: Seq) -> Int {
+        var low = 0, high = order.count
+        while low < high {
+            let middle = (low + high) / 2
+            if order[middle].seq <= seq { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    // MARK: - Used by the rules
+
+    /// A request id not in memory: archived (a replay or a conflict), or new. Reads the store only for a "maybe".
+    func archivedReceipt(for id: RequestID) throws(LedgerError) -> ArchivedReceipt? {
+        guard consultsHistory, let archive, archive.filter.mayContain(.request, id.rawValue) else { return nil }
+        do {
+            return try archive.reader.receipt(for: id)
+        } catch {
+            throw .historyUnavailable(error.reason)
+        }
+    }
+
+    /// A hold id not in memory: an archived (closed) hold, or never used.
+    func archivedHold(_ id: HoldID) throws(LedgerError) -> ArchivedHold? {
+        guard consultsHistory, let archive, archive.filter.mayContain(.hold, id.rawValue) else { return nil }
+        do {
+            return try archive.reader.hold(id)
+        } catch {
+            throw .historyUnavailable(error.reason)
+        }
+    }
+
+    mutating func noteStored(_ id: RequestID, seq: Seq) {
+        guard archive != nil else { return }
+        archive!.filter.insert(.request, id.rawValue)
+        archive!.receiptOrder.append(.init(seq: seq, id: id))
+    }
+
+    mutating func noteNewHold(_ id: HoldID) {
+        guard archive != nil else { return }
+        archive!.filter.insert(.hold, id.rawValue)
+    }
+
+    mutating func noteClosed(_ id: HoldID, seq: Seq) {
+        guard archive != nil else { return }
+        archive!.closedHoldOrder.append(.init(seq: seq, id: id))
+    }
+
+    /// Undo of `noteStored` / `noteClosed` (the filter keeps the id: it cannot forget).
+    mutating func unnoteStored(_ id: RequestID) {
+        guard archive != nil else { return }
+        invariant(archive!.receiptOrder.last?.id == id, "archive order out of step with an undo")
+        archive!.receiptOrder.removeLast()
+    }
+
+    mutating func unnoteClosed(_ id: HoldID) {
+        guard archive != nil else { return }
+        invariant(archive!.closedHoldOrder.last?.id == id, "archive order out of step with an undo")
+        archive!.closedHoldOrder.removeLast()
+    }
+}

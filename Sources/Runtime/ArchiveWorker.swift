@@ -1,0 +1,115 @@
+import BankCore
+import Cluster
+import Foundation
+import HistoryStore
+import Logging
+import ZeroMQ
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes the node's archive batches (committed receipts and closed holds) and the pieces of a copy of the
+/// leader's store to the history store on its own thread, in the order asked, so the loop never waits for
+/// LevelDB's synced writes. Reports through the loop's wake-up socket, as the sync and checkpoint threads do.
+final class ArchiveWorker: @unchecked Sendable {
+    enum Outcome {
+        case archived(through: Seq)
+        case imported(through: Seq)
+        case failed(String)
+    }
+
+    private enum Job {
+        case batch(ArchiveBatch)
+        case `import`(HistoryImport)
+    }
+
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var pending: [Job] = []
+    private var results: [Outcome] = []
+    private var stopping = false
+    private var finished = false
+    private let store: LevelHistoryStore
+    private let logger: Logger
+
+    init(store: LevelHistoryStore, context: ZMQContext, endpoint: String, logger: Logger) {
+        self.store = store
+        self.logger = logger
+        let thread = Thread { [self] in
+            // Like checkpoints, archiving yields the CPU to the loops that answer clients and heartbeats.
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+            run(context: context, endpoint: endpoint)
+        }
+        thread.name = "archive"
+        thread.start()
+    }
+
+    /// Queues a batch (the node hands out one at a time: it waits for `.archived`).
+    func write(_ batch: ArchiveBatch) { enqueue(.batch(batch)) }
+
+    /// Queues a piece of the leader's store (the node asks for the next piece meanwhile).
+    func importItems(_ imported: HistoryImport) { enqueue(.import(imported)) }
+
+    private func enqueue(_ job: Job) {
+        condition.lock()
+        pending.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    func takeResults() -> [Outcome] {
+        condition.lock()
+        defer { condition.unlock() }
+        let taken = results
+        results.removeAll()
+        return taken
+    }
+
+    /// Stops the thread after the batch being written (a batch not yet written is simply not: the node hands it
+    /// out again after a restart, from the store's watermark).
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run(context: ZMQContext, endpoint: String) {
+        let wakeup = SyncWorker.connectWakeup(context: context, endpoint: endpoint, thread: "archive thread")
+        condition.lock()
+        while true {
+            while !stopping && pending.isEmpty { condition.wait() }
+            if stopping { break }
+            let job = pending.removeFirst()
+            condition.unlock()
+            var outcome: Outcome?
+            do {
+                switch job {
+                case let .batch(batch):
+                    try store.write(batch)
+                    outcome = .archived(through: batch.throughSeq)
+                case let .import(imported):
+                    try store.importItems(imported.items, watermark: imported.watermark)
+                    if let seq = imported.watermark {
+                        outcome = .imported(through: seq)
+                        logger.info("the copy of the leader's history store is complete (up to seq \(seq))")
+                    }
+                }
+            } catch {
+                outcome = .failed(error.description)
+            }
+            condition.lock()
+            if let outcome { results.append(outcome) }
+            condition.unlock()
+            if outcome != nil { _ = try? wakeup.send([[3]], dontWait: true) }
+            condition.lock()
+        }
+        condition.unlock()
+        wakeup.close()
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}

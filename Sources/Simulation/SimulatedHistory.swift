@@ -1,0 +1,119 @@
+import BankCore
+import Cluster
+
+/// A ledger's history store on the simulated disk: keys and values as the real store holds them (ArchiveCodec),
+/// durable once a batch's write ends (LevelDB's synced write). It survives crashes of its node; a write in flight
+/// when the node crashes lands or not.
+final class SimulatedHistoryStore: HistoryReading, @unchecked Sendable {
+    private(set) var items: [[UInt8]: [UInt8]] = [:]
+    private(set) var watermark: Seq = 0
+    private(set) var lookups = 0
+    private(set) var hits = 0
+
+    func write(_ batch: ArchiveBatch) {
+        for archived in batch.receipts {
+            items[ArchiveCodec.key(for: archived.receipt.requestID)] = ArchiveCodec.encode(archived)
+        }
+        for hold in batch.closedHolds { items[ArchiveCodec.key(for: hold.id)] = ArchiveCodec.encode(hold) }
+        watermark = max(watermark, batch.throughSeq)
+    }
+
+    func importItems(_ imported: HistoryImport) {
+        for item in imported.items { items[item.key] = item.value }
+        if let seq = imported.watermark { watermark = max(watermark, seq) }
+    }
+
+    func receipt(for id: RequestID) throws(HistoryReadError) -> ArchivedReceipt? {
+        lookups += 1
+        guard let value = items[ArchiveCodec.key(for: id)] else { return nil }
+        hits += 1
+        do { return try ArchiveCodec.decodeReceipt(value, requestID: id) } catch {
+            throw HistoryReadError(reason: error.reason)
+        }
+    }
+
+    func hold(_ id: HoldID) throws(HistoryReadError) -> ArchivedHold? {
+        lookups += 1
+        guard let value = items[ArchiveCodec.key(for: id)] else { return nil }
+        hits += 1
+        do { return try ArchiveCodec.decodeHold(value, id: id) } catch {
+            throw HistoryReadError(reason: error.reason)
+        }
+    }
+
+    func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError) -> (items: [HistoryItem], complete: Bool) {
+        let keys = items.keys.filter { afterKey.lexicographicallyPrecedes($0) }.sorted { $0.lexicographicallyPrecedes($1) }
+        var out: [HistoryItem] = []
+        var bytes = 0
+        for key in keys {
+            if bytes >= max(1, maxBytes) { return (out, false) }
+            out.append(HistoryItem(key: key, value: items[key]!))
+            bytes += key.count + items[key]!.count
+        }
+        return (out, true)
+    }
+}
+
+extension Simulator {
+    /// The node asked for a write to its store: it lands after a while (a LevelDB write; synced when it carries a
+    /// watermark). Writes land in the order asked.
+    func writeHistory(_ id: NodeID, _ job: HistoryJob) {
+        let host = ledgers[id]!
+        if case .batch = job { stats.archiveBatches += 1 }
+        host.historyQueue.append(job)
+        if host.historyQueue.count == 1 {
+            schedule(random.between(200_000, 30_000_000), .historyWritten(id, incarnation: host.incarnation))
+        }
+    }
+
+    /// The oldest queued write ends: durable, and the node hears of it.
+    func finishHistoryWrite(_ id: NodeID, incarnation: Int) {
+        let host = ledgers[id]!
+        guard host.incarnation == incarnation, host.node != nil, let job = host.historyQueue.first else { return }
+        if host.paused { host.held.append(.historyWritten(id, incarnation: incarnation)); return }
+        host.historyQueue.removeFirst()
+        if !host.historyQueue.isEmpty {
+            schedule(random.between(200_000, 30_000_000), .historyWritten(id, incarnation: host.incarnation))
+        }
+        switch job {
+        case let .batch(batch):
+            host.history.write(batch)
+            stepLedger(id, .archived(through: batch.throughSeq))
+        case let .import(imported):
+            host.history.importItems(imported)
+            if let seq = imported.watermark {
+                stats.historyCopies += 1
+                stepLedger(id, .historyImported(through: seq))
+            }
+        }
+    }
+
+    /// A crash: queued writes land in order up to a random point (what reached LevelDB's log before it died);
+    /// an unsynced import piece may land without the synced ones before it having — harmless, as its items are
+    /// the leader's and the watermark comes only with the last.
+    func crashHistory(_ id: NodeID) {
+        let host = ledgers[id]!
+        let landed = random.below(host.historyQueue.count + 1)
+        for job in host.historyQueue.prefix(landed) {
+            switch job {
+            case let .batch(batch): host.history.write(batch)
+            case let .import(imported): host.history.importItems(imported)
+            }
+        }
+        host.historyQueue.removeAll()
+    }
+
+    /// Everything a ledger evicted is in its store (once its history is complete).
+    func checkArchive(_ id: NodeID) {
+        guard let host = ledgers[id], let node = host.node, node.ledger.archives, node.historyComplete else { return }
+        if host.history.watermark < node.ledger.evictedThrough {
+            fail("\(id) evicted items up to seq \(node.ledger.evictedThrough) but its store holds only up to \(host.history.watermark)")
+        }
+    }
+}
+
+/// A write the node asked of its history store.
+enum HistoryJob {
+    case batch(ArchiveBatch)
+    case `import`(HistoryImport)
+}

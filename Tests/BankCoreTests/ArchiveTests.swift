@@ -1,0 +1,207 @@
+import Testing
+@testable import BankCore
+
+/// A history store in memory, as the simulator keeps one: keys and values as the real store holds them.
+final class MemoryHistory: HistoryReading, @unchecked Sendable {
+    var items: [[UInt8]: [UInt8]] = [:]
+    var watermark: Seq = 0
+    var reads = 0
+    var failing = false
+
+    func write(_ batch: ArchiveBatch) {
+        for archived in batch.receipts { items[ArchiveCodec.key(for: archived.receipt.requestID)] = ArchiveCodec.encode(archived) }
+        for hold in batch.closedHolds { items[ArchiveCodec.key(for: hold.id)] = ArchiveCodec.encode(hold) }
+        watermark = max(watermark, batch.throughSeq)
+    }
+
+    func receipt(for id: RequestID) throws(HistoryReadError) -> ArchivedReceipt? {
+        reads += 1
+        if failing { throw HistoryReadError(reason: "injected") }
+        guard let value = items[ArchiveCodec.key(for: id)] else { return nil }
+        do { return try ArchiveCodec.decodeReceipt(value, requestID: id) } catch { throw HistoryReadError(reason: error.reason) }
+    }
+
+    func hold(_ id: HoldID) throws(HistoryReadError) -> ArchivedHold? {
+        reads += 1
+        if failing { throw HistoryReadError(reason: "injected") }
+        guard let value = items[ArchiveCodec.key(for: id)] else { return nil }
+        do { return try ArchiveCodec.decodeHold(value, id: id) } catch { throw HistoryReadError(reason: error.reason) }
+    }
+
+    func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError) -> (items: [HistoryItem], complete: Bool) {
+        let keys = items.keys.filter { afterKey.lexicographicallyPrecedes($0) }.sorted { $0.lexicographicallyPrecedes($1) }
+        return (keys.map { HistoryItem(key: $0, value: items[$0]!) }, true)
+    }
+}
+
+/// Idempotency history on disk: receipts and closed holds leave memory once archived, and are still found.
+@Suite struct ArchiveTests {
+    /// A bank that archives, with everything up to its last seq archived and evicted (no receipt kept in memory).
+    static func archivedBank(filterByteCount: Int = 1 << 16) throws -> (TestBank, MemoryHistory) {
+        let history = MemoryHistory()
+        var bank = TestBank()
+        bank.ledger.configureArchive(filterByteCount: filterByteCount, receiptWindow: 0, reader: history)
+        bank.open("alice", funded: 10_000)
+        bank.open("bob", funded: 500)
+        try bank.must(.transfer(from: acct("alice"), to: acct("bob"), amountMinor: 100, reference: nil), id: "t-1")
+        try bank.must(.hold(acct("alice"), amountMinor: 300, holdID: hid("h-captured")), id: "h-1")
+        try bank.must(.capture(hid("h-captured"), amountMinor: 200), id: "c-1")
+        try bank.must(.hold(acct("bob"), amountMinor: 50, holdID: hid("h-released")), id: "h-2")
+        try bank.must(.release(hid("h-released")), id: "r-1")
+        try bank.must(.hold(acct("bob"), amountMinor: 20, holdID: hid("h-open")), id: "h-3")
+        let last = bank.ledger.lastAppliedSeq
+        history.write(bank.ledger.archiveBatch(after: 0, through: last, maxItems: 1000))
+        bank.ledger.evict(archivedThrough: history.watermark)
+        return (bank, history)
+    }
+
+    @Test func archivedReceiptsLeaveMemoryAndAreReplayedFromTheStore() throws {
+        var (bank, history) = try Self.archivedBank()
+        #expect(bank.ledger.receiptsInMemory == 0)
+        #expect(bank.ledger.evictedThrough == bank.ledger.lastAppliedSeq)
+        let digest = bank.ledger.stateDigest
+        let replay = try bank.must(.transfer(from: acct("alice"), to: acct("bob"), amountMinor: 100, reference: nil),
+                                   id: "t-1")
+        #expect(replay.replayed && replay.seq == 5 && replay.account == acct("alice"))
+        let capture = try bank.must(.capture(hid("h-captured"), amountMinor: 200), id: "c-1")
+        #expect(capture.replayed && capture.capturedMinor == 200 && capture.releasedMinor == 100
+                && capture.holdID == hid("h-captured") && capture.account == acct("alice"))
+        #expect(bank.ledger.stateDigest == digest, "replays change nothing")
+        #expect(history.reads >= 2)
+        // The same id with other parameters is a conflict, as when the receipt was in memory.
+        let conflict = bank.run(.transfer(from: acct("alice"), to: acct("bob"), amountMinor: 101, reference: nil),
+                                id: "t-1")
+        #expect(conflict == .failure(.idempotencyConflict(req("t-1"))))
+    }
+
+    @Test func closedHoldsLeaveMemoryButTheirIDsStayTaken() throws {
+        var (bank, _) = try Self.archivedBank()
+        #expect(bank.run(.hold(acct("alice"), amountMinor: 1, holdID: hid("h-captured"))) == .failure(.holdExists(hid("h-captured"))))
+        #expect(bank.run(.capture(hid("h-released"), amountMinor: nil)) == .failure(.holdClosed(hid("h-released"))))
+        #expect(bank.run(.release(hid("never"))) == .failure(.unknownHold(hid("never"))))
+        // The open hold stays in memory and works.
+        let released = try bank.must(.release(hid("h-open")))
+        #expect(released.releasedMinor == 20)
+    }
+
+    @Test func aNewIDIsKnownNewWithoutReadingTheStore() throws {
+        var (bank, history) = try Self.archivedBank(filterByteCount: 1 << 20)
+        let before = history.reads
+        for index in 0..<200 {
+            try bank.must(.deposit(acct("alice"), amountMinor: 1), id: "fresh-\(index)")
+        }
+        // A 1 MiB filter holding about twenty ids answers "no" for practically every new one.
+        #expect(history.reads - before <= 2, "new ids read the store \(history.reads - before) times")
+    }
+
+    @Test func aFilterFullOfFalsePositivesStillAnswersRight() throws {
+        // Eight bytes of filter: almost every id is a "maybe", and each is looked up and found new.
+        var (bank, history) = try Self.archivedBank(filterByteCount: 8)
+        let before = history.reads
+        for index in 0..<50 {
+            let receipt = try bank.must(.deposit(acct("bob"), amountMinor: 1), id: "fp-\(index)")
+            #expect(!receipt.replayed)
+        }
+        #expect(history.reads - before > 25)
+    }
+
+    @Test func anUnreadableStoreRefusesAsUnavailableAndChangesNothing() throws {
+        var (bank, history) = try Self.archivedBank(filterByteCount: 8)
+        history.failing = true
+        let digest = bank.ledger.stateDigest
+        let result = bank.run(.deposit(acct("bob"), amountMinor: 1), id: "t-1")
+        guard case .failure(.historyUnavailable) = result else {
+            Issue.record("expected historyUnavailable, got \(result)")
+            return
+        }
+        #expect(bank.ledger.historyReadFailed)
+        #expect(bank.ledger.stateDigest == digest)
+    }
+
+    @Test func theWindowKeepsTheNewestReceiptsAndEvictionWaitsForTheStore() throws {
+        let history = MemoryHistory()
+        var bank = TestBank()
+        bank.ledger.configureArchive(filterByteCount: 1 << 12, receiptWindow: 3, reader: history)
+        bank.open("alice", funded: 100)
+        for index in 0..<10 { try bank.must(.deposit(acct("alice"), amountMinor: 1), id: "d-\(index)") }
+        // Nothing is archived yet: nothing may leave.
+        bank.ledger.evict(archivedThrough: 0)
+        #expect(bank.ledger.receiptsInMemory == 12)
+        let batch = bank.ledger.archiveBatch(after: 0, through: 6, maxItems: 100)
+        #expect(batch.throughSeq == 6 && batch.receipts.map(\.receipt.seq) == [1, 2, 3, 4, 5, 6])
+        history.write(batch)
+        bank.ledger.evict(archivedThrough: history.watermark)
+        #expect(bank.ledger.receiptsInMemory == 6, "only what the store holds leaves")
+        history.write(bank.ledger.archiveBatch(after: 6, through: bank.ledger.lastAppliedSeq, maxItems: 100))
+        bank.ledger.evict(archivedThrough: history.watermark)
+        #expect(bank.ledger.receiptsInMemory == 3, "the window's newest three stay")
+        #expect(bank.ledger.receipt(for: req("d-0"))?.seq == 3, "an evicted receipt is read from the store")
+    }
+
+    @Test func batchesEndOnWholeSeqs() throws {
+        var bank = TestBank()
+        bank.ledger.configureArchive(filterByteCount: 64, receiptWindow: 0, reader: MemoryHistory())
+        bank.open("alice", funded: 100)
+        let items = (0..<4).map { BatchItem.mutation(Mutation(requestID: req("b-\($0)"), operation: .deposit(acct("alice"), amountMinor: 1))) }
+        _ = bank.batch(items, atomic: false)
+        try bank.must(.deposit(acct("alice"), amountMinor: 1))
+        let batch = bank.ledger.archiveBatch(after: 2, through: 4, maxItems: 1)
+        #expect(batch.throughSeq == 3 && batch.receipts.count == 4, "a seq's receipts go together")
+    }
+
+    @Test func rollingBackAnEntryTakesItOutOfTheArchiveOrder() throws {
+        var bank = TestBank()
+        bank.ledger.configureArchive(filterByteCount: 64, receiptWindow: 0, reader: MemoryHistory())
+        bank.ledger.keepsUndo = true
+        bank.open("alice", funded: 100)
+        try bank.must(.hold(acct("alice"), amountMinor: 10, holdID: hid("h")))
+        try bank.must(.capture(hid("h"), amountMinor: nil), id: "cap")
+        let seq = bank.ledger.lastAppliedSeq
+        bank.ledger.rollBack(to: seq - 1)
+        let batch = bank.ledger.archiveBatch(after: 0, through: seq - 1, maxItems: 100)
+        #expect(!batch.receipts.contains { $0.receipt.requestID == req("cap") })
+        #expect(batch.closedHolds.isEmpty, "the hold is open again")
+    }
+
+    @Test func aCheckpointCarriesTheFilterAndWhatWasEvicted() throws {
+        let (bank, history) = try Self.archivedBank()
+        var bytes: [UInt8] = []
+        bank.ledger.writeCheckpoint { bytes.append(contentsOf: $0) }
+        var restored = try bytes.withUnsafeBytes { try Ledger(checkpoint: $0) }
+        #expect(restored.archives && restored.evictedThrough == bank.ledger.evictedThrough)
+        #expect(restored.idFilter == bank.ledger.idFilter)
+        #expect(restored.hasSameState(as: bank.ledger))
+        restored.configureArchive(filterByteCount: 1 << 16, receiptWindow: 0, reader: history)
+        let (response, _) = restored.execute(.mutation(Mutation(requestID: req("t-1"), operation:
+            .transfer(from: acct("alice"), to: acct("bob"), amountMinor: 100, reference: nil))),
+            seq: restored.lastAppliedSeq + 1, timeMillis: 1)
+        guard case let .mutation(.success(receipt)) = response else {
+            Issue.record("expected a replay, got \(response)")
+            return
+        }
+        #expect(receipt.replayed && receipt.seq == 5)
+    }
+
+    @Test func theFilterHasNoFalseNegativesAndEstimatesItsRate() {
+        var filter = IDFilter(byteCount: 1 << 12) // 32,768 bits
+        for index in 0..<2_000 { filter.insert(.request, "id-\(index)") }
+        #expect((0..<2_000).allSatisfy { filter.mayContain(.request, "id-\($0)") })
+        let falsePositives = (0..<20_000).count { filter.mayContain(.request, "other-\($0)") }
+        let measured = Double(falsePositives) / 20_000
+        let estimated = filter.estimatedFalsePositiveRate
+        #expect(abs(measured - estimated) < 0.02, "measured \(measured), estimated \(estimated)")
+        #expect(!filter.mayContain(.hold, "id-1") || filter.mayContain(.request, "id-1"), "kinds hash apart")
+    }
+
+    @Test func archivedValuesRoundTrip() throws {
+        let receipt = Receipt(seq: 9, requestID: req("x"), account: acct("a"), balanceMinor: -5, availableMinor: 7,
+                              heldMinor: 3, frozen: true, holdID: hid("h"), capturedMinor: 2, releasedMinor: 1)
+        let archived = ArchivedReceipt(operation: .capture(hid("h"), amountMinor: 2), receipt: receipt)
+        #expect(try ArchiveCodec.decodeReceipt(ArchiveCodec.encode(archived), requestID: req("x")) == archived)
+        let hold = ArchivedHold(id: hid("h"), account: acct("a"), amountMinor: 4, closedSeq: 8)
+        #expect(try ArchiveCodec.decodeHold(ArchiveCodec.encode(hold), id: hid("h")) == hold)
+        var damaged = ArchiveCodec.encode(archived)
+        damaged.removeLast()
+        #expect(throws: EntryDecodingError.self) { try ArchiveCodec.decodeReceipt(damaged, requestID: req("x")) }
+    }
+}

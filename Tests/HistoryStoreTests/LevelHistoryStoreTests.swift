@@ -1,0 +1,92 @@
+import BankCore
+import Foundation
+import Testing
+@testable import HistoryStore
+
+/// The LevelDB history store: what is written is read back, the watermark survives a reopen, a scan in pieces sees
+/// every item in key order, and imports refuse what is not a history item.
+@Suite struct LevelHistoryStoreTests {
+    final class Directory {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("history-\(UUID().uuidString)").path
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    static func receipt(_ id: String, seq: Seq) -> ArchivedReceipt {
+        ArchivedReceipt(operation: .deposit(AccountID("alice")!, amountMinor: 5),
+                        receipt: Receipt(seq: seq, requestID: RequestID(id)!, account: AccountID("alice")!,
+                                         balanceMinor: 5, availableMinor: 5, heldMinor: 0, frozen: false))
+    }
+
+    static func batch(after: Seq, through: Seq, ids: [String]) -> ArchiveBatch {
+        ArchiveBatch(afterSeq: after, throughSeq: through, receipts: ids.enumerated().map {
+            receipt($0.element, seq: after + 1 + Seq($0.offset) % (through - after))
+        }, closedHolds: [ArchivedHold(id: HoldID("h-\(through)")!, account: AccountID("alice")!, amountMinor: 3,
+                                      closedSeq: through)])
+    }
+
+    @Test func writtenItemsAreReadBackAndTheWatermarkSurvivesAReopen() throws {
+        let directory = Directory()
+        do {
+            let store = try LevelHistoryStore(directory: directory.path)
+            #expect(store.watermark == 0)
+            try store.write(Self.batch(after: 0, through: 10, ids: ["a", "b", "c"]))
+            try store.write(Self.batch(after: 10, through: 20, ids: ["d"]))
+            #expect(store.watermark == 20)
+            #expect(try store.receipt(for: RequestID("b")!) == Self.receipt("b", seq: 2))
+            #expect(try store.receipt(for: RequestID("zz")!) == nil)
+            #expect(try store.hold(HoldID("h-10")!)?.closedSeq == 10)
+            store.close()
+        }
+        let reopened = try LevelHistoryStore(directory: directory.path)
+        defer { reopened.close() }
+        #expect(reopened.watermark == 20)
+        #expect(try reopened.receipt(for: RequestID("d")!)?.receipt.seq == 11)
+        // A batch below the watermark (written again after a restart) never lowers it.
+        try reopened.write(Self.batch(after: 0, through: 10, ids: ["a"]))
+        #expect(reopened.watermark == 20)
+    }
+
+    @Test func aScanInPiecesSeesEveryItemInKeyOrderAndACopyReproducesTheStore() throws {
+        let source = Directory()
+        let copy = Directory()
+        let store = try LevelHistoryStore(directory: source.path)
+        defer { store.close() }
+        let ids = (0..<500).map { "request-\(($0 * 7919) % 500)" }
+        try store.write(Self.batch(after: 0, through: 1_000, ids: ids))
+        let target = try LevelHistoryStore(directory: copy.path)
+        defer { target.close() }
+        var after: [UInt8] = []
+        var seen: [[UInt8]] = []
+        var pieces = 0
+        while true {
+            let (items, complete) = try store.items(after: after, maxBytes: 2_000)
+            pieces += 1
+            seen += items.map(\.key)
+            try target.importItems(items, watermark: complete ? store.watermark : nil)
+            if complete { break }
+            after = items.last!.key
+        }
+        #expect(pieces > 5, "read in pieces")
+        #expect(seen == seen.sorted { $0.lexicographicallyPrecedes($1) } && Set(seen).count == seen.count)
+        #expect(seen.count == 501, "every receipt and the hold, not the watermark")
+        #expect(target.watermark == 1_000)
+        for id in ids { #expect(try target.receipt(for: RequestID(id)!) == store.receipt(for: RequestID(id)!)) }
+    }
+
+    @Test func anImportOfSomethingThatIsNoHistoryItemIsRefused() throws {
+        let directory = Directory()
+        let store = try LevelHistoryStore(directory: directory.path)
+        defer { store.close() }
+        #expect(throws: HistoryStoreError.self) {
+            try store.importItems([HistoryItem(key: Array("w".utf8), value: [0, 0, 0, 0, 0, 0, 0, 1])], watermark: nil)
+        }
+        #expect(store.watermark == 0)
+    }
+
+    @Test func aSecondProcessCannotOpenTheSameStore() throws {
+        let directory = Directory()
+        let store = try LevelHistoryStore(directory: directory.path)
+        defer { store.close() }
+        #expect(throws: HistoryStoreError.self) { _ = try LevelHistoryStore(directory: directory.path) }
+    }
+}
