@@ -24,6 +24,8 @@ public protocol HistoryReading: Sendable {
     func receipt(for id: RequestID) throws(HistoryReadError) -> ArchivedReceipt?
     /// The archived (closed) hold, or nil.
     func hold(_ id: HoldID) throws(HistoryReadError) -> ArchivedHold?
+    /// The account's archived statement lines numbered below `number`, newest first, at most `limit` of them.
+    func lines(of slot: UInt32, below number: UInt32, limit: Int) throws(HistoryReadError) -> [ArchivedLine]
     /// The stored items after `afterKey` (empty: from the first) in key order, about `maxBytes` of them, and
     /// whether none follow: how a follower copies the store. Items are never removed or changed, so a scan in
     /// pieces sees every item that was there when it began.
@@ -51,6 +53,7 @@ public struct NoHistory: HistoryReading {
     public init() {}
     public func receipt(for id: RequestID) throws(HistoryReadError) -> ArchivedReceipt? { nil }
     public func hold(_ id: HoldID) throws(HistoryReadError) -> ArchivedHold? { nil }
+    public func lines(of slot: UInt32, below number: UInt32, limit: Int) throws(HistoryReadError) -> [ArchivedLine] { [] }
     public func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError)
         -> (items: [HistoryItem], complete: Bool) { ([], true) }
 }
@@ -79,17 +82,49 @@ public struct ArchivedHold: Hashable, Sendable {
     }
 }
 
-/// Committed receipts and closed holds of the seqs after `afterSeq` up to `throughSeq`, for the history store.
+/// A statement line as archived: keyed by its account's slot and its number within the account.
+public struct ArchivedLine: Hashable, Sendable {
+    public var slot: UInt32
+    public var number: UInt32
+    public var seq: Seq
+    public var amountMinor: Int64
+    public var balanceAfterMinor: Int64
+    public var timeMillis: Int64
+    public var requestID: RequestID
+    public var reference: String?
+    public var counterpartySlot: UInt32
+    public var kind: EntryKind
+
+    public init(slot: UInt32, number: UInt32, seq: Seq, amountMinor: Int64, balanceAfterMinor: Int64, timeMillis: Int64,
+                requestID: RequestID, reference: String?, counterpartySlot: UInt32, kind: EntryKind) {
+        self.slot = slot
+        self.number = number
+        self.seq = seq
+        self.amountMinor = amountMinor
+        self.balanceAfterMinor = balanceAfterMinor
+        self.timeMillis = timeMillis
+        self.requestID = requestID
+        self.reference = reference
+        self.counterpartySlot = counterpartySlot
+        self.kind = kind
+    }
+}
+
+/// Committed receipts, closed holds and statement lines of the seqs after `afterSeq` up to `throughSeq`, for the
+/// history store.
 public struct ArchiveBatch: Hashable, Sendable {
     public var afterSeq: Seq
     public var throughSeq: Seq
     public var receipts: [ArchivedReceipt]
     public var closedHolds: [ArchivedHold]
-    public init(afterSeq: Seq, throughSeq: Seq, receipts: [ArchivedReceipt], closedHolds: [ArchivedHold]) {
+    public var lines: [ArchivedLine]
+    public init(afterSeq: Seq, throughSeq: Seq, receipts: [ArchivedReceipt], closedHolds: [ArchivedHold],
+                lines: [ArchivedLine] = []) {
         self.afterSeq = afterSeq
         self.throughSeq = throughSeq
         self.receipts = receipts
         self.closedHolds = closedHolds
+        self.lines = lines
     }
 }
 
@@ -103,6 +138,8 @@ struct ArchiveState: Sendable {
     var filter: IDFilter
     /// Receipts kept in memory beyond what is archived (the newest ones: retries come soon after the original).
     var receiptWindow: Int
+    /// Statement lines kept in memory beyond what is archived (the newest ones: statements are read newest first).
+    var lineWindow = Int.max
     /// Receipts and closed holds in memory, in seq order, for archiving and eviction.
     var receiptOrder = Deque<Stamp<RequestID>>()
     var closedHoldOrder = Deque<Stamp<HoldID>>()
@@ -124,11 +161,17 @@ extension Ledger {
     /// Receipts held in memory.
     public var receiptsInMemory: Int { receipts.count }
 
+    /// Statement lines held in memory.
+    public var linesInMemory: Int { book.linesInMemory }
+
     /// Turns archiving on (a ledger restored from a checkpoint that archived keeps its filter and `evictedThrough`;
-    /// otherwise the filter is built from everything in memory). `receiptWindow`: receipts kept in memory once
-    /// archived. `reader`: where evicted items are found.
-    public mutating func configureArchive(filterByteCount: Int, receiptWindow: Int, reader: any HistoryReading) {
-        invariant(receiptWindow >= 0, "negative receipt window")
+    /// otherwise the filter is built from everything in memory). `receiptWindow`, `lineWindow`: receipts and
+    /// statement lines kept in memory once archived; lines leave memory in chunks of 2^`lineChunkShift`.
+    /// `reader`: where evicted items are found.
+    public mutating func configureArchive(filterByteCount: Int, receiptWindow: Int, lineWindow: Int = .max,
+                                          lineChunkShift: Int? = nil, reader: any HistoryReading) {
+        invariant(receiptWindow >= 0 && lineWindow >= 0, "negative archive window")
+        if let lineChunkShift, book.firstIndexInMemory == 0 { book.setChunkShift(lineChunkShift) }
         if archive == nil {
             var state = ArchiveState(filter: IDFilter(byteCount: filterByteCount), receiptWindow: receiptWindow)
             receipts.forEach { id, _ in state.filter.insert(.request, id.rawValue) }
@@ -137,6 +180,7 @@ extension Ledger {
             rebuildArchiveOrder()
         }
         archive!.receiptWindow = receiptWindow
+        archive!.lineWindow = lineWindow
         archive!.reader = reader
     }
 
@@ -187,7 +231,19 @@ extension Ledger {
                                          closedSeq: stamp.seq))
             holdIndex += 1
         }
-        return ArchiveBatch(afterSeq: afterSeq, throughSeq: end, receipts: receiptsOut, closedHolds: holdsOut)
+        var linesOut: [ArchivedLine] = []
+        var lineIndex = book.firstIndex(after: afterSeq)
+        while lineIndex < book.lineCount {
+            let line = book.line(at: lineIndex)
+            if line.seq > end { break }
+            linesOut.append(ArchivedLine(
+                slot: UInt32(line.owner), number: line.number, seq: line.seq, amountMinor: line.amountMinor,
+                balanceAfterMinor: line.balanceAfterMinor, timeMillis: line.timeMillis, requestID: line.requestID,
+                reference: line.reference, counterpartySlot: UInt32(line.counterpartySlot), kind: line.kind))
+            lineIndex += 1
+        }
+        return ArchiveBatch(afterSeq: afterSeq, throughSeq: end, receipts: receiptsOut, closedHolds: holdsOut,
+                            lines: linesOut)
     }
 
     /// The store holds everything up to `seq` durably: receipts beyond the newest `receiptWindow` and closed holds
@@ -209,6 +265,7 @@ extension Ledger {
             archive!.closedHoldOrder.removeFirst()
             newestEvicted = max(newestEvicted, first.seq)
         }
+        newestEvicted = max(newestEvicted, book.dropArchivedChunks(through: seq, keepLines: archive!.lineWindow))
         archive!.evictedThrough = max(archive!.evictedThrough, newestEvicted)
     }
 
@@ -257,6 +314,16 @@ extension Ledger {
     mutating func noteClosed(_ id: HoldID, seq: Seq) {
         guard archive != nil else { return }
         archive!.closedHoldOrder.append(.init(seq: seq, id: id))
+    }
+
+    /// The account's archived lines numbered below `number`, newest first (queries read them on any node).
+    func archivedLines(of slot: Int, below number: Int, limit: Int) throws(LedgerError) -> [ArchivedLine] {
+        guard let archive, number > 0 else { return [] }
+        do {
+            return try archive.reader.lines(of: UInt32(slot), below: UInt32(number), limit: limit)
+        } catch {
+            throw .historyUnavailable(error.reason)
+        }
     }
 
     /// Undo of `noteStored` / `noteClosed` (the filter keeps the id: it cannot forget).

@@ -9,6 +9,8 @@
 ///            receiptCount:u64 | receipt*
 ///            archive                                  (version 2)
 /// account  = id:str | currency:str | balance:i64 | held:i64 | overdraftLimit:i64 | flags:u8 (1 frozen, 2 settlement)
+///            | evictedLines:u32 | markCount:u32 | markSeq:u64*   (version 2: lines that left memory, and the
+///                                                              seqs of every 256th of them)
 /// line     = owner:u32 | seq:u64 | amount:i64 | balanceAfter:i64 | time:i64 | requestID:str | reference:optional str
 ///            | counterparty:u32 | kind:u8
 /// hold     = id:str | account:str | amount:i64 | open:u8 | closedSeq:u64 (version 2)
@@ -17,8 +19,8 @@
 /// archive  = 0:u8 (none) | 1:u8 | evictedThrough:u64 | filterInserted:u64 | filterWords:u64 | word:u64*
 /// ```
 ///
-/// With an archive (Archive.swift), receipts and holds are those still in memory: the ones up to `evictedThrough`
-/// may be only in the history store. Version 1 (no closing seqs, no archive) still loads.
+/// With an archive (Archive.swift), receipts, holds and statement lines are those still in memory: the ones up to
+/// `evictedThrough` may be only in the history store. Version 1 (no closing seqs, no archive) still loads.
 ///
 /// A receipt's client key is reserved for authenticated clients (a replay will be answered only to the client that
 /// asked); this version keeps none and writes the flag 0.
@@ -65,16 +67,20 @@ extension Ledger {
         out.put(Self.checkpointFormatVersion)
         out.put(lastAppliedSeq)
         out.put(UInt32(accounts.count))
-        for account in accounts {
+        for (slot, account) in accounts.enumerated() {
             out.put(account.id.rawValue)
             out.put(account.currency.rawValue)
             out.put(account.balanceMinor)
             out.put(account.heldMinor)
             out.put(account.overdraftLimitMinor)
             out.put(UInt8((account.frozen ? 1 : 0) | (account.isSettlement ? 2 : 0)))
+            let evicted = book.evictedPart(of: slot)
+            out.put(evicted.count)
+            out.put(UInt32(evicted.markSeqs.count))
+            for seq in evicted.markSeqs { out.put(seq) }
             try flushIfFull()
         }
-        out.put(UInt64(book.lineCount))
+        out.put(UInt64(book.linesInMemory))
         try book.forEachLine { line in
             out.put(UInt32(line.owner))
             out.put(line.seq)
@@ -175,6 +181,22 @@ extension Ledger {
                                     overdraftLimitMinor: overdraft, frozen: flags & 1 != 0,
                                     isSettlement: isSettlement))
             book.addAccount()
+            if version >= 2 {
+                let evicted = try reader.u32()
+                let markCount = Int(try reader.u32())
+                let expectedMarks = (Int(evicted) + Int(StatementBook.markInterval) - 1) / Int(StatementBook.markInterval)
+                guard markCount == expectedMarks, markCount <= reader.remaining / 8, !isSettlement || evicted == 0 else {
+                    throw fail("account \(id) has impossible evicted lines")
+                }
+                var seqs: [Seq] = []
+                seqs.reserveCapacity(markCount)
+                for _ in 0..<markCount {
+                    let seq = try reader.u64()
+                    guard seq <= lastAppliedSeq, seqs.last.map({ $0 <= seq }) ?? true else { throw fail("bad marks") }
+                    seqs.append(seq)
+                }
+                if evicted > 0 { book.restoreEvictedPart(of: slot, count: evicted, markSeqs: seqs) }
+            }
         }
 
         let lineCount = try reader.u64()
@@ -255,7 +277,8 @@ extension Ledger {
     /// so only newer ones are compared (the simulator compares the stores on their own).
     public func hasSameState(as other: Ledger) -> Bool {
         guard lastAppliedSeq == other.lastAppliedSeq, accounts == other.accounts, slots == other.slots,
-              settlementSlots == other.settlementSlots, book.lineCount == other.book.lineCount else { return false }
+              settlementSlots == other.settlementSlots,
+              accounts.indices.allSatisfy({ book.lineCount(of: $0) == other.book.lineCount(of: $0) }) else { return false }
         let evicted = max(evictedThrough, other.evictedThrough)
         if evicted == 0 {
             guard holds == other.holds, receipts.count == other.receipts.count else { return false }
@@ -274,8 +297,12 @@ extension Ledger {
         compare(self, other)
         if evicted > 0 { compare(other, self) }
         guard same else { return false }
+        // Lines that left memory on either side are the store's business: compare what both hold.
         for slot in accounts.indices {
-            guard book.linesNewestFirst(of: slot).elementsEqual(other.book.linesNewestFirst(of: slot), by: {
+            let common = min(book.lineCount(of: slot) - book.evictedCount(of: slot),
+                             other.book.lineCount(of: slot) - other.book.evictedCount(of: slot))
+            guard book.linesNewestFirst(of: slot).prefix(common).elementsEqual(
+                other.book.linesNewestFirst(of: slot).prefix(common), by: {
                 $0.seq == $1.seq && $0.amountMinor == $1.amountMinor && $0.balanceAfterMinor == $1.balanceAfterMinor
                     && $0.timeMillis == $1.timeMillis && $0.requestID == $1.requestID && $0.reference == $1.reference
                     && $0.counterpartySlot == $1.counterpartySlot && $0.kind == $1.kind

@@ -10,7 +10,12 @@ extension Ledger {
                 // A settlement account that has not been used yet: no lines, like any settlement account.
                 return id.isSettlement ? .success(.statement(account: id, entries: [])) : .failure(.unknownAccount(id))
             }
-            return .success(.statement(account: id, entries: statementPage(of: slot, limit: limit, beforeSeq: beforeSeq)))
+            do {
+                return .success(.statement(account: id, entries: try statementPage(of: slot, limit: limit,
+                                                                                   beforeSeq: beforeSeq)))
+            } catch {
+                return .failure(error)
+            }
         }
     }
 

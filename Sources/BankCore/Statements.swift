@@ -27,18 +27,44 @@ extension Ledger {
     /// of its last seq. (`BankProtocol` relies on this: a page shorter than `limit` means the history ended.)
     ///
     /// Cost: the page, plus at most 256 newer lines walked past (the book marks every 256th line of an account).
-    func statementPage(of slot: Int, limit: Int, beforeSeq: Seq?) -> [StatementEntry] {
+    /// Lines that left memory for the history store are read from it by number, a page's worth at a time.
+    func statementPage(of slot: Int, limit: Int, beforeSeq: Seq?) throws(LedgerError) -> [StatementEntry] {
         var page: [StatementEntry] = []
         page.reserveCapacity(min(limit, book.lineCount(of: slot)))
         var pageEndSeq: Seq?
-        for line in book.linesNewestFirst(of: slot, before: beforeSeq) {
-            if let beforeSeq, line.seq >= beforeSeq { continue }
-            if page.count >= limit, line.seq != pageEndSeq { break }
-            pageEndSeq = line.seq
+        /// Takes a line (or skips one too new); false once the page is complete.
+        func take(seq: Seq, requestID: RequestID, kind: EntryKind, amountMinor: Int64, counterparty: Int,
+                  balanceAfterMinor: Int64, reference: String?, timeMillis: Int64) -> Bool {
+            if let beforeSeq, seq >= beforeSeq { return true }
+            if page.count >= limit, seq != pageEndSeq { return false }
+            pageEndSeq = seq
             page.append(StatementEntry(
-                seq: line.seq, requestID: line.requestID, kind: line.kind, amountMinor: line.amountMinor,
-                counterparty: accounts[Int(line.counterpartySlot)].id, balanceAfterMinor: line.balanceAfterMinor,
-                reference: line.reference, timeMillis: line.timeMillis))
+                seq: seq, requestID: requestID, kind: kind, amountMinor: amountMinor,
+                counterparty: accounts[counterparty].id, balanceAfterMinor: balanceAfterMinor,
+                reference: reference, timeMillis: timeMillis))
+            return true
+        }
+        let start = book.walkStart(of: slot, before: beforeSeq)
+        var next = start.number // the number of the next line to take
+        for line in book.linesInMemory(from: start.index) {
+            guard take(seq: line.seq, requestID: line.requestID, kind: line.kind, amountMinor: line.amountMinor,
+                       counterparty: Int(line.counterpartySlot), balanceAfterMinor: line.balanceAfterMinor,
+                       reference: line.reference, timeMillis: line.timeMillis) else { return page }
+            next = Int(line.number) - 1
+        }
+        while next >= 0 {
+            let lines = try archivedLines(of: slot, below: next + 1, limit: max(limit, 64) + 16)
+            guard let first = lines.first, Int(first.number) == next else {
+                // Damage, not a rule: the read is refused (as unavailable) rather than answered with a gap.
+                throw .historyUnavailable("the history store lacks line \(next) of \(accounts[slot].id)")
+            }
+            for line in lines {
+                guard accounts.indices.contains(Int(line.counterpartySlot)), take(
+                    seq: line.seq, requestID: line.requestID, kind: line.kind, amountMinor: line.amountMinor,
+                    counterparty: Int(line.counterpartySlot), balanceAfterMinor: line.balanceAfterMinor,
+                    reference: line.reference, timeMillis: line.timeMillis) else { return page }
+                next = Int(line.number) - 1
+            }
         }
         return page
     }

@@ -209,8 +209,11 @@ public struct LedgerNode {
     /// settings turned archiving off (it then evicts nothing more).
     private mutating func configureArchive() {
         guard settings.archiveReceiptWindow != nil || ledger.archives else { return }
+        let archiving = settings.archiveReceiptWindow != nil
         ledger.configureArchive(filterByteCount: settings.idFilterByteCount,
-                                receiptWindow: settings.archiveReceiptWindow ?? .max, reader: history)
+                                receiptWindow: settings.archiveReceiptWindow ?? .max,
+                                lineWindow: archiving ? settings.archiveLineWindow : .max,
+                                lineChunkShift: settings.statementChunkShift, reader: history)
         historyComplete = archivedSeq >= ledger.evictedThrough
     }
 

@@ -46,6 +46,9 @@ public struct LedgerSettings: Hashable, Sendable {
     /// archive, everything stays in memory (the default until statement lines and the store's transfer to a wiped
     /// follower land).
     public var archiveReceiptWindow: Int?
+    /// Statement lines kept in memory once archived (they leave in chunks of 2^`statementChunkShift`).
+    public var archiveLineWindow = 262_144
+    public var statementChunkShift = 16
     /// The id filter's fixed size (a power of two): 32 MiB keep false positives near 0.1% up to 16 M ids.
     public var idFilterByteCount = 32 << 20
     /// Committed receipts go to the store at most this often (each batch is one synced write)...

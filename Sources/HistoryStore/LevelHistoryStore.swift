@@ -115,6 +115,10 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         for hold in batch.closedHolds {
             items.append(HistoryItem(key: ArchiveCodec.key(for: hold.id), value: ArchiveCodec.encode(hold)))
         }
+        for line in batch.lines {
+            items.append(HistoryItem(key: ArchiveCodec.key(forLineOf: line.slot, number: line.number),
+                                     value: ArchiveCodec.encode(line)))
+        }
         try put(items, watermark: batch.throughSeq)
     }
 
@@ -171,6 +175,40 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         } catch {
             throw HistoryReadError(reason: "hold \(id): \(error.reason)")
         }
+    }
+
+    public func lines(of slot: UInt32, below number: UInt32, limit: Int) throws(HistoryReadError) -> [ArchivedLine] {
+        guard number > 0, limit > 0 else { return [] }
+        let iterator = leveldb_create_iterator(database, readOptions)!
+        defer { leveldb_iter_destroy(iterator) }
+        // Seek to the first key at or after the line numbered `number`, then step back: newest first from there.
+        let target = ArchiveCodec.key(forLineOf: slot, number: number)
+        target.withUnsafeBufferPointer { k in
+            k.withMemoryRebound(to: CChar.self) { leveldb_iter_seek(iterator, $0.baseAddress, k.count) }
+        }
+        if leveldb_iter_valid(iterator) != 0 { leveldb_iter_prev(iterator) } else { leveldb_iter_seek_to_last(iterator) }
+        var lines: [ArchivedLine] = []
+        while leveldb_iter_valid(iterator) != 0, lines.count < limit {
+            var keyLength = 0
+            var valueLength = 0
+            let key = Array(UnsafeRawBufferPointer(start: leveldb_iter_key(iterator, &keyLength)!, count: keyLength))
+            guard let (keySlot, keyNumber) = ArchiveCodec.lineKey(key), keySlot == slot, keyNumber < number else { break }
+            let value = Array(UnsafeRawBufferPointer(start: leveldb_iter_value(iterator, &valueLength)!, count: valueLength))
+            do {
+                lines.append(try ArchiveCodec.decodeLine(value, key: key))
+            } catch {
+                throw HistoryReadError(reason: "line \(keyNumber) of slot \(slot): \(error.reason)")
+            }
+            leveldb_iter_prev(iterator)
+        }
+        var error: UnsafeMutablePointer<CChar>?
+        leveldb_iter_get_error(iterator, &error)
+        if let error {
+            let reason = String(cString: error)
+            leveldb_free(error)
+            throw HistoryReadError(reason: reason)
+        }
+        return lines
     }
 
     public func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError)

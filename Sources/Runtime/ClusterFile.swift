@@ -36,6 +36,9 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var archiveReceiptWindow: Int?
     /// The id filter's size in bytes (a power of two).
     public var idFilterBytes = LedgerSettings().idFilterByteCount
+    /// Statement lines kept in memory once archived, and how many leave memory together (a power of two).
+    public var archiveLineWindow = LedgerSettings().archiveLineWindow
+    public var statementChunkLines = 1 << LedgerSettings().statementChunkShift
 
     enum CodingKeys: String, CodingKey {
         case host
@@ -56,6 +59,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case journalRetention = "journal_retention"
         case archiveReceiptWindow = "archive_receipt_window"
         case idFilterBytes = "id_filter_bytes"
+        case archiveLineWindow = "archive_line_window"
+        case statementChunkLines = "statement_chunk_lines"
     }
 
     public init() {}
@@ -113,6 +118,13 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             throw DecodingError.dataCorruptedError(forKey: .idFilterBytes, in: c,
                 debugDescription: "id_filter_bytes must be a power of two of at least 8 (got \(idFilterBytes))")
         }
+        archiveLineWindow = try c.decodeIfPresent(Int.self, forKey: .archiveLineWindow) ?? defaults.archiveLineWindow
+        statementChunkLines = try c.decodeIfPresent(Int.self, forKey: .statementChunkLines) ?? defaults.statementChunkLines
+        guard archiveLineWindow >= 0, statementChunkLines >= 1, statementChunkLines & (statementChunkLines - 1) == 0,
+              statementChunkLines <= 1 << 20 else {
+            throw DecodingError.dataCorruptedError(forKey: .statementChunkLines, in: c, debugDescription:
+                "archive_line_window must be at least 0 and statement_chunk_lines a power of two up to 1048576")
+        }
         guard checkpointIntervalRecords >= 1, checkpointIntervalMutations >= 1 else {
             throw DecodingError.dataCorruptedError(forKey: .checkpointIntervalRecords, in: c,
                 debugDescription: "checkpoint_interval_records and checkpoint_interval_mutations must be at least 1")
@@ -159,6 +171,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         settings.commitFloorIntervalNanos = .milliseconds(commitFloorIntervalMilliseconds)
         settings.archiveReceiptWindow = archiveReceiptWindow
         settings.idFilterByteCount = idFilterBytes
+        settings.archiveLineWindow = archiveLineWindow
+        settings.statementChunkShift = statementChunkLines.trailingZeroBitCount
         return settings
     }
 }

@@ -66,10 +66,29 @@ extension Simulator {
         }
         leader.ledger.checkInvariants()
         // Cuts roll entries back through undo logs: the result must be what replaying the journal gives.
+        // A ledger replayed from the very first record holds every statement line in memory.
+        let fromTheStart = [NodeID.primary, .backup].first { ledgers[$0]?.historyBase == nil }
+            .map { replayWholeHistory(ledgers[$0]!) }
         for id in [NodeID.primary, .backup] {
             guard let host = ledgers[id], let node = host.node else { continue }
             if replayWholeHistory(host).stateDigest != node.ledger.stateDigest {
                 fail("\(id)'s state differs from its own journal replayed (a rollback went wrong)")
+            }
+            // Statements read the same, page by page, whether their older lines left memory for the store (or were
+            // copied from the leader's) or not.
+            if node.ledger.archives, node.historyComplete, let replayed = fromTheStart {
+                for account in model.accounts {
+                    var before: Seq?
+                    while failure == nil {
+                        let query = Query.statement(AccountID(account)!, limit: 7, beforeSeq: before)
+                        let expected = replayed.query(query)
+                        if node.ledger.query(query) != expected {
+                            fail("\(id)'s statement of \(account) before \(before.map(String.init) ?? "-") differs from its journal replayed")
+                        }
+                        guard case let .success(.statement(_, entries)) = expected, entries.count >= 7 else { break }
+                        before = entries.last!.seq
+                    }
+                }
             }
         }
     }

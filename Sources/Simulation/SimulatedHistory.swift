@@ -15,6 +15,7 @@ final class SimulatedHistoryStore: HistoryReading, @unchecked Sendable {
             items[ArchiveCodec.key(for: archived.receipt.requestID)] = ArchiveCodec.encode(archived)
         }
         for hold in batch.closedHolds { items[ArchiveCodec.key(for: hold.id)] = ArchiveCodec.encode(hold) }
+        for line in batch.lines { items[ArchiveCodec.key(forLineOf: line.slot, number: line.number)] = ArchiveCodec.encode(line) }
         watermark = max(watermark, batch.throughSeq)
     }
 
@@ -39,6 +40,20 @@ final class SimulatedHistoryStore: HistoryReading, @unchecked Sendable {
         do { return try ArchiveCodec.decodeHold(value, id: id) } catch {
             throw HistoryReadError(reason: error.reason)
         }
+    }
+
+    func lines(of slot: UInt32, below number: UInt32, limit: Int) throws(HistoryReadError) -> [ArchivedLine] {
+        var lines: [ArchivedLine] = []
+        var current = number
+        while current > 0, lines.count < limit {
+            current -= 1
+            let key = ArchiveCodec.key(forLineOf: slot, number: current)
+            guard let value = items[key] else { break }
+            do { lines.append(try ArchiveCodec.decodeLine(value, key: key)) } catch {
+                throw HistoryReadError(reason: error.reason)
+            }
+        }
+        return lines
     }
 
     func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError) -> (items: [HistoryItem], complete: Bool) {

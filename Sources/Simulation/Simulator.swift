@@ -133,6 +133,8 @@ public final class Simulator {
             ledgerSettings.idFilterByteCount = 8 << random.between(0, 6)
             ledgerSettings.archiveIntervalNanos = random.between(0, 200_000_000)
             ledgerSettings.archiveBatchMaxItems = Int(random.between(1, 50))
+            ledgerSettings.archiveLineWindow = Int(random.between(0, 40))
+            ledgerSettings.statementChunkShift = Int(random.between(0, 4))
         }
         self.ledgerSettings = ledgerSettings
         var gatewaySettings = GatewaySettings()

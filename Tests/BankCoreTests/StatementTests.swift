@@ -131,7 +131,7 @@ struct StatementTests {
         let slot = bank.ledger.slots[acct("a")]!
         let walked = Array(bank.ledger.book.linesNewestFirst(of: slot))
         for beforeSeq in stride(from: Seq(1), through: bank.ledger.lastAppliedSeq + 2, by: 3) {
-            let page = bank.ledger.statementPage(of: slot, limit: 10, beforeSeq: beforeSeq)
+            let page = try bank.ledger.statementPage(of: slot, limit: 10, beforeSeq: beforeSeq)
             let expected = walked.filter { $0.seq < beforeSeq }
             #expect(page.map(\.seq) == Array(expected.prefix(page.count).map(\.seq)), "before \(beforeSeq)")
             #expect(page.count >= min(10, expected.count))

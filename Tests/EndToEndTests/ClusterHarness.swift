@@ -18,8 +18,9 @@ final class ClusterHarness {
 
     /// - Parameter checkpointIntervalRecords: small values make the ledgers write checkpoints (and commit floors)
     ///   within a test's few hundred records.
-    /// - Parameter archiveReceiptWindow: turns the idempotency archive on (receipts beyond this many leave memory
-    ///   for the history store), with a tiny id filter so that lookups in the store happen all the time.
+    /// - Parameter archiveReceiptWindow: turns the history archive on (receipts beyond this many, and statement
+    ///   lines beyond 16, in chunks of 64, leave memory for the history store), with a tiny id filter so that
+    ///   lookups in the store happen all the time.
     init(failureTimeoutMilliseconds: Int = 400, checkpointIntervalRecords: Int = 200_000,
          archiveReceiptWindow: Int? = nil) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("bank-e2e-\(UUID().uuidString)")
@@ -29,7 +30,7 @@ final class ClusterHarness {
         {"host":"127.0.0.1","port_base":\(portBase),"data_root":"\(root.path)/data",
          "heartbeat_interval_ms":50,"failure_timeout_ms":\(failureTimeoutMilliseconds),"request_deadline_ms":8000,
          "checkpoint_interval_records":\(checkpointIntervalRecords),
-         "commit_floor_interval_ms":20\(archiveReceiptWindow.map { ",\"archive_receipt_window\":\($0),\"id_filter_bytes\":64" } ?? "")}
+         "commit_floor_interval_ms":20\(archiveReceiptWindow.map { ",\"archive_receipt_window\":\($0),\"id_filter_bytes\":64,\"archive_line_window\":16,\"statement_chunk_lines\":64" } ?? "")}
         """
         let configURL = root.appendingPathComponent("cluster.json")
         try config.write(to: configURL, atomically: true, encoding: .utf8)

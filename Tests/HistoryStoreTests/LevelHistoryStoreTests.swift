@@ -89,4 +89,25 @@ import Testing
         defer { store.close() }
         #expect(throws: HistoryStoreError.self) { _ = try LevelHistoryStore(directory: directory.path) }
     }
+
+    @Test func anAccountsLinesAreReadNewestFirstByNumberWithoutStrayingIntoOthers() throws {
+        let directory = Directory()
+        let store = try LevelHistoryStore(directory: directory.path)
+        defer { store.close() }
+        func line(_ slot: UInt32, _ number: UInt32) -> ArchivedLine {
+            ArchivedLine(slot: slot, number: number, seq: Seq(number) * 3 + 1, amountMinor: -Int64(number),
+                         balanceAfterMinor: 7, timeMillis: 9, requestID: RequestID("q-\(slot)-\(number)")!,
+                         reference: number % 2 == 0 ? "ref" : nil, counterpartySlot: 2, kind: .transfer)
+        }
+        // Slot 1 sits between slots 0 and 256 in key order (big-endian slots: 256 = 00 00 01 00).
+        let lines = (0..<300).map { line(1, $0) } + (0..<5).map { line(0, $0) } + (0..<5).map { line(256, $0) }
+        try store.write(ArchiveBatch(afterSeq: 0, throughSeq: 1_000, receipts: [], closedHolds: [], lines: lines))
+        #expect(try store.lines(of: 1, below: 300, limit: 3).map(\.number) == [299, 298, 297])
+        #expect(try store.lines(of: 1, below: 2, limit: 10).map(\.number) == [1, 0])
+        #expect(try store.lines(of: 1, below: 1_000, limit: 2).map(\.number) == [299, 298])
+        #expect(try store.lines(of: 1, below: 0, limit: 10).isEmpty)
+        #expect(try store.lines(of: 256, below: 5, limit: 10).map(\.number) == [4, 3, 2, 1, 0])
+        #expect(try store.lines(of: 7, below: 5, limit: 10).isEmpty)
+        #expect(try store.lines(of: 1, below: 11, limit: 1).first == line(1, 10))
+    }
 }
