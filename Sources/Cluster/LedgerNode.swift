@@ -19,8 +19,9 @@ public enum LedgerEvent: Hashable, Sendable {
     case checkpointInstallFailed(seq: Seq)
     /// The history store holds everything archived up to this seq, durably (`.archive` was carried out).
     case archived(through: Seq)
-    /// The last piece of a copy of the leader's history store is durable, with this watermark.
-    case historyImported(through: Seq)
+    /// A piece of a copy of the leader's history store is stored (`.importHistory` was carried out); the last
+    /// piece carries the copy's watermark and is durable.
+    case historyImported(watermark: Seq?)
     /// The node's storage failed (a write, a sync, a full disk): what it holds in memory may be ahead of its disk.
     /// It stops leading, acknowledging and writing at once, and only answers heartbeats (as recovering) until the
     /// driver replaces it by a node rebuilt from disk.
@@ -51,7 +52,7 @@ public enum LedgerAction: Hashable, Sendable {
     /// the background; report `.archived` (a failure is a storage failure: `.storageFailed`).
     case archive(ArchiveBatch)
     /// Store items copied from the leader's history store, in the background, after any batch queued before; with
-    /// a watermark (the copy is complete), durably, then report `.historyImported(through: watermark)`.
+    /// a watermark (the copy is complete), durably; report `.historyImported` for every piece.
     case importHistory(HistoryImport)
 }
 
@@ -272,7 +273,9 @@ public struct LedgerNode {
             archiveInFlight = false
             archivedSeq = max(archivedSeq, seq)
             if historyComplete { ledger.evict(archivedThrough: archivedSeq) }
-        case let .historyImported(through: seq):
+        case let .historyImported(watermark: nil):
+            if historyCopy != nil { historyCopy!.piecesInFlight = max(0, historyCopy!.piecesInFlight - 1) }
+        case let .historyImported(watermark: seq?):
             // The copy of the leader's store is durable: from here the node archives its own commits.
             archivedSeq = max(archivedSeq, seq)
             if historyCopy?.finished == true, historyCopy?.watermark == seq { historyCopy = nil }
@@ -871,7 +874,8 @@ public struct LedgerNode {
     }
 
     /// A follower whose store lacks what its state left out of memory copies the leader's store: one request at a
-    /// time, again after `resendIntervalNanos` without an answer, from the start under a new leader or epoch.
+    /// time and at most two pieces waiting to be stored (so a slow disk bounds what is held in memory), again after
+    /// `resendIntervalNanos` without an answer, from the start under a new leader or epoch.
     private mutating func keepHistoryCopy() {
         guard !historyComplete, case let .follower(leader) = role, !installing else {
             if historyCopy?.finished != true { historyCopy = nil }
@@ -880,10 +884,13 @@ public struct LedgerNode {
         if let copy = historyCopy, copy.finished { return } // waiting for the last piece to be durable
         if historyCopy == nil || historyCopy!.epoch != metadata.epoch || historyCopy!.leader != leader {
             historyCopy = HistoryCopy(epoch: metadata.epoch, leader: leader)
-        } else if now.nanos(since: historyCopy!.requestSentNanos) < settings.resendIntervalNanos {
+        } else if historyCopy!.requestOutstanding {
+            guard now.nanos(since: historyCopy!.requestSentNanos) >= settings.resendIntervalNanos else { return }
+        } else if historyCopy!.piecesInFlight >= 2 {
             return
         }
         historyCopy!.requestSentNanos = now.monotonicNanos
+        historyCopy!.requestOutstanding = true
         send(.historyRequest(HistoryRequest(epoch: metadata.epoch, afterKey: historyCopy!.afterKey)), to: leader)
     }
 
@@ -905,12 +912,10 @@ public struct LedgerNode {
         if copy.watermark == nil { copy.watermark = chunk.watermark }
         if let last = chunk.items.last { copy.afterKey = last.key }
         copy.finished = chunk.complete
+        copy.requestOutstanding = false
+        copy.piecesInFlight += 1
         actions.append(.importHistory(HistoryImport(items: chunk.items, watermark: chunk.complete ? copy.watermark : nil)))
-        historyCopy = copy
-        if !copy.finished {
-            historyCopy!.requestSentNanos = now.monotonicNanos
-            send(.historyRequest(HistoryRequest(epoch: copy.epoch, afterKey: copy.afterKey)), to: leader)
-        }
+        historyCopy = copy // the next request goes out after the events (`keepHistoryCopy`)
     }
 
     // MARK: - Reading the journal
@@ -1023,6 +1028,9 @@ struct HistoryCopy {
     /// The leader's watermark when the copy began (from the first piece).
     var watermark: Seq?
     var requestSentNanos: UInt64 = 0
+    var requestOutstanding = false
+    /// Pieces handed to the store and not yet reported stored.
+    var piecesInFlight = 0
     /// The last piece arrived; its import (with the watermark) is being made durable.
     var finished = false
 }

@@ -4,9 +4,6 @@ import Foundation
 import HistoryStore
 import Logging
 import ZeroMQ
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Writes the node's archive batches (committed receipts and closed holds) and the pieces of a copy of the
 /// leader's store to the history store on its own thread, in the order asked, so the loop never waits for
@@ -14,7 +11,7 @@ import Glibc
 final class ArchiveWorker: @unchecked Sendable {
     enum Outcome {
         case archived(through: Seq)
-        case imported(through: Seq)
+        case imported(watermark: Seq?)
         case failed(String)
     }
 
@@ -36,8 +33,8 @@ final class ArchiveWorker: @unchecked Sendable {
         self.store = store
         self.logger = logger
         let thread = Thread { [self] in
-            // Like checkpoints, archiving yields the CPU to the loops that answer clients and heartbeats.
-            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+            // Not lowered like the checkpoint thread: the store must keep up with commits, or the state waiting
+            // to leave memory grows (the sustained rate is the slower of the two).
             run(context: context, endpoint: endpoint)
         }
         thread.name = "archive"
@@ -91,8 +88,8 @@ final class ArchiveWorker: @unchecked Sendable {
                     outcome = .archived(through: batch.throughSeq)
                 case let .import(imported):
                     try store.importItems(imported.items, watermark: imported.watermark)
+                    outcome = .imported(watermark: imported.watermark)
                     if let seq = imported.watermark {
-                        outcome = .imported(through: seq)
                         logger.info("the copy of the leader's history store is complete (up to seq \(seq))")
                     }
                 }

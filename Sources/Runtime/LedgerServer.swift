@@ -138,8 +138,8 @@ public final class LedgerServer {
                 switch outcome {
                 case let .archived(through: seq):
                     events.append(.archived(through: seq))
-                case let .imported(through: seq):
-                    events.append(.historyImported(through: seq))
+                case let .imported(watermark):
+                    events.append(.historyImported(watermark: watermark))
                 case let .failed(reason):
                     throw StorageError.systemCall("history store write (\(reason))", path: "\(directory)/history",
                                                   errno: EIO)

@@ -96,10 +96,8 @@ extension Simulator {
             stepLedger(id, .archived(through: batch.throughSeq))
         case let .import(imported):
             host.history.importItems(imported)
-            if let seq = imported.watermark {
-                stats.historyCopies += 1
-                stepLedger(id, .historyImported(through: seq))
-            }
+            if imported.watermark != nil { stats.historyCopies += 1 }
+            stepLedger(id, .historyImported(watermark: imported.watermark))
         }
     }
 

@@ -62,7 +62,7 @@ struct TraceBuffer {
         case let .checkpointInstallFailed(seq): return "checkpoint install at \(seq) failed"
         case .storageFailed: return "STORAGE FAILED"
         case let .archived(through): return "archived through \(through)"
-        case let .historyImported(through): return "history copied through \(through)"
+        case let .historyImported(watermark): return "history piece stored" + (watermark.map { ", copy complete through \($0)" } ?? "")
         }
     }
 
