@@ -281,6 +281,7 @@ public struct LedgerNode {
             if historyCopy?.finished == true, historyCopy?.watermark == seq { historyCopy = nil }
             if !historyComplete, archivedSeq >= ledger.evictedThrough {
                 historyComplete = true
+                ackOwed = true // the leader learns it from the acknowledgement
                 archiveFedSeq = max(archiveFedSeq, archivedSeq)
                 ledger.evict(archivedThrough: archivedSeq)
             }
@@ -465,6 +466,7 @@ public struct LedgerNode {
         }
         if ack.success {
             invariant(ack.matchSeq <= lastSeq, "peer claims records the leader never wrote")
+            peer.historyComplete = ack.historyComplete
             if ack.matchSeq > peer.matchSeq {
                 peer.matchSeq = ack.matchSeq
                 peer.lastProgressNanos = now.monotonicNanos
@@ -686,8 +688,8 @@ public struct LedgerNode {
             let durable = settings.injectedBugs.contains(.acknowledgeBeforeSync) ? lastSeq : durableSeq
             let match = min(durable, matchedSeq)
             if ackOwed || match > ackedSeq {
-                send(.appendAck(AppendAck(epoch: metadata.epoch, success: true, matchSeq: match, lastSeq: lastSeq)),
-                     to: leader)
+                send(.appendAck(AppendAck(epoch: metadata.epoch, success: true, matchSeq: match, lastSeq: lastSeq,
+                                          historyComplete: historyComplete)), to: leader)
                 ackedSeq = match
                 ackOwed = false
             }
@@ -967,7 +969,7 @@ public struct LedgerNode {
         return NodeReport(
             node: id, dataID: metadata.dataID, epoch: metadata.epoch, role: reportedRole, lastSeq: lastSeq,
             lastEpoch: lastEpoch, lastHash: lastHash, commitSeq: commitSeq,
-            peerInSync: leading && peer.required && peer.matchSeq >= peer.syncBaseline,
+            peerInSync: leading && peer.required && peer.matchSeq >= peer.syncBaseline && peer.historyComplete,
             peerMatchSeq: leading ? peer.matchSeq : 0,
             peerStalled: leading && waiting && now.nanos(since: peer.lastProgressNanos) >= settings.peerStallTimeoutNanos,
             historyComplete: historyComplete)
@@ -990,6 +992,9 @@ struct PeerProgress {
     var nextSeq: Seq = 1
     /// Commits wait for this peer.
     var required = false
+    /// The peer's history store holds what its state left out of memory (from its last acknowledgement): only
+    /// then is it reported in sync, i.e. fit to be promoted.
+    var historyComplete = false
     /// The commit position when the peer became required: it holds every acknowledged record once it has this.
     var syncBaseline: Seq = 0
     var lastProgressNanos: UInt64 = 0

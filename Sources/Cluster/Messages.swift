@@ -34,12 +34,16 @@ public struct AppendAck: Hashable, Sendable {
     public var matchSeq: Seq
     /// The follower's last seq, a hint for where to resume after a failed match.
     public var lastSeq: Seq
+    /// The follower's history store holds everything its state left out of memory: until it does (after
+    /// installing a checkpoint, while it copies the leader's store), the leader does not report it in sync.
+    public var historyComplete: Bool
 
-    public init(epoch: UInt64, success: Bool, matchSeq: Seq, lastSeq: Seq) {
+    public init(epoch: UInt64, success: Bool, matchSeq: Seq, lastSeq: Seq, historyComplete: Bool = true) {
         self.epoch = epoch
         self.success = success
         self.matchSeq = matchSeq
         self.lastSeq = lastSeq
+        self.historyComplete = historyComplete
     }
 }
 

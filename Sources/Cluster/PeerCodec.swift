@@ -100,7 +100,7 @@ public enum PeerCodec {
         case let .appendAck(ack):
             writer.write(Tag.appendAck.rawValue)
             writer.write(ack.epoch)
-            writer.write(UInt8(ack.success ? 1 : 0))
+            writer.write(UInt8((ack.success ? 1 : 0) | (ack.historyComplete ? 0 : 2)))
             writer.write(ack.matchSeq)
             writer.write(ack.lastSeq)
         case let .checkpointChunk(chunk):
@@ -210,10 +210,11 @@ public enum PeerCodec {
                                   leaderLastSeq: leaderLastSeq, records: records))
         case .appendAck:
             let epoch = try reader.readU64()
-            let success = try reader.readU8() != 0
+            let flags = try reader.readU8()
             let matchSeq = try reader.readU64()
             let lastSeq = try reader.readU64()
-            return .appendAck(AppendAck(epoch: epoch, success: success, matchSeq: matchSeq, lastSeq: lastSeq))
+            return .appendAck(AppendAck(epoch: epoch, success: flags & 1 != 0, matchSeq: matchSeq, lastSeq: lastSeq,
+                                        historyComplete: flags & 2 == 0))
         case .checkpointChunk:
             let epoch = try reader.readU64()
             let position = CheckpointFile.Position(seq: try reader.readU64(), epoch: try reader.readU64(),

@@ -395,6 +395,13 @@ public final class Simulator {
                 if let previous = gatewayDisk, config.epoch < previous.epoch {
                     fail("the gateway stored epoch \(config.epoch) after \(previous.epoch)")
                 }
+                // Only a ledger whose history store holds what its state left out of memory may be promoted.
+                for id in [config.follower, config.leader].compactMap({ $0 }) where id != gatewayDisk?.leader
+                    && id != gatewayDisk?.follower {
+                    if let node = ledgers[id]?.node, !node.historyComplete {
+                        fail("the gateway made \(id) \(id == config.leader ? "leader" : "in-sync follower") while its history store lacks what its state evicted")
+                    }
+                }
                 gatewayDisk = config
             case let .log(line):
                 trace.note(now, "gateway: \(line)")
