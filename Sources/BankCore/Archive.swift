@@ -24,7 +24,8 @@ public protocol HistoryReading: Sendable {
     func receipt(for id: RequestID) throws(HistoryReadError) -> ArchivedReceipt?
     /// The archived (closed) hold, or nil.
     func hold(_ id: HoldID) throws(HistoryReadError) -> ArchivedHold?
-    /// The account's archived statement lines numbered below `number`, newest first, at most `limit` of them.
+    /// The account's archived statement lines numbered below `number` (at most the account's line count), newest
+    /// first, at most `limit` of them.
     func lines(of slot: UInt32, below number: UInt32, limit: Int) throws(HistoryReadError) -> [ArchivedLine]
     /// The stored items after `afterKey` (empty: from the first) in key order, about `maxBytes` of them, and
     /// whether none follow: how a follower copies the store. Items are never removed or changed, so a scan in

@@ -5,10 +5,15 @@
 /// receipt  = version:u8 (= 1) | clientKey:optional key | operation (as in a journal entry) | seq:u64 | account:str
 ///            | balance:i64 | available:i64 | held:i64 | frozen:u8 | captured:optional i64 | released:optional i64
 /// hold     = version:u8 (= 1) | account:str | amount:i64 | closedSeq:u64
-/// key      = "l" slot:u32 number:u32 (big-endian, so an account's lines sort by number)
-/// line     = version:u8 (= 1) | seq:u64 | amount:i64 | balanceAfter:i64 | time:i64 | requestID:str
-///            | reference:optional str | counterparty slot:u32 | kind:u8
+/// key      = "l" slot:u32 lastNumber:u32 (big-endian, so an account's groups sort by number)
+/// lines    = version:u8 (= 1) | firstNumber:u32 | line*     (an account's consecutive lines of one batch)
+/// line     = seq:u64 | amount:i64 | balanceAfter:i64 | time:i64 | requestID:str | reference:optional str
+///            | counterparty slot:u32 | kind:u8
 /// ```
+/// An account's lines of one batch are one item: a key-value store pays per item (its skip list, its compactions'
+/// comparisons), and a batch holds several lines of busy accounts. A line is found by seeking the first group whose
+/// last number is at or above it. Groups of a copied store may overlap the node's own (another batching of the same
+/// lines): a reader passes over groups that start above the line it looks for.
 /// Slots are the same on every replica (the journal fixes the order accounts are opened in), so a follower can
 /// copy the leader's lines as they are.
 /// The client key is reserved for authenticated clients (their receipts will be answered only to them); none yet.
@@ -21,61 +26,116 @@ public enum ArchiveCodec {
     public static func key(for id: RequestID) -> [UInt8] { [receiptPrefix] + Array(id.rawValue.utf8) }
     public static func key(for id: HoldID) -> [UInt8] { [holdPrefix] + Array(id.rawValue.utf8) }
 
-    public static func key(forLineOf slot: UInt32, number: UInt32) -> [UInt8] {
+    public static func key(forLinesOf slot: UInt32, lastNumber: UInt32) -> [UInt8] {
         var key: [UInt8] = [linePrefix]
         key.reserveCapacity(9)
         withUnsafeBytes(of: slot.bigEndian) { key.append(contentsOf: $0) }
-        withUnsafeBytes(of: number.bigEndian) { key.append(contentsOf: $0) }
+        withUnsafeBytes(of: lastNumber.bigEndian) { key.append(contentsOf: $0) }
         return key
     }
 
-    /// The slot and number a line key names, or nil.
-    public static func lineKey(_ key: [UInt8]) -> (slot: UInt32, number: UInt32)? {
+    /// The slot and last number a line group's key names, or nil.
+    public static func lineKey(_ key: [UInt8]) -> (slot: UInt32, lastNumber: UInt32)? {
         guard key.count == 9, key[0] == linePrefix else { return nil }
         let slot = key[1..<5].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         let number = key[5..<9].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         return (slot, number)
     }
 
-    /// Whether a key names a receipt, a hold or a line (the store keeps its watermark under another key).
+    /// Whether a key names a receipt, a hold or a line group (the store keeps its watermark under another key).
     public static func isItemKey(_ key: [UInt8]) -> Bool {
         key.count >= 2 && (key[0] == receiptPrefix || key[0] == holdPrefix || key[0] == linePrefix)
     }
 
-    public static func encode(_ line: ArchivedLine) -> [UInt8] {
-        var out = GrowingByteSink(capacity: 80)
-        out.put(version)
-        out.put(line.seq)
-        out.put(line.amountMinor)
-        out.put(line.balanceAfterMinor)
-        out.put(line.timeMillis)
-        out.put(line.requestID.rawValue)
-        out.put(optional: line.reference)
-        out.put(line.counterpartySlot)
-        out.put(line.kind.checkpointCode)
-        return out.bytes
+    /// A batch as the store's items: one per receipt and closed hold, one per account's lines.
+    public static func items(for batch: ArchiveBatch) -> [HistoryItem] {
+        var items: [HistoryItem] = []
+        items.reserveCapacity(batch.receipts.count + batch.closedHolds.count + batch.lines.count / 2)
+        for archived in batch.receipts {
+            items.append(HistoryItem(key: key(for: archived.receipt.requestID), value: encode(archived)))
+        }
+        for hold in batch.closedHolds {
+            items.append(HistoryItem(key: key(for: hold.id), value: encode(hold)))
+        }
+        var bySlot: [UInt32: [ArchivedLine]] = [:]
+        for line in batch.lines { bySlot[line.slot, default: []].append(line) }
+        for (slot, lines) in bySlot {
+            var out = GrowingByteSink(capacity: 5 + lines.count * 56)
+            out.put(version)
+            out.put(lines[0].number)
+            for (offset, line) in lines.enumerated() {
+                invariant(line.number == lines[0].number + UInt32(offset), "an account's lines in a batch must be consecutive")
+                out.put(line.seq)
+                out.put(line.amountMinor)
+                out.put(line.balanceAfterMinor)
+                out.put(line.timeMillis)
+                out.put(line.requestID.rawValue)
+                out.put(optional: line.reference)
+                out.put(line.counterpartySlot)
+                out.put(line.kind.checkpointCode)
+            }
+            items.append(HistoryItem(key: key(forLinesOf: slot, lastNumber: lines.last!.number), value: out.bytes))
+        }
+        return items
     }
 
-    public static func decodeLine(_ bytes: [UInt8], key: [UInt8]) throws(EntryDecodingError) -> ArchivedLine {
-        guard let (slot, number) = lineKey(key) else { throw EntryDecodingError(reason: "not a line key") }
-        return try bytes.withUnsafeBufferPointer { buffer throws(EntryDecodingError) in
+    /// The lines of a group item (key and value as stored).
+    public static func decodeLines(_ value: [UInt8], key: [UInt8]) throws(EntryDecodingError) -> [ArchivedLine] {
+        guard let (slot, lastNumber) = lineKey(key) else { throw EntryDecodingError(reason: "not a line key") }
+        return try value.withUnsafeBufferPointer { buffer throws(EntryDecodingError) in
             var reader = EntryReader(bytes: buffer)
             guard try reader.byte() == version else { throw EntryDecodingError(reason: "unknown archived line version") }
-            let seq = try reader.u64()
-            let amount = Int64(bitPattern: try reader.u64())
-            let balanceAfter = Int64(bitPattern: try reader.u64())
-            let time = Int64(bitPattern: try reader.u64())
-            guard let requestID = RequestID(try reader.string()) else { throw EntryDecodingError(reason: "bad request id") }
-            let reference = try reader.flag() ? try reader.string() : nil
-            let counterparty = try reader.u32()
-            guard let kind = EntryKind(checkpointCode: try reader.byte()) else {
-                throw EntryDecodingError(reason: "bad line kind")
+            let first = try reader.u32()
+            guard first <= lastNumber, Int(lastNumber - first) < reader.remaining / 40 + 1 else {
+                throw EntryDecodingError(reason: "bad line group \(first)…\(lastNumber)")
             }
-            guard reader.remaining == 0 else { throw EntryDecodingError(reason: "trailing bytes in an archived line") }
-            return ArchivedLine(slot: slot, number: number, seq: seq, amountMinor: amount, balanceAfterMinor: balanceAfter,
-                                timeMillis: time, requestID: requestID, reference: reference,
-                                counterpartySlot: counterparty, kind: kind)
+            var lines: [ArchivedLine] = []
+            lines.reserveCapacity(Int(lastNumber - first) + 1)
+            for number in first...lastNumber {
+                let seq = try reader.u64()
+                let amount = Int64(bitPattern: try reader.u64())
+                let balanceAfter = Int64(bitPattern: try reader.u64())
+                let time = Int64(bitPattern: try reader.u64())
+                guard let requestID = RequestID(try reader.string()) else { throw EntryDecodingError(reason: "bad request id") }
+                let reference = try reader.flag() ? try reader.string() : nil
+                let counterparty = try reader.u32()
+                guard let kind = EntryKind(checkpointCode: try reader.byte()) else {
+                    throw EntryDecodingError(reason: "bad line kind")
+                }
+                lines.append(ArchivedLine(slot: slot, number: number, seq: seq, amountMinor: amount,
+                                          balanceAfterMinor: balanceAfter, timeMillis: time, requestID: requestID,
+                                          reference: reference, counterpartySlot: counterparty, kind: kind))
+            }
+            guard reader.remaining == 0 else { throw EntryDecodingError(reason: "trailing bytes in archived lines") }
+            return lines
         }
+    }
+
+    /// An account's lines numbered below `number`, newest first, at most `limit`, from a store that can list its
+    /// items in key order: `scan(key)` returns a few items from the first key at or after `key` on, in order.
+    public static func lines(of slot: UInt32, below number: UInt32, limit: Int,
+                             scan: (_ from: [UInt8]) throws(HistoryReadError) -> [HistoryItem])
+        throws(HistoryReadError) -> [ArchivedLine] {
+        var lines: [ArchivedLine] = []
+        var wanted = Int64(number) - 1
+        search: while wanted >= 0, lines.count < limit {
+            // The first group ending at or after the wanted line that also starts at or before it holds it.
+            for item in try scan(key(forLinesOf: slot, lastNumber: UInt32(wanted))) {
+                guard let (itemSlot, _) = lineKey(item.key), itemSlot == slot else { break search }
+                let group: [ArchivedLine]
+                do { group = try decodeLines(item.value, key: item.key) } catch {
+                    throw HistoryReadError(reason: "lines of slot \(slot): \(error.reason)")
+                }
+                guard let first = group.first, Int64(first.number) <= wanted else { continue }
+                for line in group.reversed() where Int64(line.number) <= wanted && lines.count < limit {
+                    lines.append(line)
+                }
+                wanted = Int64(first.number) - 1
+                continue search
+            }
+            break // a gap: the caller reports it
+        }
+        return lines
     }
 
     public static func encode(_ archived: ArchivedReceipt) -> [UInt8] {

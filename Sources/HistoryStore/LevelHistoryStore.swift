@@ -107,20 +107,7 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
     /// Stores a batch and its end as the watermark, durably. A batch that ends at or below the watermark is stored
     /// again harmlessly (same keys, same values).
     public func write(_ batch: ArchiveBatch) throws(HistoryStoreError) {
-        var items: [HistoryItem] = []
-        items.reserveCapacity(batch.receipts.count + batch.closedHolds.count)
-        for archived in batch.receipts {
-            items.append(HistoryItem(key: ArchiveCodec.key(for: archived.receipt.requestID),
-                                     value: ArchiveCodec.encode(archived)))
-        }
-        for hold in batch.closedHolds {
-            items.append(HistoryItem(key: ArchiveCodec.key(for: hold.id), value: ArchiveCodec.encode(hold)))
-        }
-        for line in batch.lines {
-            items.append(HistoryItem(key: ArchiveCodec.key(forLineOf: line.slot, number: line.number),
-                                     value: ArchiveCodec.encode(line)))
-        }
-        try put(items, watermark: batch.throughSeq)
+        try put(ArchiveCodec.items(for: batch), watermark: batch.throughSeq)
     }
 
     /// Stores items copied from the leader's store; with `watermark` (the copy is complete), durably and with it.
@@ -178,28 +165,26 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
     }
 
     public func lines(of slot: UInt32, below number: UInt32, limit: Int) throws(HistoryReadError) -> [ArchivedLine] {
-        guard number > 0, limit > 0 else { return [] }
+        try ArchiveCodec.lines(of: slot, below: number, limit: limit) { (from: [UInt8]) throws(HistoryReadError) in
+            try scan(from: from, maxItems: 64)
+        }
+    }
+
+    /// Up to `maxItems` items from the first key at or after `from`, in key order.
+    private func scan(from: [UInt8], maxItems: Int) throws(HistoryReadError) -> [HistoryItem] {
         let iterator = leveldb_create_iterator(database, readOptions)!
         defer { leveldb_iter_destroy(iterator) }
-        // Seek to the first key at or after the line numbered `number`, then step back: newest first from there.
-        let target = ArchiveCodec.key(forLineOf: slot, number: number)
-        target.withUnsafeBufferPointer { k in
+        from.withUnsafeBufferPointer { k in
             k.withMemoryRebound(to: CChar.self) { leveldb_iter_seek(iterator, $0.baseAddress, k.count) }
         }
-        if leveldb_iter_valid(iterator) != 0 { leveldb_iter_prev(iterator) } else { leveldb_iter_seek_to_last(iterator) }
-        var lines: [ArchivedLine] = []
-        while leveldb_iter_valid(iterator) != 0, lines.count < limit {
+        var items: [HistoryItem] = []
+        while leveldb_iter_valid(iterator) != 0, items.count < maxItems {
             var keyLength = 0
             var valueLength = 0
             let key = Array(UnsafeRawBufferPointer(start: leveldb_iter_key(iterator, &keyLength)!, count: keyLength))
-            guard let (keySlot, keyNumber) = ArchiveCodec.lineKey(key), keySlot == slot, keyNumber < number else { break }
             let value = Array(UnsafeRawBufferPointer(start: leveldb_iter_value(iterator, &valueLength)!, count: valueLength))
-            do {
-                lines.append(try ArchiveCodec.decodeLine(value, key: key))
-            } catch {
-                throw HistoryReadError(reason: "line \(keyNumber) of slot \(slot): \(error.reason)")
-            }
-            leveldb_iter_prev(iterator)
+            items.append(HistoryItem(key: key, value: value))
+            leveldb_iter_next(iterator)
         }
         var error: UnsafeMutablePointer<CChar>?
         leveldb_iter_get_error(iterator, &error)
@@ -208,7 +193,7 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
             leveldb_free(error)
             throw HistoryReadError(reason: reason)
         }
-        return lines
+        return items
     }
 
     public func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError)

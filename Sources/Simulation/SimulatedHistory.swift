@@ -5,17 +5,31 @@ import Cluster
 /// durable once a batch's write ends (LevelDB's synced write). It survives crashes of its node; a write in flight
 /// when the node crashes lands or not.
 final class SimulatedHistoryStore: HistoryReading, @unchecked Sendable {
-    private(set) var items: [[UInt8]: [UInt8]] = [:]
+    private(set) var items: [[UInt8]: [UInt8]] = [:] { didSet { sortedCache = nil } }
+    /// The keys in order, kept until the next write (reads come in runs).
+    private var sortedCache: [[UInt8]]?
+    private var sortedKeys: [[UInt8]] {
+        if let sortedCache { return sortedCache }
+        let sorted = items.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        sortedCache = sorted
+        return sorted
+    }
+
+    /// The index of the first key at or after `key` in `sorted`.
+    private static func lowerBound(_ key: [UInt8], in sorted: [[UInt8]]) -> Int {
+        var low = 0, high = sorted.count
+        while low < high {
+            let middle = (low + high) / 2
+            if sorted[middle].lexicographicallyPrecedes(key) { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
     private(set) var watermark: Seq = 0
     private(set) var lookups = 0
     private(set) var hits = 0
 
     func write(_ batch: ArchiveBatch) {
-        for archived in batch.receipts {
-            items[ArchiveCodec.key(for: archived.receipt.requestID)] = ArchiveCodec.encode(archived)
-        }
-        for hold in batch.closedHolds { items[ArchiveCodec.key(for: hold.id)] = ArchiveCodec.encode(hold) }
-        for line in batch.lines { items[ArchiveCodec.key(forLineOf: line.slot, number: line.number)] = ArchiveCodec.encode(line) }
+        for item in ArchiveCodec.items(for: batch) { items[item.key] = item.value }
         watermark = max(watermark, batch.throughSeq)
     }
 
@@ -43,21 +57,18 @@ final class SimulatedHistoryStore: HistoryReading, @unchecked Sendable {
     }
 
     func lines(of slot: UInt32, below number: UInt32, limit: Int) throws(HistoryReadError) -> [ArchivedLine] {
-        var lines: [ArchivedLine] = []
-        var current = number
-        while current > 0, lines.count < limit {
-            current -= 1
-            let key = ArchiveCodec.key(forLineOf: slot, number: current)
-            guard let value = items[key] else { break }
-            do { lines.append(try ArchiveCodec.decodeLine(value, key: key)) } catch {
-                throw HistoryReadError(reason: error.reason)
-            }
+        let sorted = sortedKeys
+        return try ArchiveCodec.lines(of: slot, below: number, limit: limit) { (from: [UInt8]) throws(HistoryReadError) in
+            let start = Self.lowerBound(from, in: sorted)
+            return sorted[start..<min(sorted.count, start + 64)].map { HistoryItem(key: $0, value: items[$0]!) }
         }
-        return lines
     }
 
     func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError) -> (items: [HistoryItem], complete: Bool) {
-        let keys = items.keys.filter { afterKey.lexicographicallyPrecedes($0) }.sorted { $0.lexicographicallyPrecedes($1) }
+        let sorted = sortedKeys
+        var start = Self.lowerBound(afterKey, in: sorted)
+        if start < sorted.count, sorted[start] == afterKey { start += 1 }
+        let keys = sorted[start...]
         var out: [HistoryItem] = []
         var bytes = 0
         for key in keys {

