@@ -97,6 +97,17 @@ struct BankBench: ParsableCommand {
     @Option(help: "Cluster file whose timeouts the bench cluster uses (ports and data directory are the bench's own).")
     var clusterTemplate = "deploy/local/cluster.json"
 
+    @Option(help: "Turn the history archive on, keeping this many receipts in memory (make bench[-history] ARCHIVE=n).")
+    var archiveReceiptWindow: Int?
+
+    /// The cluster file the bench's cluster starts from: the template, with the archive when asked for.
+    func loadTemplate() throws -> ClusterFile {
+        var template = FileManager.default.fileExists(atPath: clusterTemplate)
+            ? try ClusterFile.load(path: clusterTemplate) : ClusterFile()
+        if let archiveReceiptWindow { template.archiveReceiptWindow = archiveReceiptWindow }
+        return template
+    }
+
     /// Where this executable lives (bank-gateway and bank-ledger are built beside it).
     static func executableDirectory() -> URL {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -119,8 +130,7 @@ struct BankBench: ParsableCommand {
         if history {
             let directory = URL(fileURLWithPath: dir, isDirectory: true)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let template = FileManager.default.fileExists(atPath: clusterTemplate)
-                ? try ClusterFile.load(path: clusterTemplate) : ClusterFile()
+            let template = try loadTemplate()
             let options = HistoryBench.Options(
                 transfers: historyTransfers ?? (quick ? 2_000_000 : 20_000_000),
                 directory: directory.appendingPathComponent("history"),
@@ -131,7 +141,7 @@ struct BankBench: ParsableCommand {
             if code != 0 { throw ExitCode(code) }
             return
         }
-        let settings = Settings(self)
+        let settings = try Settings(self)
         let runner = try BenchRunner(settings: settings)
         let exitCode = runner.runAll()
         if exitCode != 0 { throw ExitCode(exitCode) }
@@ -157,11 +167,13 @@ struct Settings {
     var dir: String
     var binDir: String?
     var clusterTemplate: String
+    /// The cluster file the bench's cluster starts from (the template, with the archive when asked for).
+    var template: ClusterFile
     let warmupSeconds = 0.5
     /// The failover window for the p99: from the kill to this many seconds after.
     let failoverWindowSeconds = 2.0
 
-    init(_ o: BankBench) {
+    init(_ o: BankBench) throws {
         quick = o.quick
         inflight = o.inflight
         sockets = o.sockets
@@ -187,6 +199,7 @@ struct Settings {
         dir = o.dir
         binDir = o.binDir
         clusterTemplate = o.clusterTemplate
+        template = try o.loadTemplate()
     }
 
     var timeoutNanos: UInt64 { UInt64(timeoutMs) * 1_000_000 }
@@ -316,11 +329,7 @@ final class BenchRunner {
     }
 
     private func setUp() throws {
-        var template = ClusterFile()
-        if FileManager.default.fileExists(atPath: settings.clusterTemplate) {
-            template = try ClusterFile.load(path: settings.clusterTemplate)
-        }
-        let cluster = try BenchCluster(directory: directory, binDirectory: binDirectory(), template: template)
+        let cluster = try BenchCluster(directory: directory, binDirectory: binDirectory(), template: settings.template)
         self.cluster = cluster
         let f = cluster.file
         say("bank-bench\(settings.quick ? " (quick)" : ""): \(ProcessInfo.processInfo.activeProcessorCount) cores, "

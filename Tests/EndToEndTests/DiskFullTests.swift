@@ -12,9 +12,11 @@ import Glibc
 @Suite(.serialized) struct DiskFullTests {
     static var canMountTmpfs: Bool { getuid() == 0 }
 
-    @Test(.enabled(if: DiskFullTests.canMountTmpfs, "mounting a size-limited tmpfs needs root"))
-    func aFullDiskMovesLeadershipAndLosesNothing() throws {
-        let harness = try ClusterHarness()
+    /// Run with every receipt in memory, and with the history archive (its LevelDB store on the full disk too).
+    @Test(.enabled(if: DiskFullTests.canMountTmpfs, "mounting a size-limited tmpfs needs root"),
+          arguments: [nil, 10] as [Int?])
+    func aFullDiskMovesLeadershipAndLosesNothing(archiveReceiptWindow: Int?) throws {
+        let harness = try ClusterHarness(archiveReceiptWindow: archiveReceiptWindow)
         let leaderDirectory = harness.dataDirectory(of: .primary)
         try FileManager.default.createDirectory(atPath: leaderDirectory, withIntermediateDirectories: true)
         try Self.run("/bin/mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", leaderDirectory)
