@@ -28,14 +28,42 @@ public struct HistoryStoreError: Error, CustomStringConvertible, Sendable {
 /// concurrently (LevelDB allows it). Memory is bounded by the options below (a 16 MiB write buffer, a 16 MiB block
 /// cache, 256 open files), not by history.
 public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
+    /// LevelDB's option objects, destroyed with this value (after the database that uses them is closed).
+    private final class Settings {
+        let options = leveldb_options_create()!
+        let cache = leveldb_cache_create_lru(16 << 20)!
+        let filterPolicy = leveldb_filterpolicy_create_bloom(10)!
+        let readOptions = leveldb_readoptions_create()!
+        let writeOptions = leveldb_writeoptions_create()!
+        /// For the pieces of a copy from the leader: only the last one, with the watermark, needs the sync.
+        let unsyncedWriteOptions = leveldb_writeoptions_create()!
+
+        init() {
+            leveldb_options_set_create_if_missing(options, 1)
+            leveldb_options_set_write_buffer_size(options, 16 << 20)
+            leveldb_options_set_max_open_files(options, 256)
+            // Uncompressed: Snappy took an eighth of the ledger's CPU under load, for values of ~60 bytes.
+            leveldb_options_set_compression(options, Int32(leveldb_no_compression))
+            leveldb_options_set_cache(options, cache)
+            leveldb_options_set_filter_policy(options, filterPolicy)
+            leveldb_writeoptions_set_sync(writeOptions, 1)
+        }
+
+        deinit {
+            leveldb_readoptions_destroy(readOptions)
+            leveldb_writeoptions_destroy(writeOptions)
+            leveldb_writeoptions_destroy(unsyncedWriteOptions)
+            leveldb_options_destroy(options)
+            leveldb_cache_destroy(cache)
+            leveldb_filterpolicy_destroy(filterPolicy)
+        }
+    }
+
     private let database: OpaquePointer
-    private let options: OpaquePointer
-    private let cache: OpaquePointer
-    private let filterPolicy: OpaquePointer
-    private let readOptions: OpaquePointer
-    private let writeOptions: OpaquePointer
-    /// For the pieces of a copy from the leader: only the last one, with the watermark, needs the sync.
-    private let unsyncedWriteOptions: OpaquePointer
+    private let settings = Settings()
+    private var readOptions: OpaquePointer { settings.readOptions }
+    private var writeOptions: OpaquePointer { settings.writeOptions }
+    private var unsyncedWriteOptions: OpaquePointer { settings.unsyncedWriteOptions }
     public let directory: String
     /// Everything the ledger archived up to this seq is durable here.
     public private(set) var watermark: Seq
@@ -44,31 +72,10 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
 
     public init(directory: String) throws(HistoryStoreError) {
         self.directory = directory
-        options = leveldb_options_create()
-        leveldb_options_set_create_if_missing(options, 1)
-        leveldb_options_set_write_buffer_size(options, 16 << 20)
-        leveldb_options_set_max_open_files(options, 256)
-        // Uncompressed: Snappy took an eighth of the ledger's CPU under load, for values of ~60 bytes.
-        leveldb_options_set_compression(options, Int32(leveldb_no_compression))
-        cache = leveldb_cache_create_lru(16 << 20)
-        leveldb_options_set_cache(options, cache)
-        filterPolicy = leveldb_filterpolicy_create_bloom(10)
-        leveldb_options_set_filter_policy(options, filterPolicy)
-        readOptions = leveldb_readoptions_create()
-        writeOptions = leveldb_writeoptions_create()
-        leveldb_writeoptions_set_sync(writeOptions, 1)
-        unsyncedWriteOptions = leveldb_writeoptions_create()
         var error: UnsafeMutablePointer<CChar>?
-        let opened = leveldb_open(options, directory, &error)
+        let opened = leveldb_open(settings.options, directory, &error)
         guard let opened, error == nil else {
-            let failure = HistoryStoreError("cannot open the history store at \(directory)", error)
-            leveldb_readoptions_destroy(readOptions)
-            leveldb_writeoptions_destroy(writeOptions)
-            leveldb_writeoptions_destroy(unsyncedWriteOptions)
-            leveldb_options_destroy(options)
-            leveldb_cache_destroy(cache)
-            leveldb_filterpolicy_destroy(filterPolicy)
-            throw failure
+            throw HistoryStoreError("cannot open the history store at \(directory)", error)
         }
         database = opened
         watermark = 0
@@ -94,12 +101,6 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         guard !closed else { return }
         closed = true
         leveldb_close(database)
-        leveldb_readoptions_destroy(readOptions)
-        leveldb_writeoptions_destroy(writeOptions)
-        leveldb_writeoptions_destroy(unsyncedWriteOptions)
-        leveldb_options_destroy(options)
-        leveldb_cache_destroy(cache)
-        leveldb_filterpolicy_destroy(filterPolicy)
     }
 
     deinit { close() }
@@ -166,24 +167,30 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
 
     public func lines(of slot: UInt32, below number: UInt32, limit: Int) throws(HistoryReadError) -> [ArchivedLine] {
         try ArchiveCodec.lines(of: slot, below: number, limit: limit) { (from: [UInt8]) throws(HistoryReadError) in
-            try scan(from: from, maxItems: 64)
+            var count = 0
+            return try scan(from: from) { _ in
+                count += 1
+                return count <= 64
+            }
         }
     }
 
-    /// Up to `maxItems` items from the first key at or after `from`, in key order.
-    private func scan(from: [UInt8], maxItems: Int) throws(HistoryReadError) -> [HistoryItem] {
+    /// The items from the first key at or after `from`, in key order, while `take` says so.
+    private func scan(from: [UInt8], while take: (HistoryItem) -> Bool) throws(HistoryReadError) -> [HistoryItem] {
         let iterator = leveldb_create_iterator(database, readOptions)!
         defer { leveldb_iter_destroy(iterator) }
         from.withUnsafeBufferPointer { k in
             k.withMemoryRebound(to: CChar.self) { leveldb_iter_seek(iterator, $0.baseAddress, k.count) }
         }
         var items: [HistoryItem] = []
-        while leveldb_iter_valid(iterator) != 0, items.count < maxItems {
+        while leveldb_iter_valid(iterator) != 0 {
             var keyLength = 0
             var valueLength = 0
             let key = Array(UnsafeRawBufferPointer(start: leveldb_iter_key(iterator, &keyLength)!, count: keyLength))
             let value = Array(UnsafeRawBufferPointer(start: leveldb_iter_value(iterator, &valueLength)!, count: valueLength))
-            items.append(HistoryItem(key: key, value: value))
+            let item = HistoryItem(key: key, value: value)
+            guard take(item) else { break }
+            items.append(item)
             leveldb_iter_next(iterator)
         }
         var error: UnsafeMutablePointer<CChar>?
@@ -198,34 +205,17 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
 
     public func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError)
         -> (items: [HistoryItem], complete: Bool) {
-        let iterator = leveldb_create_iterator(database, readOptions)!
-        defer { leveldb_iter_destroy(iterator) }
-        afterKey.withUnsafeBufferPointer { k in
-            k.withMemoryRebound(to: CChar.self) { leveldb_iter_seek(iterator, $0.baseAddress, k.count) }
-        }
-        var items: [HistoryItem] = []
         var bytes = 0
-        while leveldb_iter_valid(iterator) != 0, bytes < max(1, maxBytes) {
-            var keyLength = 0
-            var valueLength = 0
-            let keyPointer = leveldb_iter_key(iterator, &keyLength)!
-            let key = Array(UnsafeRawBufferPointer(start: keyPointer, count: keyLength))
-            if key != afterKey, ArchiveCodec.isItemKey(key) {
-                let valuePointer = leveldb_iter_value(iterator, &valueLength)!
-                items.append(HistoryItem(key: key, value: Array(UnsafeRawBufferPointer(start: valuePointer,
-                                                                                      count: valueLength))))
-                bytes += keyLength + valueLength
+        var more = false
+        let items = try scan(from: afterKey) { item in
+            guard bytes < max(1, maxBytes) else {
+                more = true
+                return false
             }
-            leveldb_iter_next(iterator)
+            if item.key != afterKey, ArchiveCodec.isItemKey(item.key) { bytes += item.key.count + item.value.count }
+            return true
         }
-        var error: UnsafeMutablePointer<CChar>?
-        leveldb_iter_get_error(iterator, &error)
-        if let error {
-            let reason = String(cString: error)
-            leveldb_free(error)
-            throw HistoryReadError(reason: reason)
-        }
-        return (items, leveldb_iter_valid(iterator) == 0)
+        return (items.filter { $0.key != afterKey && ArchiveCodec.isItemKey($0.key) }, !more)
     }
 
     private func get(_ key: [UInt8]) throws(HistoryReadError) -> [UInt8]? {

@@ -20,12 +20,10 @@ final class ArchiveWorker: @unchecked Sendable {
         case `import`(HistoryImport)
     }
 
-    private let condition = NSCondition()
+    private let life = WorkerThread<Outcome>()
+    private var condition: NSCondition { life.condition }
     // Guarded by `condition`.
     private var pending: [Job] = []
-    private var results: [Outcome] = []
-    private var stopping = false
-    private var finished = false
     private let store: LevelHistoryStore
     private let logger: Logger
 
@@ -54,30 +52,18 @@ final class ArchiveWorker: @unchecked Sendable {
         condition.unlock()
     }
 
-    func takeResults() -> [Outcome] {
-        condition.lock()
-        defer { condition.unlock() }
-        let taken = results
-        results.removeAll()
-        return taken
-    }
+    func takeResults() -> [Outcome] { life.takeResults() }
 
     /// Stops the thread after the batch being written (a batch not yet written is simply not: the node hands it
     /// out again after a restart, from the store's watermark).
-    func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        condition.unlock()
-    }
+    func stop() { life.stop() }
 
     private func run(context: ZMQContext, endpoint: String) {
         let wakeup = SyncWorker.connectWakeup(context: context, endpoint: endpoint, thread: "archive thread")
         condition.lock()
         while true {
-            while !stopping && pending.isEmpty { condition.wait() }
-            if stopping { break }
+            while !life.stopping && pending.isEmpty { condition.wait() }
+            if life.stopping { break }
             let job = pending.removeFirst()
             condition.unlock()
             var outcome: Outcome?
@@ -97,16 +83,13 @@ final class ArchiveWorker: @unchecked Sendable {
                 outcome = .failed(error.description)
             }
             condition.lock()
-            if let outcome { results.append(outcome) }
+            if let outcome { life.post(outcome) }
             condition.unlock()
             if outcome != nil { _ = try? wakeup.send([[3]], dontWait: true) }
             condition.lock()
         }
         condition.unlock()
         wakeup.close()
-        condition.lock()
-        finished = true
-        condition.broadcast()
-        condition.unlock()
+        life.finish()
     }
 }

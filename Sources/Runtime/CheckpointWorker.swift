@@ -27,14 +27,12 @@ final class CheckpointWorker: @unchecked Sendable {
         case storageFailed(StorageError)
     }
 
-    private let condition = NSCondition()
+    private let life = WorkerThread<Outcome>()
+    private var condition: NSCondition { life.condition }
     // Guarded by `condition`.
     private var pendingImage: CheckpointImage?
     private var pendingFloor: UInt64?
     private var pendingInstall: CheckpointFile.Position?
-    private var results: [Outcome] = []
-    private var stopping = false
-    private var finished = false
 
     private let directory: String
     private let logger: Logger
@@ -79,28 +77,16 @@ final class CheckpointWorker: @unchecked Sendable {
     }
 
     /// The outcomes since the last call.
-    func takeResults() -> [Outcome] {
-        condition.lock()
-        defer { condition.unlock() }
-        let taken = results
-        results.removeAll()
-        return taken
-    }
+    func takeResults() -> [Outcome] { life.takeResults() }
 
     /// Stops the thread; a checkpoint being written is abandoned (its temporary file removed), since the journal
     /// holds everything it would have held.
-    func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        condition.unlock()
-    }
+    func stop() { life.stop() }
 
     private var isStopping: Bool {
         condition.lock()
         defer { condition.unlock() }
-        return stopping
+        return life.stopping
     }
 
     private struct Abandoned: Error {}
@@ -109,8 +95,8 @@ final class CheckpointWorker: @unchecked Sendable {
         let wakeup = SyncWorker.connectWakeup(context: context, endpoint: endpoint, thread: "checkpoint thread")
         condition.lock()
         while true {
-            while !stopping && pendingImage == nil && pendingFloor == nil && pendingInstall == nil { condition.wait() }
-            if stopping { break }
+            while !life.stopping && pendingImage == nil && pendingFloor == nil && pendingInstall == nil { condition.wait() }
+            if life.stopping { break }
             let floor = pendingFloor
             let image = pendingImage
             let installPosition = pendingInstall
@@ -129,7 +115,7 @@ final class CheckpointWorker: @unchecked Sendable {
             if let installPosition { outcomes.append(install(installPosition)) }
             if let image { outcomes.append(write(image)) }
             condition.lock()
-            results.append(contentsOf: outcomes)
+            for outcome in outcomes { life.post(outcome) }
             condition.unlock()
             // A wake-up already queued is as good as a new one, so a full queue is fine.
             if !outcomes.isEmpty { _ = try? wakeup.send([[2]], dontWait: true) }
@@ -137,10 +123,7 @@ final class CheckpointWorker: @unchecked Sendable {
         }
         condition.unlock()
         wakeup.close()
-        condition.lock()
-        finished = true
-        condition.broadcast()
-        condition.unlock()
+        life.finish()
     }
 
     /// Verifies and loads the staged checkpoint, then makes it the newest checkpoint and the commit floor.

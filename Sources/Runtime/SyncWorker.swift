@@ -21,14 +21,13 @@ import Glibc
 /// The wake-up goes through an inproc PUSH/PULL pair: the worker owns the PUSH end (made on its own thread), the
 /// loop polls the PULL end with its other sockets.
 final class SyncWorker: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let life = WorkerThread<Never>()
+    private var condition: NSCondition { life.condition }
     // Guarded by `condition`.
     private var requestedSeq: UInt64 = 0
     private var syncedSeq: UInt64 = 0
     private var reportedSeq: UInt64 = 0
     private var failure: Int32?
-    private var stopping = false
-    private var finished = false
     /// The active segment when the newest request was made.
     private var fileDescriptor: Int32 = -1
     private var path = ""
@@ -81,13 +80,7 @@ final class SyncWorker: @unchecked Sendable {
     }
 
     /// Stops the thread after any sync in flight; returns once it has exited.
-    func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        condition.unlock()
-    }
+    func stop() { life.stop() }
 
     /// The PUSH end of a worker thread's wake-ups to the loop, made on the worker's own thread (one socket per
     /// thread). Failing to reach an inproc endpoint the loop has bound is a bug.
@@ -105,8 +98,8 @@ final class SyncWorker: @unchecked Sendable {
         let wakeup = Self.connectWakeup(context: context, endpoint: endpoint, thread: "journal sync thread")
         condition.lock()
         while true {
-            while !stopping && requestedSeq <= syncedSeq { condition.wait() }
-            if stopping { break }
+            while !life.stopping && requestedSeq <= syncedSeq { condition.wait() }
+            if life.stopping { break }
             let target = requestedSeq
             let fd = fileDescriptor
             condition.unlock()
@@ -121,9 +114,8 @@ final class SyncWorker: @unchecked Sendable {
             condition.lock()
             if failure != nil { break }
         }
-        wakeup.close()
-        finished = true
-        condition.broadcast()
         condition.unlock()
+        wakeup.close()
+        life.finish()
     }
 }
