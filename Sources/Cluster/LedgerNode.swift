@@ -876,7 +876,8 @@ public struct LedgerNode {
     }
 
     /// A follower whose store lacks what its state left out of memory copies the leader's store: one request at a
-    /// time and at most two pieces waiting to be stored (so a slow disk bounds what is held in memory), again after
+    /// time and at most `historyPiecesInFlight` pieces waiting to be stored (so a slow disk bounds what is held in
+    /// memory), again after
     /// `resendIntervalNanos` without an answer, from the start under a new leader or epoch.
     private mutating func keepHistoryCopy() {
         guard !historyComplete, case let .follower(leader) = role, !installing else {
@@ -888,7 +889,7 @@ public struct LedgerNode {
             historyCopy = HistoryCopy(epoch: metadata.epoch, leader: leader)
         } else if historyCopy!.requestOutstanding {
             guard now.nanos(since: historyCopy!.requestSentNanos) >= settings.resendIntervalNanos else { return }
-        } else if historyCopy!.piecesInFlight >= 2 {
+        } else if historyCopy!.piecesInFlight >= settings.historyPiecesInFlight {
             return
         }
         historyCopy!.requestSentNanos = now.monotonicNanos
@@ -899,7 +900,7 @@ public struct LedgerNode {
     private mutating func answerHistoryRequest(_ request: HistoryRequest) {
         guard role == .leader, request.epoch == metadata.epoch, historyComplete else { return }
         do {
-            let (items, complete) = try history.items(after: request.afterKey, maxBytes: settings.maxBytesPerAppend)
+            let (items, complete) = try history.items(after: request.afterKey, maxBytes: settings.historyPieceBytes)
             send(.historyChunk(HistoryChunk(epoch: metadata.epoch, afterKey: request.afterKey, watermark: archivedSeq,
                                             complete: complete, items: items)), to: id.peer)
         } catch {

@@ -51,6 +51,10 @@ public struct LedgerSettings: Hashable, Sendable {
     public var statementChunkShift = 16
     /// The id filter's fixed size (a power of two): 32 MiB keep false positives near 0.1% up to 16 M ids.
     public var idFilterByteCount = 32 << 20
+    /// A follower copying the leader's history store asks for pieces of this many bytes, and holds at most
+    /// `historyPiecesInFlight` of them waiting to be stored.
+    public var historyPieceBytes = 1 << 20
+    public var historyPiecesInFlight = 4
     /// Committed receipts go to the store at most this often (each batch is one synced write)...
     public var archiveIntervalNanos: UInt64 = .milliseconds(100)
     /// ...and at most about this many receipts and holds per batch.
