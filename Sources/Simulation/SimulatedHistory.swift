@@ -88,7 +88,7 @@ extension Simulator {
         if case .batch = job { stats.archiveBatches += 1 }
         host.historyQueue.append(job)
         if host.historyQueue.count == 1 {
-            schedule(random.between(200_000, 30_000_000), .historyWritten(id, incarnation: host.incarnation))
+            schedule(writeLatency(job), .historyWritten(id, incarnation: host.incarnation))
         }
     }
 
@@ -98,8 +98,8 @@ extension Simulator {
         guard host.incarnation == incarnation, host.node != nil, let job = host.historyQueue.first else { return }
         if host.paused { host.held.append(.historyWritten(id, incarnation: incarnation)); return }
         host.historyQueue.removeFirst()
-        if !host.historyQueue.isEmpty {
-            schedule(random.between(200_000, 30_000_000), .historyWritten(id, incarnation: host.incarnation))
+        if let next = host.historyQueue.first {
+            schedule(writeLatency(next), .historyWritten(id, incarnation: host.incarnation))
         }
         switch job {
         case let .batch(batch):
@@ -110,6 +110,12 @@ extension Simulator {
             if imported.watermark != nil { stats.historyCopies += 1 }
             stepLedger(id, .historyImported(watermark: imported.watermark))
         }
+    }
+
+    /// A synced write (a batch, a copy's last piece) takes a sync; a copy's other pieces only reach the log.
+    private func writeLatency(_ job: HistoryJob) -> UInt64 {
+        if case let .import(imported) = job, imported.watermark == nil { return random.between(20_000, 1_000_000) }
+        return random.between(200_000, 30_000_000)
     }
 
     /// A crash: queued writes land in order up to a random point (what reached LevelDB's log before it died);

@@ -136,7 +136,7 @@ public final class Simulator {
             ledgerSettings.archiveLineWindow = Int(random.between(0, 40))
             ledgerSettings.statementChunkShift = Int(random.between(0, 4))
             // Copies of a store in many small pieces, some waiting to be stored while the next arrive.
-            ledgerSettings.historyPieceBytes = Int(random.between(1, 2_000))
+            ledgerSettings.historyPieceBytes = Int(random.between(100, 4_000))
             ledgerSettings.historyPiecesInFlight = Int(random.between(1, 4))
         }
         self.ledgerSettings = ledgerSettings
