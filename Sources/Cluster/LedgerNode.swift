@@ -466,7 +466,11 @@ public struct LedgerNode {
         }
         if ack.success {
             invariant(ack.matchSeq <= lastSeq, "peer claims records the leader never wrote")
-            peer.historyComplete = ack.historyComplete
+            // Only an acknowledgement at least as new as the last one speaks for the peer's history: a delayed one
+            // from before it installed a checkpoint still says "complete". (Simulation seed 119668: the gateway
+            // recorded a follower that was still copying the store.) Installing moves its match forward, so a
+            // stale claim never carries the match of a newer one.
+            if ack.matchSeq >= peer.matchSeq { peer.historyComplete = ack.historyComplete }
             if ack.matchSeq > peer.matchSeq {
                 peer.matchSeq = ack.matchSeq
                 peer.lastProgressNanos = now.monotonicNanos
