@@ -129,11 +129,33 @@ public struct ArchiveBatch: Hashable, Sendable {
     }
 }
 
+extension ArchiveBatch {
+    /// Receipts, holds and lines in the batch.
+    public var itemCount: Int { receipts.count + closedHolds.count + lines.count }
+
+    /// Adds the batch that follows this one (its `afterSeq` is this one's `throughSeq`).
+    public mutating func append(_ next: ArchiveBatch) {
+        invariant(next.afterSeq == throughSeq, "archive batches must follow each other")
+        receipts += next.receipts
+        closedHolds += next.closedHolds
+        lines += next.lines
+        throughSeq = next.throughSeq
+    }
+}
+
 /// The archive's bookkeeping inside the ledger.
 struct ArchiveState: Sendable {
     struct Stamp<ID: Sendable>: Sendable {
         var seq: Seq
         var id: ID
+    }
+
+    /// A receipt in memory, with its figures: `archiveBatch` reads receipts in seq order from here instead of
+    /// looking each up in the receipt table (three cache misses apiece, the batch's largest cost).
+    struct ReceiptStamp: Sendable {
+        var seq: Seq
+        var id: RequestID
+        var stored: StoredReceipt
     }
 
     var filter: IDFilter
@@ -142,7 +164,7 @@ struct ArchiveState: Sendable {
     /// Statement lines kept in memory beyond what is archived (the newest ones: statements are read newest first).
     var lineWindow = Int.max
     /// Receipts and closed holds in memory, in seq order, for archiving and eviction.
-    var receiptOrder = Deque<Stamp<RequestID>>()
+    var receiptOrder = Deque<ReceiptStamp>()
     var closedHoldOrder = Deque<Stamp<HoldID>>()
     /// Items of seqs up to here may have left memory: the store must hold them.
     var evictedThrough: Seq = 0
@@ -151,7 +173,11 @@ struct ArchiveState: Sendable {
 
 extension Ledger {
     /// Whether receipts and closed holds are archived (and may have left memory).
-    public var archives: Bool { archive != nil }
+    public var archives: Bool {
+        // A pattern, not `!= nil`: comparing the optional copied the whole archive state (a retain of each part).
+        if case .none = archive { return false }
+        return true
+    }
 
     /// Items of seqs up to here may be only in the history store (0: none left memory).
     public var evictedThrough: Seq { archive?.evictedThrough ?? 0 }
@@ -188,9 +214,9 @@ extension Ledger {
     /// The archive's seq-ordered lists, from what memory holds (after loading a checkpoint, or when turned on).
     mutating func rebuildArchiveOrder() {
         guard archive != nil else { return }
-        var stamps: [ArchiveState.Stamp<RequestID>] = []
+        var stamps: [ArchiveState.ReceiptStamp] = []
         stamps.reserveCapacity(receipts.count)
-        receipts.forEach { id, stored in stamps.append(.init(seq: stored.seq, id: id)) }
+        receipts.forEach { id, stored in stamps.append(.init(seq: stored.seq, id: id, stored: stored)) }
         stamps.sort { $0.seq < $1.seq }
         archive!.receiptOrder = Deque(stamps)
         // A hold closed before holds recorded when (a version-1 checkpoint) counts as closed now: it leaves memory
@@ -202,8 +228,9 @@ extension Ledger {
         archive!.closedHoldOrder = Deque(closed)
     }
 
-    /// Committed receipts and closed holds after `afterSeq` up to `throughSeq`, whole seqs only, at most about
-    /// `maxItems` of them (a single seq may exceed it). `throughSeq` of the result is where it really ends.
+    /// Committed receipts, closed holds and statement lines after `afterSeq` up to `throughSeq`, whole seqs only, at
+    /// most about `maxItems` receipts (a single seq may exceed it). `throughSeq` of the result is where it really
+    /// ends.
     public func archiveBatch(after afterSeq: Seq, through throughSeq: Seq, maxItems: Int) -> ArchiveBatch {
         guard let archive, throughSeq > afterSeq else {
             return ArchiveBatch(afterSeq: afterSeq, throughSeq: afterSeq, receipts: [], closedHolds: [])
@@ -211,7 +238,7 @@ extension Ledger {
         invariant(throughSeq <= lastAppliedSeq, "archiving beyond the applied state")
         var end = throughSeq
         var receiptsOut: [ArchivedReceipt] = []
-        var index = Self.firstIndex(in: archive.receiptOrder, after: afterSeq)
+        var index = Self.firstIndex(after: afterSeq, count: archive.receiptOrder.count) { archive.receiptOrder[$0].seq }
         while index < archive.receiptOrder.count {
             let stamp = archive.receiptOrder[index]
             if stamp.seq > end { break }
@@ -219,12 +246,14 @@ extension Ledger {
                 end = receiptsOut.last!.receipt.seq
                 break
             }
-            let stored = receipts[stamp.id]!
-            receiptsOut.append(ArchivedReceipt(operation: stored.operation, receipt: expand(stored, requestID: stamp.id)))
+            receiptsOut.append(ArchivedReceipt(operation: stamp.stored.operation,
+                                               receipt: expand(stamp.stored, requestID: stamp.id)))
             index += 1
         }
         var holdsOut: [ArchivedHold] = []
-        var holdIndex = Self.firstIndex(in: archive.closedHoldOrder, after: afterSeq)
+        var holdIndex = Self.firstIndex(after: afterSeq, count: archive.closedHoldOrder.count) {
+            archive.closedHoldOrder[$0].seq
+        }
         while holdIndex < archive.closedHoldOrder.count, archive.closedHoldOrder[holdIndex].seq <= end {
             let stamp = archive.closedHoldOrder[holdIndex]
             let hold = holds[stamp.id]!
@@ -248,33 +277,42 @@ extension Ledger {
     }
 
     /// The store holds everything up to `seq` durably: receipts beyond the newest `receiptWindow` and closed holds
-    /// no receipt in memory still needs leave memory.
-    public mutating func evict(archivedThrough seq: Seq) {
-        guard archive != nil else { return }
+    /// no receipt in memory still needs leave memory, at most about `limit` of them per call (so that a large
+    /// batch's eviction is spread over several turns of the node's loop). Returns whether all that may leave has.
+    @discardableResult
+    public mutating func evict(archivedThrough seq: Seq, limit: Int = .max) -> Bool {
+        guard archives else { return true }
         var newestEvicted: Seq = 0
+        var budget = limit
+        defer { archive!.evictedThrough = max(archive!.evictedThrough, newestEvicted) }
         while archive!.receiptOrder.count > archive!.receiptWindow, let first = archive!.receiptOrder.first,
               first.seq <= seq {
+            guard budget > 0 else { return false }
             receipts[first.id] = nil
             archive!.receiptOrder.removeFirst()
             newestEvicted = max(newestEvicted, first.seq)
+            budget -= 1
         }
         // A capture's or release's receipt names its hold's account through the hold: the hold stays while a
         // receipt of its closing seq is in memory.
         let firstKept = archive!.receiptOrder.first?.seq ?? .max
         while let first = archive!.closedHoldOrder.first, first.seq <= seq, first.seq < firstKept {
+            guard budget > 0 else { return false }
             holds[first.id] = nil
             archive!.closedHoldOrder.removeFirst()
             newestEvicted = max(newestEvicted, first.seq)
+            budget -= 1
         }
         newestEvicted = max(newestEvicted, book.dropArchivedChunks(through: seq, keepLines: archive!.lineWindow))
-        archive!.evictedThrough = max(archive!.evictedThrough, newestEvicted)
+        return true
     }
 
-    private static func firstIndex<ID>(in order: Deque<ArchiveState.Stamp<ID>>, after seq: Seq) -> Int {
-        var low = 0, high = order.count
+    /// The first index whose seq is above `seq`, in a list of `count` in seq order.
+    private static func firstIndex(after seq: Seq, count: Int, seqAt: (Int) -> Seq) -> Int {
+        var low = 0, high = count
         while low < high {
             let middle = (low + high) / 2
-            if order[middle].seq <= seq { low = middle + 1 } else { high = middle }
+            if seqAt(middle) <= seq { low = middle + 1 } else { high = middle }
         }
         return low
     }
@@ -283,9 +321,10 @@ extension Ledger {
 
     /// A request id not in memory: archived (a replay or a conflict), or new. Reads the store only for a "maybe".
     func archivedReceipt(for id: RequestID) throws(LedgerError) -> ArchivedReceipt? {
-        guard consultsHistory, let archive, archive.filter.mayContain(.request, id.rawValue) else { return nil }
+        // Borrowed, not bound: a copy of the archive state on every new request cost a retain of each of its parts.
+        guard consultsHistory, archive?.filter.mayContain(.request, id.rawValue) == true else { return nil }
         do {
-            return try archive.reader.receipt(for: id)
+            return try archive!.reader.receipt(for: id)
         } catch {
             throw .historyUnavailable(error.reason)
         }
@@ -293,28 +332,27 @@ extension Ledger {
 
     /// A hold id not in memory: an archived (closed) hold, or never used.
     func archivedHold(_ id: HoldID) throws(LedgerError) -> ArchivedHold? {
-        guard consultsHistory, let archive, archive.filter.mayContain(.hold, id.rawValue) else { return nil }
+        // Borrowed, not bound: a copy of the archive state on every new request cost a retain of each of its parts.
+        guard consultsHistory, archive?.filter.mayContain(.hold, id.rawValue) == true else { return nil }
         do {
-            return try archive.reader.hold(id)
+            return try archive!.reader.hold(id)
         } catch {
             throw .historyUnavailable(error.reason)
         }
     }
 
-    mutating func noteStored(_ id: RequestID, seq: Seq) {
-        guard archive != nil else { return }
-        archive!.filter.insert(.request, id.rawValue)
-        archive!.receiptOrder.append(.init(seq: seq, id: id))
+    // These run for every mutation: optional chaining changes the archive state in place.
+    mutating func noteStored(_ id: RequestID, _ stored: StoredReceipt) {
+        archive?.filter.insert(.request, id.rawValue)
+        archive?.receiptOrder.append(.init(seq: stored.seq, id: id, stored: stored))
     }
 
     mutating func noteNewHold(_ id: HoldID) {
-        guard archive != nil else { return }
-        archive!.filter.insert(.hold, id.rawValue)
+        archive?.filter.insert(.hold, id.rawValue)
     }
 
     mutating func noteClosed(_ id: HoldID, seq: Seq) {
-        guard archive != nil else { return }
-        archive!.closedHoldOrder.append(.init(seq: seq, id: id))
+        archive?.closedHoldOrder.append(.init(seq: seq, id: id))
     }
 
     /// The account's archived lines numbered below `number`, newest first (queries read them on any node).
@@ -329,13 +367,13 @@ extension Ledger {
 
     /// Undo of `noteStored` / `noteClosed` (the filter keeps the id: it cannot forget).
     mutating func unnoteStored(_ id: RequestID) {
-        guard archive != nil else { return }
+        guard archives else { return }
         invariant(archive!.receiptOrder.last?.id == id, "archive order out of step with an undo")
         archive!.receiptOrder.removeLast()
     }
 
     mutating func unnoteClosed(_ id: HoldID) {
-        guard archive != nil else { return }
+        guard archives else { return }
         invariant(archive!.closedHoldOrder.last?.id == id, "archive order out of step with an undo")
         archive!.closedHoldOrder.removeLast()
     }

@@ -27,11 +27,9 @@ public enum ArchiveCodec {
     public static func key(for id: HoldID) -> [UInt8] { [holdPrefix] + Array(id.rawValue.utf8) }
 
     public static func key(forLinesOf slot: UInt32, lastNumber: UInt32) -> [UInt8] {
-        var key: [UInt8] = [linePrefix]
-        key.reserveCapacity(9)
-        withUnsafeBytes(of: slot.bigEndian) { key.append(contentsOf: $0) }
-        withUnsafeBytes(of: lastNumber.bigEndian) { key.append(contentsOf: $0) }
-        return key
+        var key = GrowingByteSink(capacity: 9)
+        putLinesKey(slot: slot, lastNumber: lastNumber, into: &key)
+        return key.bytes
     }
 
     /// The slot and last number a line group's key names, or nil.
@@ -51,32 +49,74 @@ public enum ArchiveCodec {
     public static func items(for batch: ArchiveBatch) -> [HistoryItem] {
         var items: [HistoryItem] = []
         items.reserveCapacity(batch.receipts.count + batch.closedHolds.count + batch.lines.count / 2)
+        forEachItem(of: batch) { key, value in items.append(HistoryItem(key: Array(key), value: Array(value))) }
+        return items
+    }
+
+    /// Hands each of a batch's items to `body` as bytes that are valid only during the call: what the history
+    /// store writes, without an array per item (the archive thread spent most of its time allocating, copying and
+    /// freeing those).
+    public static func forEachItem(of batch: ArchiveBatch,
+                                   _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Void) {
+        var key = GrowingByteSink(capacity: 256)
+        var value = GrowingByteSink(capacity: 4096)
+        func emit() {
+            key.bytes.withUnsafeBufferPointer { k in value.bytes.withUnsafeBufferPointer { v in body(k, v) } }
+            key.bytes.removeAll(keepingCapacity: true)
+            value.bytes.removeAll(keepingCapacity: true)
+        }
         for archived in batch.receipts {
-            items.append(HistoryItem(key: key(for: archived.receipt.requestID), value: encode(archived)))
+            key.put(receiptPrefix)
+            key.bytes.append(contentsOf: archived.receipt.requestID.rawValue.utf8)
+            put(archived, into: &value)
+            emit()
         }
         for hold in batch.closedHolds {
-            items.append(HistoryItem(key: key(for: hold.id), value: encode(hold)))
+            key.put(holdPrefix)
+            key.bytes.append(contentsOf: hold.id.rawValue.utf8)
+            put(hold, into: &value)
+            emit()
         }
-        var bySlot: [UInt32: [ArchivedLine]] = [:]
-        for line in batch.lines { bySlot[line.slot, default: []].append(line) }
-        for (slot, lines) in bySlot {
-            var out = GrowingByteSink(capacity: 5 + lines.count * 56)
-            out.put(version)
-            out.put(lines[0].number)
-            for (offset, line) in lines.enumerated() {
-                invariant(line.number == lines[0].number + UInt32(offset), "an account's lines in a batch must be consecutive")
-                out.put(line.seq)
-                out.put(line.amountMinor)
-                out.put(line.balanceAfterMinor)
-                out.put(line.timeMillis)
-                out.put(line.requestID.rawValue)
-                out.put(optional: line.reference)
-                out.put(line.counterpartySlot)
-                out.put(line.kind.checkpointCode)
+        // An account's lines, in batch order (which is number order), are chained: one look-up per line.
+        var ends: [UInt32: (first: Int32, last: Int32)] = [:]
+        var next = [Int32](repeating: -1, count: batch.lines.count)
+        for (index, line) in batch.lines.enumerated() {
+            if let chain = ends[line.slot] {
+                next[Int(chain.last)] = Int32(index)
+                ends[line.slot] = (chain.first, Int32(index))
+            } else {
+                ends[line.slot] = (Int32(index), Int32(index))
             }
-            items.append(HistoryItem(key: key(forLinesOf: slot, lastNumber: lines.last!.number), value: out.bytes))
         }
-        return items
+        for (slot, chain) in ends {
+            let first = batch.lines[Int(chain.first)].number
+            value.put(version)
+            value.put(first)
+            var index = chain.first
+            var expected = first
+            while index >= 0 {
+                let line = batch.lines[Int(index)]
+                invariant(line.number == expected, "an account's lines in a batch must be consecutive")
+                value.put(line.seq)
+                value.put(line.amountMinor)
+                value.put(line.balanceAfterMinor)
+                value.put(line.timeMillis)
+                value.put(line.requestID.rawValue)
+                value.put(optional: line.reference)
+                value.put(line.counterpartySlot)
+                value.put(line.kind.checkpointCode)
+                expected &+= 1
+                index = next[Int(index)]
+            }
+            putLinesKey(slot: slot, lastNumber: expected &- 1, into: &key)
+            emit()
+        }
+    }
+
+    private static func putLinesKey(slot: UInt32, lastNumber: UInt32, into key: inout GrowingByteSink) {
+        key.put(linePrefix)
+        withUnsafeBytes(of: slot.bigEndian) { key.bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: lastNumber.bigEndian) { key.bytes.append(contentsOf: $0) }
     }
 
     /// The lines of a group item (key and value as stored).
@@ -140,6 +180,11 @@ public enum ArchiveCodec {
 
     public static func encode(_ archived: ArchivedReceipt) -> [UInt8] {
         var out = GrowingByteSink(capacity: 96)
+        put(archived, into: &out)
+        return out.bytes
+    }
+
+    static func put(_ archived: ArchivedReceipt, into out: inout GrowingByteSink) {
         let receipt = archived.receipt
         out.put(version)
         out.put(optional: nil as ClientKey?)
@@ -152,7 +197,6 @@ public enum ArchiveCodec {
         out.put(UInt8(receipt.frozen ? 1 : 0))
         out.put(optional: receipt.capturedMinor)
         out.put(optional: receipt.releasedMinor)
-        return out.bytes
     }
 
     public static func decodeReceipt(_ bytes: [UInt8], requestID: RequestID) throws(EntryDecodingError) -> ArchivedReceipt {
@@ -184,11 +228,15 @@ public enum ArchiveCodec {
 
     public static func encode(_ hold: ArchivedHold) -> [UInt8] {
         var out = GrowingByteSink(capacity: 48)
+        put(hold, into: &out)
+        return out.bytes
+    }
+
+    static func put(_ hold: ArchivedHold, into out: inout GrowingByteSink) {
         out.put(version)
         out.put(hold.account.rawValue)
         out.put(hold.amountMinor)
         out.put(hold.closedSeq)
-        return out.bytes
     }
 
     public static func decodeHold(_ bytes: [UInt8], id: HoldID) throws(EntryDecodingError) -> ArchivedHold {

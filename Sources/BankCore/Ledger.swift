@@ -176,8 +176,9 @@ public struct Ledger: Sendable {
             // Only under the injected bug can the id already hold a receipt; normally it was looked up above.
             let previous = forgetsRequestIDs ? receipts[requestID] : nil
             undo?.record(.receipt(requestID, previous))
-            receipts[requestID] = StoredReceipt(operation: mutation.operation, receipt: receipt)
-            if previous == nil { noteStored(requestID, seq: seq) }
+            let stored = StoredReceipt(operation: mutation.operation, receipt: receipt)
+            receipts[requestID] = stored
+            if previous == nil { noteStored(requestID, stored) }
             assert(expand(receipts[requestID]!, requestID: requestID) == receipt, "a stored receipt lost information")
             return .success(receipt)
         } catch {

@@ -16,7 +16,8 @@
 /// hold     = id:str | account:str | amount:i64 | open:u8 | closedSeq:u64 (version 2)
 /// receipt  = requestID:str | clientKey:optional key | operation (as in a journal entry) | seq:u64 | balance:i64
 ///            | available:i64 | held:i64 | captured:i64 | released:i64 | frozen:u8
-/// archive  = 0:u8 (none) | 1:u8 | evictedThrough:u64 | filterInserted:u64 | filterWords:u64 | word:u64*
+/// archive  = 0:u8 (none) | filterLayout:u8 (1 spread, 2 blocked: IDFilter.Layout) | evictedThrough:u64
+///            | filterInserted:u64 | filterWords:u64 | word:u64*
 /// ```
 ///
 /// With an archive (Archive.swift), receipts, holds and statement lines are those still in memory: the ones up to
@@ -117,7 +118,7 @@ extension Ledger {
             try flushIfFull()
         }
         if let archive {
-            out.put(UInt8(1))
+            out.put(archive.filter.layout.rawValue)
             out.put(archive.evictedThrough)
             out.put(archive.filter.insertedCount)
             out.put(UInt64(archive.filter.words.count))
@@ -255,15 +256,18 @@ extension Ledger {
             guard receipts[requestID] == nil else { throw fail("request \(requestID) twice") }
             receipts[requestID] = stored
         }
-        if version >= 2, try reader.flag() {
+        let archiveFlag = version >= 2 ? try reader.byte() : 0
+        if archiveFlag != 0 {
+            guard let layout = IDFilter.Layout(rawValue: archiveFlag) else { throw fail("unknown id filter layout") }
             let evicted = try reader.u64()
             let inserted = try reader.u64()
             let wordCount = try reader.u64()
-            guard evicted <= lastAppliedSeq, wordCount >= 1, wordCount & (wordCount - 1) == 0,
+            guard evicted <= lastAppliedSeq, wordCount >= UInt64(layout == .blocked ? IDFilter.blockWords : 1),
+                  wordCount & (wordCount - 1) == 0,
                   wordCount <= UInt64(reader.remaining / 8) else { throw fail("bad archive section") }
             var words = [UInt64](repeating: 0, count: Int(wordCount))
             for index in words.indices { words[index] = try reader.u64() }
-            archive = ArchiveState(filter: IDFilter(words: words, insertedCount: inserted), receiptWindow: .max)
+            archive = ArchiveState(filter: IDFilter(layout: layout, words: words, insertedCount: inserted), receiptWindow: .max)
             archive!.evictedThrough = evicted
             rebuildArchiveOrder()
         }

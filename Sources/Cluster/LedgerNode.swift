@@ -157,8 +157,15 @@ public struct LedgerNode {
     // installed a checkpoint whose evicted items its store lacks is incomplete: it archives and evicts nothing and
     // is never reported ready to be promoted (the store's transfer from the leader is still to come).
     public private(set) var archivedSeq: Seq
+    /// History up to here is gathered for the store: in `pendingArchive`, handed over, or stored.
     private var archiveFedSeq: Seq
+    /// History up to here was handed to the store (one batch at a time).
+    private var archiveSentSeq: Seq
+    /// The batch being gathered, a slice per turn, until it is due.
+    private var pendingArchive: ArchiveBatch?
     private var archiveInFlight = false
+    /// The store holds more than memory let go of: evict, a slice per turn.
+    private var evictionDue = false
     private var lastArchiveNanos: UInt64 = 0
     private let history: any HistoryReading
     public private(set) var historyComplete = true
@@ -203,6 +210,7 @@ public struct LedgerNode {
         self.history = history
         self.archivedSeq = archivedSeq
         archiveFedSeq = archivedSeq
+        archiveSentSeq = archivedSeq
         configureArchive()
     }
 
@@ -272,7 +280,7 @@ public struct LedgerNode {
         case let .archived(through: seq):
             archiveInFlight = false
             archivedSeq = max(archivedSeq, seq)
-            if historyComplete { ledger.evict(archivedThrough: archivedSeq) }
+            evictionDue = historyComplete
         case let .historyImported(watermark: nil):
             if historyCopy != nil { historyCopy!.piecesInFlight = max(0, historyCopy!.piecesInFlight - 1) }
         case let .historyImported(watermark: seq?):
@@ -283,7 +291,8 @@ public struct LedgerNode {
                 historyComplete = true
                 ackOwed = true // the leader learns it from the acknowledgement
                 archiveFedSeq = max(archiveFedSeq, archivedSeq)
-                ledger.evict(archivedThrough: archivedSeq)
+                archiveSentSeq = max(archiveSentSeq, archivedSeq)
+                evictionDue = true
             }
         case let .checkpointInstallFailed(seq):
             invariant(installing && staging?.position.seq == seq, "an install of \(seq) failed, none was asked for")
@@ -836,7 +845,10 @@ public struct LedgerNode {
         ackOwed = true
         // The store still holds what it held; the new state continues from its watermark when that reaches what
         // the checkpoint left out of memory.
-        if !archiveInFlight { archiveFedSeq = archivedSeq }
+        // What was gathered came from the replaced state: gathered again from the new one.
+        pendingArchive = nil
+        if !archiveInFlight { archiveSentSeq = archivedSeq }
+        archiveFedSeq = archiveSentSeq
         configureArchive()
     }
 
@@ -865,17 +877,28 @@ public struct LedgerNode {
 
     // MARK: - The history store
 
-    /// Hands committed receipts and closed holds to the store, one batch at a time, at most every
-    /// `archiveIntervalNanos` unless the last batch was cut short by its size.
+    /// Hands committed history to the store: gathers it a slice per turn (`archiveSliceItems`), and hands the
+    /// gathered batch over, one at a time, every `archiveIntervalNanos` or once it holds `archiveBatchMaxItems`.
     private mutating func keepArchive() {
-        guard ledger.archives, settings.archiveReceiptWindow != nil, historyComplete, !archiveInFlight,
-              commitSeq > archiveFedSeq, now.nanos(since: lastArchiveNanos) >= settings.archiveIntervalNanos
-        else { return }
-        let batch = ledger.archiveBatch(after: archiveFedSeq, through: commitSeq, maxItems: settings.archiveBatchMaxItems)
+        guard ledger.archives, historyComplete else { return }
+        if evictionDue {
+            evictionDue = !ledger.evict(archivedThrough: archivedSeq, limit: settings.archiveSliceItems)
+        }
+        guard settings.archiveReceiptWindow != nil else { return }
+        let gathered = pendingArchive?.itemCount ?? 0
+        if commitSeq > archiveFedSeq, gathered < settings.archiveBatchMaxItems {
+            let slice = ledger.archiveBatch(after: archiveFedSeq, through: commitSeq,
+                                            maxItems: min(settings.archiveSliceItems, settings.archiveBatchMaxItems - gathered))
+            archiveFedSeq = slice.throughSeq
+            if pendingArchive == nil { pendingArchive = slice } else { pendingArchive!.append(slice) }
+        }
+        guard !archiveInFlight, let batch = pendingArchive, batch.throughSeq > batch.afterSeq else { return }
+        let full = batch.itemCount >= settings.archiveBatchMaxItems
+        guard full || now.nanos(since: lastArchiveNanos) >= settings.archiveIntervalNanos else { return }
+        pendingArchive = nil
         archiveInFlight = true
-        archiveFedSeq = batch.throughSeq
-        // A full batch is followed at once by the next.
-        lastArchiveNanos = batch.throughSeq < commitSeq ? 0 : now.monotonicNanos
+        archiveSentSeq = batch.throughSeq
+        lastArchiveNanos = now.monotonicNanos
         actions.append(.archive(batch))
     }
 

@@ -55,10 +55,15 @@ public struct LedgerSettings: Hashable, Sendable {
     /// `historyPiecesInFlight` of them waiting to be stored.
     public var historyPieceBytes = 1 << 20
     public var historyPiecesInFlight = 4
-    /// Committed receipts go to the store at most this often (each batch is one synced write)...
-    public var archiveIntervalNanos: UInt64 = .milliseconds(100)
-    /// ...and at most about this many receipts and holds per batch.
-    public var archiveBatchMaxItems = 65_536
+    /// Committed history goes to the store at most this often (each batch is one synced write): a longer interval
+    /// groups more of an account's lines into one item and syncs the store less often, at the cost of holding that
+    /// much more history in memory until it is stored...
+    public var archiveIntervalNanos: UInt64 = .milliseconds(500)
+    /// ...and at most about this many receipts, holds and lines per batch (a batch waiting to be handed over is
+    /// part of the ledger's memory: about 100 bytes each)...
+    public var archiveBatchMaxItems = 262_144
+    /// ...gathered at most this many per turn of the node's loop, so that building a batch never stalls it.
+    public var archiveSliceItems = 4_096
 
     /// Test-only: rules the simulator breaks on purpose.
     public var injectedBugs: InjectedBugs = []

@@ -108,7 +108,10 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
     /// Stores a batch and its end as the watermark, durably. A batch that ends at or below the watermark is stored
     /// again harmlessly (same keys, same values).
     public func write(_ batch: ArchiveBatch) throws(HistoryStoreError) {
-        try put(ArchiveCodec.items(for: batch), watermark: batch.throughSeq)
+        let writeBatch = leveldb_writebatch_create()!
+        defer { leveldb_writebatch_destroy(writeBatch) }
+        ArchiveCodec.forEachItem(of: batch) { key, value in Self.put(key, value, into: writeBatch) }
+        try commit(writeBatch, watermark: batch.throughSeq)
     }
 
     /// Stores items copied from the leader's store; with `watermark` (the copy is complete), durably and with it.
@@ -123,11 +126,21 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         let writeBatch = leveldb_writebatch_create()!
         defer { leveldb_writebatch_destroy(writeBatch) }
         for item in items {
-            Self.put(item.key, item.value, into: writeBatch)
+            item.key.withUnsafeBufferPointer { k in
+                item.value.withUnsafeBufferPointer { v in Self.put(k, v, into: writeBatch) }
+            }
         }
+        try commit(writeBatch, watermark: newWatermark)
+    }
+
+    /// Writes a batch, with the watermark when given (then synced).
+    private func commit(_ writeBatch: OpaquePointer, watermark newWatermark: Seq?) throws(HistoryStoreError) {
         let stored = max(watermark, newWatermark ?? 0)
         if newWatermark != nil {
-            withUnsafeBytes(of: stored.littleEndian) { Self.put(Self.watermarkKey, Array($0), into: writeBatch) }
+            let value = withUnsafeBytes(of: stored.littleEndian) { Array($0) }
+            Self.watermarkKey.withUnsafeBufferPointer { k in
+                value.withUnsafeBufferPointer { v in Self.put(k, v, into: writeBatch) }
+            }
         }
         var error: UnsafeMutablePointer<CChar>?
         leveldb_write(database, newWatermark == nil ? unsyncedWriteOptions : writeOptions, writeBatch, &error)
@@ -135,14 +148,11 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         watermark = stored
     }
 
-    private static func put(_ key: [UInt8], _ value: [UInt8], into batch: OpaquePointer) {
-        key.withUnsafeBufferPointer { k in
-            value.withUnsafeBufferPointer { v in
-                k.withMemoryRebound(to: CChar.self) { kc in
-                    v.withMemoryRebound(to: CChar.self) { vc in
-                        leveldb_writebatch_put(batch, kc.baseAddress, k.count, vc.baseAddress, v.count)
-                    }
-                }
+    private static func put(_ key: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>,
+                            into batch: OpaquePointer) {
+        key.withMemoryRebound(to: CChar.self) { k in
+            value.withMemoryRebound(to: CChar.self) { v in
+                leveldb_writebatch_put(batch, k.baseAddress, k.count, v.baseAddress, v.count)
             }
         }
     }

@@ -114,9 +114,9 @@ public struct ClusterFile: Codable, Hashable, Sendable {
                 debugDescription: "archive_receipt_window must be at least 0 (got \(window))")
         }
         idFilterBytes = try c.decodeIfPresent(Int.self, forKey: .idFilterBytes) ?? defaults.idFilterBytes
-        guard idFilterBytes >= 8, idFilterBytes & (idFilterBytes - 1) == 0 else {
+        guard idFilterBytes >= 64, idFilterBytes & (idFilterBytes - 1) == 0 else {
             throw DecodingError.dataCorruptedError(forKey: .idFilterBytes, in: c,
-                debugDescription: "id_filter_bytes must be a power of two of at least 8 (got \(idFilterBytes))")
+                debugDescription: "id_filter_bytes must be a power of two of at least 64 (got \(idFilterBytes))")
         }
         archiveLineWindow = try c.decodeIfPresent(Int.self, forKey: .archiveLineWindow) ?? defaults.archiveLineWindow
         statementChunkLines = try c.decodeIfPresent(Int.self, forKey: .statementChunkLines) ?? defaults.statementChunkLines

@@ -130,9 +130,10 @@ public final class Simulator {
         // answer "maybe" often (so lookups in the store are exercised, false positives included).
         if random.chance(1, in: 2) {
             ledgerSettings.archiveReceiptWindow = Int(random.between(0, 40))
-            ledgerSettings.idFilterByteCount = 8 << random.between(0, 6)
+            ledgerSettings.idFilterByteCount = 64 << random.between(0, 3)
             ledgerSettings.archiveIntervalNanos = random.between(0, 200_000_000)
             ledgerSettings.archiveBatchMaxItems = Int(random.between(1, 50))
+            ledgerSettings.archiveSliceItems = Int(random.between(1, 20))
             ledgerSettings.archiveLineWindow = Int(random.between(0, 40))
             ledgerSettings.statementChunkShift = Int(random.between(0, 4))
             // Copies of a store in many small pieces, some waiting to be stored while the next arrive.

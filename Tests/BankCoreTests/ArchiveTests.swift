@@ -63,6 +63,12 @@ final class MemoryHistory: HistoryReading, @unchecked Sendable {
         return (bank, history)
     }
 
+    /// Fills the filter with ids never used, so that it answers "maybe" for nearly every id.
+    static func saturate(_ bank: inout TestBank) {
+        for index in 0..<2_000 { bank.ledger.archive!.filter.insert(.request, "never-\(index)") }
+        #expect(bank.ledger.idFilter!.estimatedFalsePositiveRate > 0.9)
+    }
+
     @Test func archivedReceiptsLeaveMemoryAndAreReplayedFromTheStore() throws {
         var (bank, history) = try Self.archivedBank()
         #expect(bank.ledger.receiptsInMemory == 0)
@@ -103,8 +109,9 @@ final class MemoryHistory: HistoryReading, @unchecked Sendable {
     }
 
     @Test func aFilterFullOfFalsePositivesStillAnswersRight() throws {
-        // Eight bytes of filter: almost every id is a "maybe", and each is looked up and found new.
-        var (bank, history) = try Self.archivedBank(filterByteCount: 8)
+        // The smallest filter, saturated: almost every id is a "maybe", and each is looked up and found new.
+        var (bank, history) = try Self.archivedBank(filterByteCount: 64)
+        Self.saturate(&bank)
         let before = history.reads
         for index in 0..<50 {
             let receipt = try bank.must(.deposit(acct("bob"), amountMinor: 1), id: "fp-\(index)")
@@ -114,7 +121,8 @@ final class MemoryHistory: HistoryReading, @unchecked Sendable {
     }
 
     @Test func anUnreadableStoreRefusesAsUnavailableAndChangesNothing() throws {
-        var (bank, history) = try Self.archivedBank(filterByteCount: 8)
+        var (bank, history) = try Self.archivedBank(filterByteCount: 64)
+        Self.saturate(&bank)
         history.failing = true
         let digest = bank.ledger.stateDigest
         let result = bank.run(.deposit(acct("bob"), amountMinor: 1), id: "t-1")
@@ -266,5 +274,65 @@ final class MemoryHistory: HistoryReading, @unchecked Sendable {
         archived.ledger.writeCheckpoint { bytes.append(contentsOf: $0) }
         let restored = try bytes.withUnsafeBytes { try Ledger(checkpoint: $0) }
         #expect(restored.hasSameState(as: archived.ledger) && restored.stateDigest == whole.ledger.stateDigest)
+    }
+
+    @Test func evictionInSlicesEndsWhereEvictionAtOnceDoes() throws {
+        func bank() throws -> (TestBank, MemoryHistory) {
+            let history = MemoryHistory()
+            var bank = TestBank()
+            bank.ledger.configureArchive(filterByteCount: 1 << 12, receiptWindow: 2, reader: history)
+            bank.open("alice", funded: 100)
+            for index in 0..<20 { try bank.must(.deposit(acct("alice"), amountMinor: 1), id: "d-\(index)") }
+            history.write(bank.ledger.archiveBatch(after: 0, through: bank.ledger.lastAppliedSeq, maxItems: 100))
+            return (bank, history)
+        }
+        var (atOnce, history) = try bank()
+        let done = atOnce.ledger.evict(archivedThrough: history.watermark)
+        #expect(done)
+        var (sliced, slicedHistory) = try bank()
+        let leaving = sliced.ledger.receiptsInMemory - 2
+        var unfinished = 0
+        while !sliced.ledger.evict(archivedThrough: slicedHistory.watermark, limit: 3) { unfinished += 1 }
+        #expect(leaving >= 20 && unfinished == (leaving + 2) / 3 - 1, "three at a time, \(leaving) to leave")
+        #expect(sliced.ledger.receiptsInMemory == 2 && atOnce.ledger.receiptsInMemory == 2)
+        #expect(sliced.ledger.evictedThrough == atOnce.ledger.evictedThrough)
+        #expect(sliced.ledger.receipt(for: req("d-0")) != nil, "an evicted receipt is read from the store")
+    }
+
+    @Test func slicesAppendedMakeTheBatchOfTheWholeRange() throws {
+        var bank = TestBank()
+        bank.ledger.configureArchive(filterByteCount: 1 << 12, receiptWindow: 0, reader: NoHistory())
+        bank.open("alice", funded: 1_000)
+        bank.open("bob", funded: 1_000)
+        for index in 0..<12 {
+            try bank.must(.transfer(from: acct(index % 2 == 0 ? "alice" : "bob"), to: acct(index % 2 == 0 ? "bob" : "alice"),
+                                    amountMinor: 1, reference: "r\(index)"), id: "t-\(index)")
+        }
+        let last = bank.ledger.lastAppliedSeq
+        let whole = bank.ledger.archiveBatch(after: 0, through: last, maxItems: 1_000)
+        var gathered = bank.ledger.archiveBatch(after: 0, through: last, maxItems: 1)
+        while gathered.throughSeq < last {
+            gathered.append(bank.ledger.archiveBatch(after: gathered.throughSeq, through: last, maxItems: 1))
+        }
+        #expect(gathered == whole)
+        // An account's lines gathered from many slices are still one item per account.
+        let lineItems = ArchiveCodec.items(for: gathered).filter { ArchiveCodec.lineKey($0.key) != nil }
+        #expect(lineItems.count == 2)
+        let decoded = try lineItems.flatMap { try ArchiveCodec.decodeLines($0.value, key: $0.key) }
+        #expect(Set(decoded) == Set(whole.lines))
+    }
+
+    @Test func aCheckpointKeepsTheFilterLayout() throws {
+        var spread = IDFilter(layout: .spread, words: [UInt64](repeating: 0, count: 64), insertedCount: 0)
+        for index in 0..<100 { spread.insert(.request, "id-\(index)") }
+        #expect((0..<100).allSatisfy { spread.mayContain(.request, "id-\($0)") })
+        var (bank, _) = try Self.archivedBank()
+        #expect(bank.ledger.idFilter?.layout == .blocked)
+        bank.ledger.archive!.filter = spread
+        var bytes: [UInt8] = []
+        bank.ledger.writeCheckpoint { bytes.append(contentsOf: $0) }
+        let restored = try bytes.withUnsafeBytes { try Ledger(checkpoint: $0) }
+        #expect(restored.idFilter == spread, "a filter of the first layout loads as it was")
+        #expect((0..<100).allSatisfy { restored.idFilter!.mayContain(.request, "id-\($0)") })
     }
 }
