@@ -30,6 +30,8 @@ let package = Package(
         .systemLibrary(name: "CLevelDB", providers: [.apt(["libleveldb-dev"])]),
         // The history store: receipts and closed holds that left the ledger's memory (LevelDB).
         .target(name: "HistoryStore", dependencies: ["BankCore", "CLevelDB"]),
+        // glibc's malloc tuning: the ledger gives freed heap back to the system (Runtime's HeapReturn).
+        .systemLibrary(name: "CMalloc"),
         // The three processes of a local cluster, started and killed by the process-level tests and the bench.
         .target(name: "LocalCluster"),
         // SplitMix64: seeded randomness that replays exactly (simulator, generated test workloads, benchmark).
@@ -46,7 +48,7 @@ let package = Package(
         ]),
         // Thin drivers: ZeroMQ event loops that carry out the state machines' actions.
         .target(name: "Runtime", dependencies: [
-            "Cluster", "ZeroMQ", "Storage", "BankProtocol", "HistoryStore",
+            "Cluster", "ZeroMQ", "Storage", "BankProtocol", "HistoryStore", "CMalloc",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Deterministic simulation: the real state machines against a simulated network, disk and clock.

@@ -30,7 +30,7 @@ public protocol HistoryReading: Sendable {
     /// The stored items after `afterKey` (empty: from the first) in key order, about `maxBytes` of them, and
     /// whether none follow: how a follower copies the store. Items are never removed or changed, so a scan in
     /// pieces sees every item that was there when it began.
-    func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError) -> (items: [HistoryItem], complete: Bool)
+    func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError) -> (items: PackedHistoryItems, complete: Bool)
 }
 
 /// One key and value of the history store, as stored (see ArchiveCodec).
@@ -41,6 +41,94 @@ public struct HistoryItem: Hashable, Sendable {
         self.key = key
         self.value = value
     }
+}
+
+/// Items of the history store back to back, as a copy of the store carries them: `(keyLength:u32 | key |
+/// valueLength:u32 | value)*`, lengths little-endian. One buffer for a piece of a copy, read from the store, sent,
+/// received and written without an array per item (a megabyte holds some 15,000 items).
+public struct PackedHistoryItems: Hashable, Sendable, ExpressibleByArrayLiteral {
+    public private(set) var bytes: [UInt8] = []
+    public private(set) var count = 0
+    /// Where the last item starts in `bytes`.
+    private var lastStart = 0
+
+    public init() {}
+
+    public init(_ items: [HistoryItem]) {
+        for item in items {
+            item.key.withUnsafeBufferPointer { k in item.value.withUnsafeBufferPointer { v in append(key: k, value: v) } }
+        }
+    }
+
+    public init(arrayLiteral items: HistoryItem...) { self.init(items) }
+
+    /// Takes a buffer received from a peer, after checking that it holds exactly `count` items.
+    public init?(validating bytes: [UInt8], count: Int) {
+        var offset = 0
+        var lastStart = 0
+        func length(at offset: Int) -> Int? {
+            guard offset + 4 <= bytes.count else { return nil }
+            return Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24
+        }
+        for _ in 0..<max(0, count) {
+            lastStart = offset
+            guard let keyLength = length(at: offset), let valueLength = length(at: offset + 4 + keyLength) else {
+                return nil
+            }
+            offset += 8 + keyLength + valueLength
+            guard offset <= bytes.count else { return nil }
+        }
+        guard count >= 0, offset == bytes.count else { return nil }
+        self.bytes = bytes
+        self.count = count
+        self.lastStart = lastStart
+    }
+
+    public var isEmpty: Bool { count == 0 }
+    public var byteCount: Int { bytes.count }
+
+    public mutating func append(key: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+        lastStart = bytes.count
+        withUnsafeBytes(of: UInt32(key.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: key)
+        withUnsafeBytes(of: UInt32(value.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: value)
+        count += 1
+    }
+
+    /// Each key and value, valid only during the call.
+    public func forEach(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
+        try bytes.withUnsafeBufferPointer { buffer in
+            var offset = 0
+            for _ in 0..<count {
+                let key = Self.field(in: buffer, at: offset)
+                let value = Self.field(in: buffer, at: offset + 4 + key.count)
+                try body(key, value)
+                offset += 8 + key.count + value.count
+            }
+        }
+    }
+
+    public var items: [HistoryItem] {
+        var items: [HistoryItem] = []
+        items.reserveCapacity(count)
+        forEach { key, value in items.append(HistoryItem(key: Array(key), value: Array(value))) }
+        return items
+    }
+
+    public var lastKey: [UInt8]? {
+        guard count > 0 else { return nil }
+        return bytes.withUnsafeBufferPointer { Array(Self.field(in: $0, at: lastStart)) }
+    }
+
+    private static func field(in buffer: UnsafeBufferPointer<UInt8>, at offset: Int) -> UnsafeBufferPointer<UInt8> {
+        let length = Int(buffer[offset]) | Int(buffer[offset + 1]) << 8 | Int(buffer[offset + 2]) << 16
+            | Int(buffer[offset + 3]) << 24
+        return UnsafeBufferPointer(rebasing: buffer[(offset + 4)..<(offset + 4 + length)])
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.count == rhs.count && lhs.bytes == rhs.bytes }
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
 }
 
 public struct HistoryReadError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -56,7 +144,7 @@ public struct NoHistory: HistoryReading {
     public func hold(_ id: HoldID) throws(HistoryReadError) -> ArchivedHold? { nil }
     public func lines(of slot: UInt32, below number: UInt32, limit: Int) throws(HistoryReadError) -> [ArchivedLine] { [] }
     public func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError)
-        -> (items: [HistoryItem], complete: Bool) { ([], true) }
+        -> (items: PackedHistoryItems, complete: Bool) { ([], true) }
 }
 
 /// A receipt as archived: the operation (to tell a replay from a conflicting reuse of the id) and the full receipt.

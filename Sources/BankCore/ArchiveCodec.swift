@@ -6,7 +6,8 @@
 ///            | balance:i64 | available:i64 | held:i64 | frozen:u8 | captured:optional i64 | released:optional i64
 /// hold     = version:u8 (= 1) | account:str | amount:i64 | closedSeq:u64
 /// key      = "l" slot:u32 lastNumber:u32 (big-endian, so an account's groups sort by number)
-/// lines    = version:u8 (= 1) | firstNumber:u32 | line*     (an account's consecutive lines of one batch)
+/// lines    = version:u8 (= 1) | firstNumber:u32 | line*     (consecutive lines of an account, of one batch, at most
+///                                                          `maxLinesPerGroup`)
 /// line     = seq:u64 | amount:i64 | balanceAfter:i64 | time:i64 | requestID:str | reference:optional str
 ///            | counterparty slot:u32 | kind:u8
 /// ```
@@ -22,6 +23,9 @@ public enum ArchiveCodec {
     public static let receiptPrefix = UInt8(ascii: "r")
     public static let holdPrefix = UInt8(ascii: "h")
     public static let linePrefix = UInt8(ascii: "l")
+    /// An account's lines of one batch go in groups of at most this many (a batch of half a second holds thousands
+    /// of a busy account's lines; a statement page decodes the groups it reads whole).
+    public static let maxLinesPerGroup = 128
 
     public static func key(for id: RequestID) -> [UInt8] { [receiptPrefix] + Array(id.rawValue.utf8) }
     public static func key(for id: HoldID) -> [UInt8] { [holdPrefix] + Array(id.rawValue.utf8) }
@@ -41,8 +45,9 @@ public enum ArchiveCodec {
     }
 
     /// Whether a key names a receipt, a hold or a line group (the store keeps its watermark under another key).
-    public static func isItemKey(_ key: [UInt8]) -> Bool {
-        key.count >= 2 && (key[0] == receiptPrefix || key[0] == holdPrefix || key[0] == linePrefix)
+    public static func isItemKey(_ key: some Collection<UInt8>) -> Bool {
+        guard key.count >= 2, let first = key.first else { return false }
+        return first == receiptPrefix || first == holdPrefix || first == linePrefix
     }
 
     /// A batch as the store's items: one per receipt and closed hold, one per account's lines.
@@ -89,27 +94,25 @@ public enum ArchiveCodec {
             }
         }
         for (slot, chain) in ends {
-            let first = batch.lines[Int(chain.first)].number
-            value.put(version)
-            value.put(first)
             var index = chain.first
-            var expected = first
             while index >= 0 {
-                let line = batch.lines[Int(index)]
-                invariant(line.number == expected, "an account's lines in a batch must be consecutive")
-                value.put(line.seq)
-                value.put(line.amountMinor)
-                value.put(line.balanceAfterMinor)
-                value.put(line.timeMillis)
-                value.put(line.requestID.rawValue)
-                value.put(optional: line.reference)
-                value.put(line.counterpartySlot)
-                value.put(line.kind.checkpointCode)
-                expected &+= 1
-                index = next[Int(index)]
+                // A group of at most `maxLinesPerGroup`: a deep statement page decodes one or two of them.
+                let first = batch.lines[Int(index)].number
+                value.put(version)
+                value.put(first)
+                var expected = first
+                while index >= 0, expected - first < UInt32(maxLinesPerGroup) {
+                    let line = batch.lines[Int(index)]
+                    invariant(line.number == expected, "an account's lines in a batch must be consecutive")
+                    value.putLine(seq: line.seq, amountMinor: line.amountMinor, balanceAfterMinor: line.balanceAfterMinor,
+                                  timeMillis: line.timeMillis, requestID: line.requestID, reference: line.reference,
+                                  counterpartySlot: line.counterpartySlot, kind: line.kind)
+                    expected &+= 1
+                    index = next[Int(index)]
+                }
+                putLinesKey(slot: slot, lastNumber: expected &- 1, into: &key)
+                emit()
             }
-            putLinesKey(slot: slot, lastNumber: expected &- 1, into: &key)
-            emit()
         }
     }
 
@@ -253,6 +256,19 @@ public enum ArchiveCodec {
 }
 
 extension ByteSink {
+    /// A statement line as checkpoints and the history store write it (after what each puts before it).
+    mutating func putLine(seq: Seq, amountMinor: Int64, balanceAfterMinor: Int64, timeMillis: Int64, requestID: RequestID,
+                          reference: String?, counterpartySlot: UInt32, kind: EntryKind) {
+        put(seq)
+        put(amountMinor)
+        put(balanceAfterMinor)
+        put(timeMillis)
+        put(requestID.rawValue)
+        put(optional: reference)
+        put(counterpartySlot)
+        put(kind.checkpointCode)
+    }
+
     mutating func put(optional value: Int64?) {
         if let value {
             put(UInt8(1))

@@ -55,49 +55,40 @@ public struct IDFilter: Hashable, Sendable {
 
     public mutating func insert(_ kind: Kind, _ id: String) {
         insertedCount += 1
-        let (first, second) = Self.hashes(kind, id)
-        switch layout {
-        case .blocked:
-            let base = Int(first & UInt64(words.count / Self.blockWords - 1)) * Self.blockWords
-            var bits = second
-            for _ in 0..<Self.probeCount {
-                let bit = Int(bits & 511)
-                words[base + bit >> 6] |= 1 << UInt64(bit & 63)
-                bits >>= 9
-            }
-        case .spread:
-            let mask = UInt64(words.count * 64 - 1)
-            var position = first
-            for _ in 0..<Self.probeCount {
-                let bit = position & mask
-                words[Int(bit >> 6)] |= 1 << (bit & 63)
-                position &+= second | 1
-            }
+        _ = Self.forEachProbe(layout, wordCount: words.count, kind, id) { word, bit in
+            words[word] |= bit
+            return true
         }
     }
 
     public func mayContain(_ kind: Kind, _ id: String) -> Bool {
-        let (first, second) = Self.hashes(kind, id)
+        Self.forEachProbe(layout, wordCount: words.count, kind, id) { word, bit in words[word] & bit != 0 }
+    }
+
+    /// Each of the id's probes as a word index and a bit mask, while `body` says so; whether it went through all.
+    @inline(__always)
+    private static func forEachProbe(_ layout: Layout, wordCount: Int, _ kind: Kind, _ id: String,
+                                     _ body: (Int, UInt64) -> Bool) -> Bool {
+        let (first, second) = hashes(kind, id)
         switch layout {
         case .blocked:
-            let base = Int(first & UInt64(words.count / Self.blockWords - 1)) * Self.blockWords
+            let base = Int(first & UInt64(wordCount / blockWords - 1)) * blockWords
             var bits = second
-            for _ in 0..<Self.probeCount {
+            for _ in 0..<probeCount {
                 let bit = Int(bits & 511)
-                guard words[base + bit >> 6] & (1 << UInt64(bit & 63)) != 0 else { return false }
+                guard body(base + bit >> 6, 1 << UInt64(bit & 63)) else { return false }
                 bits >>= 9
             }
-            return true
         case .spread:
-            let mask = UInt64(words.count * 64 - 1)
+            let mask = UInt64(wordCount * 64 - 1)
             var position = first
-            for _ in 0..<Self.probeCount {
+            for _ in 0..<probeCount {
                 let bit = position & mask
-                guard words[Int(bit >> 6)] & (1 << (bit & 63)) != 0 else { return false }
+                guard body(Int(bit >> 6), 1 << (bit & 63)) else { return false }
                 position &+= second | 1
             }
-            return true
         }
+        return true
     }
 
     /// Spread: (1 − e^(−k·n/m))^k for n inserted ids in m bits with k probes. Blocked: the same within a block of

@@ -84,14 +84,9 @@ extension Ledger {
         out.put(UInt64(book.linesInMemory))
         try book.forEachLine { line in
             out.put(UInt32(line.owner))
-            out.put(line.seq)
-            out.put(line.amountMinor)
-            out.put(line.balanceAfterMinor)
-            out.put(line.timeMillis)
-            out.put(line.requestID.rawValue)
-            out.put(optional: line.reference)
-            out.put(UInt32(line.counterpartySlot))
-            out.put(line.kind.checkpointCode)
+            out.putLine(seq: line.seq, amountMinor: line.amountMinor, balanceAfterMinor: line.balanceAfterMinor,
+                        timeMillis: line.timeMillis, requestID: line.requestID, reference: line.reference,
+                        counterpartySlot: UInt32(line.counterpartySlot), kind: line.kind)
             try flushIfFull()
         }
         out.put(UInt64(holds.count))

@@ -22,6 +22,9 @@ public enum LedgerEvent: Hashable, Sendable {
     /// A piece of a copy of the leader's history store is stored (`.importHistory` was carried out); the last
     /// piece carries the copy's watermark and is durable.
     case historyImported(watermark: Seq?)
+    /// Nothing happened: the node asked for another turn (`wantsAnotherTurn`) to go on with work it does a
+    /// bounded piece at a time.
+    case turn
     /// The node's storage failed (a write, a sync, a full disk): what it holds in memory may be ahead of its disk.
     /// It stops leading, acknowledging and writing at once, and only answers heartbeats (as recovering) until the
     /// driver replaces it by a node rebuilt from disk.
@@ -58,10 +61,10 @@ public enum LedgerAction: Hashable, Sendable {
 
 /// A piece of the leader's history store, for this node's store.
 public struct HistoryImport: Hashable, Sendable {
-    public var items: [HistoryItem]
+    public var items: PackedHistoryItems
     /// Set on the last piece: the store then holds everything archived up to here.
     public var watermark: Seq?
-    public init(items: [HistoryItem], watermark: Seq?) {
+    public init(items: PackedHistoryItems, watermark: Seq?) {
         self.items = items
         self.watermark = watermark
     }
@@ -164,6 +167,8 @@ public struct LedgerNode {
     /// The batch being gathered, a slice per turn, until it is due.
     private var pendingArchive: ArchiveBatch?
     private var archiveInFlight = false
+    /// Leader: the pieces of its store a follower asked for, sent one per turn.
+    private var historyStream: HistoryStream?
     /// The store holds more than memory let go of: evict, a slice per turn.
     private var evictionDue = false
     private var lastArchiveNanos: UInt64 = 0
@@ -217,12 +222,7 @@ public struct LedgerNode {
     /// Archiving follows the settings; a ledger that already evicted items keeps looking them up even when the
     /// settings turned archiving off (it then evicts nothing more).
     private mutating func configureArchive() {
-        guard settings.archiveReceiptWindow != nil || ledger.archives else { return }
-        let archiving = settings.archiveReceiptWindow != nil
-        ledger.configureArchive(filterByteCount: settings.idFilterByteCount,
-                                receiptWindow: settings.archiveReceiptWindow ?? .max,
-                                lineWindow: archiving ? settings.archiveLineWindow : .max,
-                                lineChunkShift: settings.statementChunkShift, reader: history)
+        guard settings.configureArchive(of: &ledger, reader: history) else { return }
         historyComplete = archivedSeq >= ledger.evictedThrough
     }
 
@@ -254,6 +254,8 @@ public struct LedgerNode {
             return
         }
         switch event {
+        case .turn:
+            break
         case .tick:
             break
         case let .persisted(through: seq):
@@ -697,6 +699,7 @@ public struct LedgerNode {
         keepCheckpointsAndFloor()
         keepArchive()
         keepHistoryCopy()
+        keepHistoryStream()
         if case let .follower(leader) = role {
             let durable = settings.injectedBugs.contains(.acknowledgeBeforeSync) ? lastSeq : durableSeq
             let match = min(durable, matchedSeq)
@@ -882,7 +885,10 @@ public struct LedgerNode {
     private mutating func keepArchive() {
         guard ledger.archives, historyComplete else { return }
         if evictionDue {
-            evictionDue = !ledger.evict(archivedThrough: archivedSeq, limit: settings.archiveSliceItems)
+            // Never beyond the commit seq: a checkpoint settles the state there, rolling back what follows, and the
+            // records it rolls back need their lines in memory (after a restart, the store may be ahead of it).
+            let through = min(archivedSeq, commitSeq)
+            evictionDue = !ledger.evict(archivedThrough: through, limit: settings.archiveSliceItems) || through < archivedSeq
         }
         guard settings.archiveReceiptWindow != nil else { return }
         let gathered = pendingArchive?.itemCount ?? 0
@@ -902,10 +908,10 @@ public struct LedgerNode {
         actions.append(.archive(batch))
     }
 
-    /// A follower whose store lacks what its state left out of memory copies the leader's store: one request at a
-    /// time and at most `historyPiecesInFlight` pieces waiting to be stored (so a slow disk bounds what is held in
-    /// memory), again after
-    /// `resendIntervalNanos` without an answer, from the start under a new leader or epoch.
+    /// A follower whose store lacks what its state left out of memory copies the leader's store: it asks for as many
+    /// pieces as it may hold waiting to be stored (`historyPiecesInFlight`, so a slow disk bounds what is held in
+    /// memory), which the leader streams one per turn; again from the last piece received after
+    /// `resendIntervalNanos` of silence, and from the start under a new leader or epoch.
     private mutating func keepHistoryCopy() {
         guard !historyComplete, case let .follower(leader) = role, !installing else {
             if historyCopy?.finished != true { historyCopy = nil }
@@ -914,23 +920,45 @@ public struct LedgerNode {
         if let copy = historyCopy, copy.finished { return } // waiting for the last piece to be durable
         if historyCopy == nil || historyCopy!.epoch != metadata.epoch || historyCopy!.leader != leader {
             historyCopy = HistoryCopy(epoch: metadata.epoch, leader: leader)
-        } else if historyCopy!.requestOutstanding {
+        } else if historyCopy!.piecesExpected > 0 {
             guard now.nanos(since: historyCopy!.requestSentNanos) >= settings.resendIntervalNanos else { return }
         } else if historyCopy!.piecesInFlight >= settings.historyPiecesInFlight {
             return
         }
+        let pieces = max(1, settings.historyPiecesInFlight - historyCopy!.piecesInFlight)
         historyCopy!.requestSentNanos = now.monotonicNanos
-        historyCopy!.requestOutstanding = true
-        send(.historyRequest(HistoryRequest(epoch: metadata.epoch, afterKey: historyCopy!.afterKey)), to: leader)
+        historyCopy!.piecesExpected = pieces
+        send(.historyRequest(HistoryRequest(epoch: metadata.epoch, afterKey: historyCopy!.afterKey,
+                                            pieces: UInt32(pieces))), to: leader)
     }
+
+    /// Whether the node has work it does a piece per turn (a store copy to stream): the driver then steps it again
+    /// at once (`.turn`) instead of waiting for the next event or tick.
+    public var wantsAnotherTurn: Bool { historyStream != nil }
 
     private mutating func answerHistoryRequest(_ request: HistoryRequest) {
         guard role == .leader, request.epoch == metadata.epoch, historyComplete else { return }
+        // A new request replaces the stream: the follower asks again from where its copy stands.
+        historyStream = HistoryStream(epoch: request.epoch, afterKey: request.afterKey,
+                                      remaining: Int(min(max(request.pieces, 1), 64)))
+    }
+
+    /// Leader: one piece of the stream per turn, so reading the store never holds the loop for more than a piece.
+    private mutating func keepHistoryStream() {
+        guard var stream = historyStream else { return }
+        guard role == .leader, stream.epoch == metadata.epoch, historyComplete, stream.remaining > 0 else {
+            historyStream = nil
+            return
+        }
         do {
-            let (items, complete) = try history.items(after: request.afterKey, maxBytes: settings.historyPieceBytes)
-            send(.historyChunk(HistoryChunk(epoch: metadata.epoch, afterKey: request.afterKey, watermark: archivedSeq,
+            let (items, complete) = try history.items(after: stream.afterKey, maxBytes: settings.historyPieceBytes)
+            send(.historyChunk(HistoryChunk(epoch: metadata.epoch, afterKey: stream.afterKey, watermark: archivedSeq,
                                             complete: complete, items: items)), to: id.peer)
+            stream.remaining -= 1
+            if let last = items.lastKey { stream.afterKey = last }
+            historyStream = complete || stream.remaining == 0 ? nil : stream
         } catch {
+            historyStream = nil
             failStorage()
         }
     }
@@ -940,9 +968,10 @@ public struct LedgerNode {
               chunk.afterKey == copy.afterKey else { return }
         // The first piece says how far the copy reaches: everything the leader archived up to then.
         if copy.watermark == nil { copy.watermark = chunk.watermark }
-        if let last = chunk.items.last { copy.afterKey = last.key }
+        if let last = chunk.items.lastKey { copy.afterKey = last }
         copy.finished = chunk.complete
-        copy.requestOutstanding = false
+        copy.piecesExpected = chunk.complete ? 0 : max(0, copy.piecesExpected - 1)
+        copy.requestSentNanos = now.monotonicNanos // the resend timer measures silence
         copy.piecesInFlight += 1
         actions.append(.importHistory(HistoryImport(items: chunk.items, watermark: chunk.complete ? copy.watermark : nil)))
         historyCopy = copy // the next request goes out after the events (`keepHistoryCopy`)
@@ -1060,12 +1089,21 @@ struct HistoryCopy {
     var afterKey: [UInt8] = []
     /// The leader's watermark when the copy began (from the first piece).
     var watermark: Seq?
+    /// When the last request went out or the last piece came in.
     var requestSentNanos: UInt64 = 0
-    var requestOutstanding = false
+    /// Pieces of the last request still to come.
+    var piecesExpected = 0
     /// Pieces handed to the store and not yet reported stored.
     var piecesInFlight = 0
     /// The last piece arrived; its import (with the watermark) is being made durable.
     var finished = false
+}
+
+/// Leader: the pieces of its history store a follower asked for, still to send.
+struct HistoryStream {
+    var epoch: UInt64
+    var afterKey: [UInt8]
+    var remaining: Int
 }
 
 /// A checkpoint file on its way to the peer: sent and acknowledged byte counts (the size is learnt on first read).

@@ -9,15 +9,34 @@ import Storage
 /// and are never cut, so they need none; the floor is stored often (`CommitFloorFile`), which keeps the undoable
 /// tail short.
 public enum LedgerRecovery {
+    /// A ledger that archives (its settings say so, or its checkpoint did): the replay evicts, as it goes, what the
+    /// history store already holds (`watermark`) up to the commit floor, so that a restart's memory is bounded like
+    /// the running node's instead of holding every record since the checkpoint at once.
+    public struct Archive {
+        public var settings: LedgerSettings
+        public var store: any HistoryReading
+        public var watermark: Seq
+        /// Records replayed between evictions.
+        public var evictionIntervalRecords: Seq
+        public init(settings: LedgerSettings, store: any HistoryReading, watermark: Seq,
+                    evictionIntervalRecords: Seq = 4_096) {
+            self.settings = settings
+            self.store = store
+            self.watermark = watermark
+            self.evictionIntervalRecords = max(1, evictionIntervalRecords)
+        }
+    }
+
     /// The state after applying every record of `journal` after `checkpoint` (from scratch without one).
     /// `forgettingRequestIDs` is the simulator's injected bug, under which a journal may hold a request twice.
     public static func restore(checkpoint: Ledger? = nil, journal: any JournalReading, commitFloor: Seq,
-                               forgettingRequestIDs: Bool = false) -> Ledger {
+                               archive: Archive? = nil, forgettingRequestIDs: Bool = false) -> Ledger {
         var ledger = checkpoint ?? Ledger()
         let start = ledger.lastAppliedSeq
         invariant(start <= journal.lastSeq, "checkpoint at seq \(start) is beyond the journal's end \(journal.lastSeq)")
         ledger.forgetsRequestIDs = forgettingRequestIDs
-        if checkpoint == nil { ledger.reserveCapacity(records: Int(journal.lastSeq)) }
+        let archiving = archive.map { $0.settings.configureArchive(of: &ledger, reader: $0.store) } ?? false
+        if checkpoint == nil, !archiving { ledger.reserveCapacity(records: Int(journal.lastSeq)) }
         ledger.keepsUndo = commitFloor <= start
         var next = start + 1
         while next <= journal.lastSeq {
@@ -30,6 +49,11 @@ public enum LedgerRecovery {
                     fatalError("record \(record.seq) holds an undecodable entry: \(error)")
                 }
                 ledger.apply(entry, seq: record.seq)
+                // Only what is archived and at or below the commit floor: the node may still settle a checkpoint
+                // at the floor, rolling back the records after it, and those need their lines in memory.
+                if archiving, let archive, record.seq % archive.evictionIntervalRecords == 0 {
+                    ledger.evict(archivedThrough: min(archive.watermark, commitFloor, record.seq))
+                }
             }
             next = records.last!.seq + 1
         }

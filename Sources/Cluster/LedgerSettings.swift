@@ -1,3 +1,5 @@
+import BankCore
+
 /// Tunables of the replication protocol. Defaults suit loopback and a 2-core machine.
 public struct LedgerSettings: Hashable, Sendable {
     /// A peer that has acknowledged nothing for this long while commits wait on it is reported as stalled, so the
@@ -69,4 +71,18 @@ public struct LedgerSettings: Hashable, Sendable {
     public var injectedBugs: InjectedBugs = []
 
     public init() {}
+}
+
+extension LedgerSettings {
+    /// Turns the ledger's archive on as these settings say (or keeps a restored ledger's, which already evicted
+    /// items and must keep finding them), reading evicted items from `reader`. Returns whether it archives.
+    @discardableResult
+    public func configureArchive(of ledger: inout Ledger, reader: any HistoryReading) -> Bool {
+        guard archiveReceiptWindow != nil || ledger.archives else { return false }
+        let archiving = archiveReceiptWindow != nil
+        ledger.configureArchive(filterByteCount: idFilterByteCount, receiptWindow: archiveReceiptWindow ?? .max,
+                                lineWindow: archiving ? archiveLineWindow : .max, lineChunkShift: statementChunkShift,
+                                reader: reader)
+        return true
+    }
 }

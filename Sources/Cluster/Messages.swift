@@ -80,16 +80,19 @@ public struct CheckpointAck: Hashable, Sendable {
     }
 }
 
-/// Follower → leader: "send me your history store's items after this key" (empty: from the start). A follower
-/// whose state left out of memory items its own store lacks (it installed the leader's checkpoint) copies the
-/// leader's store, one chunk per request, before it may be promoted.
+/// Follower → leader: "send me `pieces` pieces of your history store's items after this key" (empty: from the
+/// start). A follower whose state left out of memory items its own store lacks (it installed the leader's
+/// checkpoint) copies the leader's store before it may be promoted; the leader streams the pieces one per turn of
+/// its loop, each `HistoryChunk` starting where the previous one ended.
 public struct HistoryRequest: Hashable, Sendable {
     public var epoch: UInt64
     public var afterKey: [UInt8]
+    public var pieces: UInt32
 
-    public init(epoch: UInt64, afterKey: [UInt8]) {
+    public init(epoch: UInt64, afterKey: [UInt8], pieces: UInt32 = 1) {
         self.epoch = epoch
         self.afterKey = afterKey
+        self.pieces = pieces
     }
 }
 
@@ -101,9 +104,9 @@ public struct HistoryChunk: Hashable, Sendable {
     public var afterKey: [UInt8]
     public var watermark: Seq
     public var complete: Bool
-    public var items: [HistoryItem]
+    public var items: PackedHistoryItems
 
-    public init(epoch: UInt64, afterKey: [UInt8], watermark: Seq, complete: Bool, items: [HistoryItem]) {
+    public init(epoch: UInt64, afterKey: [UInt8], watermark: Seq, complete: Bool, items: PackedHistoryItems) {
         self.epoch = epoch
         self.afterKey = afterKey
         self.watermark = watermark

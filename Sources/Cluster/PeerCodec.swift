@@ -123,6 +123,7 @@ public enum PeerCodec {
             writer.write(request.epoch)
             writer.write(UInt32(request.afterKey.count))
             writer.write(bytes: request.afterKey)
+            writer.write(request.pieces)
         case let .historyChunk(chunk):
             writer.write(Tag.historyChunk.rawValue)
             writer.write(chunk.epoch)
@@ -131,12 +132,8 @@ public enum PeerCodec {
             writer.write(chunk.watermark)
             writer.write(UInt8(chunk.complete ? 1 : 0))
             writer.write(UInt32(chunk.items.count))
-            for item in chunk.items {
-                writer.write(UInt32(item.key.count))
-                writer.write(bytes: item.key)
-                writer.write(UInt32(item.value.count))
-                writer.write(bytes: item.value)
-            }
+            // The packed items are already laid out as the wire wants them: (u32 length, key, u32 length, value)*.
+            writer.write(bytes: chunk.items.bytes)
         }
     }
 
@@ -232,7 +229,8 @@ public enum PeerCodec {
                                                 receivedBytes: try reader.readU64()))
         case .historyRequest:
             let epoch = try reader.readU64()
-            return .historyRequest(HistoryRequest(epoch: epoch, afterKey: try readSizedBytes(&reader)))
+            let afterKey = try readSizedBytes(&reader)
+            return .historyRequest(HistoryRequest(epoch: epoch, afterKey: afterKey, pieces: try reader.readU32()))
         case .historyChunk:
             let epoch = try reader.readU64()
             let afterKey = try readSizedBytes(&reader)
@@ -240,11 +238,20 @@ public enum PeerCodec {
             let complete = try reader.readU8() != 0
             let count = try reader.readU32()
             guard Int(count) <= reader.remaining / 8 else { throw DecodingError.malformed("too many history items") }
-            var items: [HistoryItem] = []
-            items.reserveCapacity(Int(count))
+            // Find where the items end (a bundle may hold more messages), then take them in one copy.
+            var walker = reader
             for _ in 0..<count {
-                let key = try readSizedBytes(&reader)
-                items.append(HistoryItem(key: key, value: try readSizedBytes(&reader)))
+                for _ in 0..<2 {
+                    let length = try walker.readU32()
+                    guard Int(length) <= walker.remaining else {
+                        throw DecodingError.malformed("a history item beyond the message's end")
+                    }
+                    _ = try walker.readSlice(count: Int(length))
+                }
+            }
+            let bytes = try reader.readBytes(count: walker.offset - reader.offset)
+            guard let items = PackedHistoryItems(validating: bytes, count: Int(count)) else {
+                throw DecodingError.malformed("history items that do not add up")
             }
             return .historyChunk(HistoryChunk(epoch: epoch, afterKey: afterKey, watermark: watermark,
                                               complete: complete, items: items))

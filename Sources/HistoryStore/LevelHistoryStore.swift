@@ -115,22 +115,18 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
     }
 
     /// Stores items copied from the leader's store; with `watermark` (the copy is complete), durably and with it.
-    public func importItems(_ items: [HistoryItem], watermark: Seq?) throws(HistoryStoreError) {
-        for item in items where !ArchiveCodec.isItemKey(item.key) {
-            throw HistoryStoreError("refusing to import an item with key \(item.key.prefix(8)): not a history item", nil)
+    public func importItems(_ items: PackedHistoryItems, watermark: Seq?) throws(HistoryStoreError) {
+        var foreign: [UInt8]?
+        items.forEach { key, _ in
+            if foreign == nil, !ArchiveCodec.isItemKey(key) { foreign = Array(key.prefix(8)) }
         }
-        try put(items, watermark: watermark)
-    }
-
-    private func put(_ items: [HistoryItem], watermark newWatermark: Seq?) throws(HistoryStoreError) {
+        if let foreign {
+            throw HistoryStoreError("refusing to import an item with key \(foreign): not a history item", nil)
+        }
         let writeBatch = leveldb_writebatch_create()!
         defer { leveldb_writebatch_destroy(writeBatch) }
-        for item in items {
-            item.key.withUnsafeBufferPointer { k in
-                item.value.withUnsafeBufferPointer { v in Self.put(k, v, into: writeBatch) }
-            }
-        }
-        try commit(writeBatch, watermark: newWatermark)
+        items.forEach { key, value in Self.put(key, value, into: writeBatch) }
+        try commit(writeBatch, watermark: watermark)
     }
 
     /// Writes a batch, with the watermark when given (then synced).
@@ -187,20 +183,52 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
 
     /// The items from the first key at or after `from`, in key order, while `take` says so.
     private func scan(from: [UInt8], while take: (HistoryItem) -> Bool) throws(HistoryReadError) -> [HistoryItem] {
+        var items: [HistoryItem] = []
+        try iterate(from: from) { key, value in
+            let item = HistoryItem(key: Array(key), value: Array(value()))
+            guard take(item) else { return false }
+            items.append(item)
+            return true
+        }
+        return items
+    }
+
+    public func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError)
+        -> (items: PackedHistoryItems, complete: Bool) {
+        var items = PackedHistoryItems()
+        var more = false
+        try iterate(from: afterKey) { key, value in
+            guard ArchiveCodec.isItemKey(key), !key.elementsEqual(afterKey) else { return true }
+            guard items.byteCount < max(1, maxBytes) else {
+                more = true
+                return false
+            }
+            items.append(key: key, value: value())
+            return true
+        }
+        return (items, !more)
+    }
+
+    /// Walks the store in key order from the first key at or after `from` while `body` says so; `body` gets each
+    /// key and a way to its value, both valid only during the call.
+    private func iterate(from: [UInt8], _ body: (UnsafeBufferPointer<UInt8>, () -> UnsafeBufferPointer<UInt8>) -> Bool)
+        throws(HistoryReadError) {
         let iterator = leveldb_create_iterator(database, readOptions)!
         defer { leveldb_iter_destroy(iterator) }
         from.withUnsafeBufferPointer { k in
             k.withMemoryRebound(to: CChar.self) { leveldb_iter_seek(iterator, $0.baseAddress, k.count) }
         }
-        var items: [HistoryItem] = []
+        func bytes(_ start: UnsafePointer<CChar>, _ count: Int) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(start: UnsafeRawPointer(start).assumingMemoryBound(to: UInt8.self), count: count)
+        }
         while leveldb_iter_valid(iterator) != 0 {
             var keyLength = 0
-            var valueLength = 0
-            let key = Array(UnsafeRawBufferPointer(start: leveldb_iter_key(iterator, &keyLength)!, count: keyLength))
-            let value = Array(UnsafeRawBufferPointer(start: leveldb_iter_value(iterator, &valueLength)!, count: valueLength))
-            let item = HistoryItem(key: key, value: value)
-            guard take(item) else { break }
-            items.append(item)
+            let key = bytes(leveldb_iter_key(iterator, &keyLength)!, keyLength)
+            let goOn = body(key) {
+                var valueLength = 0
+                return bytes(leveldb_iter_value(iterator, &valueLength)!, valueLength)
+            }
+            guard goOn else { break }
             leveldb_iter_next(iterator)
         }
         var error: UnsafeMutablePointer<CChar>?
@@ -210,22 +238,6 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
             leveldb_free(error)
             throw HistoryReadError(reason: reason)
         }
-        return items
-    }
-
-    public func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError)
-        -> (items: [HistoryItem], complete: Bool) {
-        var bytes = 0
-        var more = false
-        let items = try scan(from: afterKey) { item in
-            guard bytes < max(1, maxBytes) else {
-                more = true
-                return false
-            }
-            if item.key != afterKey, ArchiveCodec.isItemKey(item.key) { bytes += item.key.count + item.value.count }
-            return true
-        }
-        return (items.filter { $0.key != afterKey && ArchiveCodec.isItemKey($0.key) }, !more)
     }
 
     private func get(_ key: [UInt8]) throws(HistoryReadError) -> [UInt8]? {

@@ -98,7 +98,7 @@ final class CheckpointWorker: @unchecked Sendable {
             while !life.stopping && pendingImage == nil && pendingFloor == nil && pendingInstall == nil { condition.wait() }
             if life.stopping { break }
             let floor = pendingFloor
-            let image = pendingImage
+            var image = pendingImage
             let installPosition = pendingInstall
             pendingFloor = nil
             pendingImage = nil
@@ -113,7 +113,12 @@ final class CheckpointWorker: @unchecked Sendable {
                 }
             }
             if let installPosition { outcomes.append(install(installPosition)) }
-            if let image { outcomes.append(write(image)) }
+            if let written = image {
+                outcomes.append(write(written))
+                // The image was a copy of the ledger: the parts only it still held are freed here.
+                image = nil
+            }
+            if outcomes.contains(where: Self.freedState) { HeapReturn.trim() }
             condition.lock()
             for outcome in outcomes { life.post(outcome) }
             condition.unlock()
@@ -124,6 +129,15 @@ final class CheckpointWorker: @unchecked Sendable {
         condition.unlock()
         wakeup.close()
         life.finish()
+    }
+
+    /// Whether the job let go of a copy of the ledger's state (a written checkpoint's image, or the state a
+    /// follower replaced with an installed one), so that trimming the heap returns something.
+    private static func freedState(_ outcome: Outcome) -> Bool {
+        switch outcome {
+        case .written, .writeFailed, .installed: return true
+        case .installFailed, .storageFailed: return false
+        }
     }
 
     /// Verifies and loads the staged checkpoint, then makes it the newest checkpoint and the commit floor.

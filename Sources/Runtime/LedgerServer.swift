@@ -35,6 +35,7 @@ public final class LedgerServer {
     private static let diskProbeByteCount = 1 << 20
 
     public init(id: NodeID, file: ClusterFile, logger: Logger) throws {
+        HeapReturn.configure()
         self.id = id
         self.file = file
         self.logger = logger
@@ -87,7 +88,8 @@ public final class LedgerServer {
         var lastProbeNanos = SystemClock.now().monotonicNanos
         var events: [LedgerEvent] = []
         while !stop.isRaised {
-            _ = try poller.poll(timeoutMilliseconds: 10)
+            // Work the node does a piece per turn (a store copy it streams) goes on at once.
+            _ = try poller.poll(timeoutMilliseconds: node.wantsAnotherTurn ? 0 : 10)
             let now = SystemClock.now()
             events.removeAll(keepingCapacity: true)
             links.drain(limit: 1024) { sender, message in events.append(.received(from: sender, message)) }
@@ -127,7 +129,8 @@ public final class LedgerServer {
         var controlEvents: [LedgerEvent] = []
         var lastTickNanos: UInt64 = 0
         while !stop.isRaised {
-            _ = try poller.poll(timeoutMilliseconds: 10)
+            // Work the node does a piece per turn (a store copy it streams) goes on at once.
+            _ = try poller.poll(timeoutMilliseconds: node.wantsAnotherTurn ? 0 : 10)
             let now = SystemClock.now()
             events.removeAll(keepingCapacity: true)
             controlEvents.removeAll(keepingCapacity: true)
@@ -166,6 +169,7 @@ public final class LedgerServer {
                                      archive: archive)
                 links.flush()
             }
+            if events.isEmpty && node.wantsAnotherTurn { events.append(.turn) }
             if events.isEmpty && !wrote { continue }
             // Replication goes out before the sync is asked for, so the follower's sync overlaps ours.
             if !events.isEmpty {

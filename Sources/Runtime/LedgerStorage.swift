@@ -25,7 +25,16 @@ struct LedgerStorage {
                                            logger: { logger.warning("\(id): \($0)") })
         let commitFloor = try reconcile(journal: journal, with: newest?.position, directory: directory, id: id,
                                         logger: logger)
-        let ledger = LedgerRecovery.restore(checkpoint: checkpoint, journal: journal, commitFloor: commitFloor)
+        let history: LevelHistoryStore
+        do {
+            history = try LevelHistoryStore(directory: historyDirectory(in: directory))
+        } catch {
+            journal.close()
+            throw StorageError.invalidContent(path: historyDirectory(in: directory), reason: error.description)
+        }
+        let ledger = LedgerRecovery.restore(checkpoint: checkpoint, journal: journal, commitFloor: commitFloor,
+                                            archive: .init(settings: file.ledgerSettings, store: history,
+                                                           watermark: history.watermark))
         let metadata: NodeMetadata
         if let stored = try MetadataFile.load(directory: directory) {
             metadata = stored
@@ -37,13 +46,6 @@ struct LedgerStorage {
         let elapsedMillis = (SystemClock.now().monotonicNanos - started.monotonicNanos) / 1_000_000
         let checkpointSeq = checkpoint?.lastAppliedSeq ?? 0
         logger.info("\(id): journal holds \(journal.lastSeq) records (epoch \(journal.lastEpoch)); state restored in \(elapsedMillis) ms (checkpoint at seq \(checkpointSeq), \(journal.lastSeq - checkpointSeq) records replayed, commit floor \(commitFloor)); data id \(String(metadata.dataID, radix: 16)), epoch \(metadata.epoch)")
-        let history: LevelHistoryStore
-        do {
-            history = try LevelHistoryStore(directory: historyDirectory(in: directory))
-        } catch {
-            journal.close()
-            throw StorageError.invalidContent(path: historyDirectory(in: directory), reason: error.description)
-        }
         if ledger.archives || file.archiveReceiptWindow != nil {
             logger.info("\(id): the history store holds everything archived up to seq \(history.watermark); memory lacks what was archived up to seq \(ledger.evictedThrough)")
         }

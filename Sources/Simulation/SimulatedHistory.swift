@@ -34,7 +34,7 @@ final class SimulatedHistoryStore: HistoryReading, @unchecked Sendable {
     }
 
     func importItems(_ imported: HistoryImport) {
-        for item in imported.items { items[item.key] = item.value }
+        imported.items.forEach { key, value in items[Array(key)] = Array(value) }
         if let seq = imported.watermark { watermark = max(watermark, seq) }
     }
 
@@ -64,17 +64,15 @@ final class SimulatedHistoryStore: HistoryReading, @unchecked Sendable {
         }
     }
 
-    func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError) -> (items: [HistoryItem], complete: Bool) {
+    func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError) -> (items: PackedHistoryItems, complete: Bool) {
         let sorted = sortedKeys
         var start = Self.lowerBound(afterKey, in: sorted)
         if start < sorted.count, sorted[start] == afterKey { start += 1 }
         let keys = sorted[start...]
-        var out: [HistoryItem] = []
-        var bytes = 0
+        var out = PackedHistoryItems()
         for key in keys {
-            if bytes >= max(1, maxBytes) { return (out, false) }
-            out.append(HistoryItem(key: key, value: items[key]!))
-            bytes += key.count + items[key]!.count
+            if out.byteCount >= max(1, maxBytes) { return (out, false) }
+            key.withUnsafeBufferPointer { k in items[key]!.withUnsafeBufferPointer { v in out.append(key: k, value: v) } }
         }
         return (out, true)
     }

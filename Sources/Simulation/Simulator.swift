@@ -30,6 +30,8 @@ public final class Simulator {
         case deliver(from: Endpoint, to: Endpoint, incarnation: Int, Payload)
         case tick(NodeID, incarnation: Int)
         case syncDone(NodeID, incarnation: Int)
+        /// The node asked for another turn (`wantsAnotherTurn`): it goes on with work it does a piece at a time.
+        case turn(NodeID, incarnation: Int)
         /// The process is free again: handle what queued while it was busy.
         case process(NodeID, incarnation: Int)
         /// A checkpoint write the node asked for ends (it is lost if the node crashed meanwhile).
@@ -68,6 +70,7 @@ public final class Simulator {
         var paused = false
         var incarnation = 0
         var syncInFlight = false
+        var turnScheduled = false
         var held: [Event] = []
         var highestEpoch: UInt64 = 0
         /// Oldest first; the newest `CheckpointFile.retainedCount` are kept.
@@ -235,6 +238,11 @@ public final class Simulator {
                 stepLedger(id, .tick)
                 schedule(Self.tickNanos, .tick(id, incarnation: incarnation))
             }
+        case let .turn(id, incarnation):
+            guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
+            ledgers[id]!.turnScheduled = false
+            if host.paused { ledgers[id]!.held.append(event); return }
+            stepLedger(id, .turn)
         case let .syncDone(id, incarnation):
             guard let host = ledgers[id], host.incarnation == incarnation, host.node != nil else { return }
             if host.paused { ledgers[id]!.held.append(event); return }
@@ -380,6 +388,10 @@ public final class Simulator {
         let node = ledgers[id]!.node!
         node.ledger.checkInvariants()
         checkArchive(id)
+        if node.wantsAnotherTurn, !ledgers[id]!.turnScheduled {
+            ledgers[id]!.turnScheduled = true
+            schedule(random.between(20_000, 200_000), .turn(id, incarnation: ledgers[id]!.incarnation))
+        }
         if !wasLeader, node.role == .leader { checkLeaderHoldsAcknowledged(id) }
     }
 
@@ -444,6 +456,7 @@ public final class Simulator {
     func startLedger(_ id: NodeID) {
         let host = ledgers[id]!
         host.incarnation += 1
+        host.turnScheduled = false
         host.paused = false
         host.held = []
         host.syncInFlight = false
@@ -452,6 +465,9 @@ public final class Simulator {
         let checkpoint = restartFromNewestCheckpoint(id)
         let floor = min(max(host.commitFloor, checkpoint?.lastAppliedSeq ?? 0), host.journal.lastSeq)
         let ledger = LedgerRecovery.restore(checkpoint: checkpoint, journal: host.journal, commitFloor: floor,
+                                            archive: .init(settings: ledgerSettings, store: host.history,
+                                                           watermark: host.history.watermark,
+                                                           evictionIntervalRecords: random.between(1, 8)),
                                             forgettingRequestIDs: forgetting)
         if checkpoint != nil {
             stats.checkpointRestores += 1
@@ -488,6 +504,7 @@ public final class Simulator {
             ledgers[id]!.node = nil
             ledgers[id]!.staged = []
             ledgers[id]!.incarnation += 1
+            ledgers[id]!.turnScheduled = false
             ledgers[id]!.paused = false
             ledgers[id]!.held = []
             inboxes[id] = Inbox()

@@ -56,6 +56,7 @@ struct TraceBuffer {
         case let .received(from, message): return "\(from): \(describe(message))"
         case let .persisted(through): return "persisted through \(through)"
         case .tick: return "tick"
+        case .turn: return "turn"
         case let .checkpointWritten(seq): return "checkpoint at \(seq) written"
         case let .checkpointFailed(seq): return "checkpoint at \(seq) failed"
         case let .checkpointInstalled(image): return "checkpoint at \(image.position.seq) installed"
@@ -86,7 +87,7 @@ struct TraceBuffer {
         case let .checkpointAck(ack):
             return "checkpoint ack e\(ack.epoch) at \(ack.seq) received \(ack.receivedBytes)"
         case let .historyRequest(request):
-            return "history request e\(request.epoch) after \(String(decoding: request.afterKey, as: UTF8.self))"
+            return "history request e\(request.epoch) for \(request.pieces) after \(String(decoding: request.afterKey, as: UTF8.self))"
         case let .historyChunk(chunk):
             return "history e\(chunk.epoch) after \(String(decoding: chunk.afterKey, as: UTF8.self)): \(chunk.items.count) items"
                 + " watermark \(chunk.watermark)" + (chunk.complete ? " complete" : "")

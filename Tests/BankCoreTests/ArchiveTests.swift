@@ -36,9 +36,9 @@ final class MemoryHistory: HistoryReading, @unchecked Sendable {
         }
     }
 
-    func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError) -> (items: [HistoryItem], complete: Bool) {
+    func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError) -> (items: PackedHistoryItems, complete: Bool) {
         let keys = items.keys.filter { afterKey.lexicographicallyPrecedes($0) }.sorted { $0.lexicographicallyPrecedes($1) }
-        return (keys.map { HistoryItem(key: $0, value: items[$0]!) }, true)
+        return (PackedHistoryItems(keys.map { HistoryItem(key: $0, value: items[$0]!) }), true)
     }
 }
 
@@ -334,5 +334,34 @@ final class MemoryHistory: HistoryReading, @unchecked Sendable {
         let restored = try bytes.withUnsafeBytes { try Ledger(checkpoint: $0) }
         #expect(restored.idFilter == spread, "a filter of the first layout loads as it was")
         #expect((0..<100).allSatisfy { restored.idFilter!.mayContain(.request, "id-\($0)") })
+    }
+
+    @Test func packedItemsHoldWhatWasPutInAndRefuseBytesThatDoNotAddUp() {
+        let items = [HistoryItem(key: Array("ra".utf8), value: [1, 2, 3]), HistoryItem(key: Array("hb".utf8), value: []),
+                     HistoryItem(key: Array("l12345678".utf8), value: Array(repeating: 7, count: 300))]
+        let packed = PackedHistoryItems(items)
+        #expect(packed.items == items && packed.count == 3 && packed.lastKey == Array("l12345678".utf8))
+        #expect(PackedHistoryItems(validating: packed.bytes, count: 3) == packed)
+        #expect(PackedHistoryItems(validating: packed.bytes, count: 2) == nil, "fewer items than the bytes hold")
+        #expect(PackedHistoryItems(validating: packed.bytes, count: 4) == nil, "more items than the bytes hold")
+        #expect(PackedHistoryItems(validating: packed.bytes + [0], count: 3) == nil, "trailing bytes")
+        for length in 0..<packed.bytes.count {
+            #expect(PackedHistoryItems(validating: Array(packed.bytes.prefix(length)), count: 3) == nil)
+        }
+        #expect(PackedHistoryItems().lastKey == nil && PackedHistoryItems(validating: [], count: 0)?.isEmpty == true)
+    }
+
+    @Test func aBusyAccountsLinesOfOneBatchGoInGroupsOfBoundedSize() throws {
+        var bank = TestBank()
+        bank.ledger.configureArchive(filterByteCount: 1 << 12, receiptWindow: 0, reader: NoHistory())
+        bank.open("alice", funded: 1)
+        for index in 0..<300 { try bank.must(.deposit(acct("alice"), amountMinor: 1), id: "d-\(index)") }
+        let batch = bank.ledger.archiveBatch(after: 0, through: bank.ledger.lastAppliedSeq, maxItems: 1_000)
+        let groups = try ArchiveCodec.items(for: batch).filter { ArchiveCodec.lineKey($0.key) != nil }
+            .map { try ArchiveCodec.decodeLines($0.value, key: $0.key) }
+            .sorted { $0[0].number < $1[0].number }
+        #expect(groups.allSatisfy { $0.count <= ArchiveCodec.maxLinesPerGroup })
+        #expect(groups.count == (batch.lines.count + ArchiveCodec.maxLinesPerGroup - 1) / ArchiveCodec.maxLinesPerGroup)
+        #expect(groups.flatMap { $0 } == batch.lines, "every line once, in number order")
     }
 }

@@ -196,6 +196,23 @@ import Testing
         #expect(node.commitSeq == 7, "what was committed before the restart stays committed")
     }
 
+    @Test func anArchivingReplayEvictsWhatTheStoreHoldsUpToTheCommitFloor() {
+        let journal = Self.journal(records: 40)
+        let full = LedgerRecovery.restore(journal: journal, commitFloor: 40)
+        var settings = LedgerSettings()
+        settings.archiveReceiptWindow = 0
+        settings.idFilterByteCount = 1 << 12
+        for (watermark, floor, evicted) in [(30, 20, 20), (30, 35, 30), (0, 40, 0)] as [(Seq, Seq, Seq)] {
+            let restored = LedgerRecovery.restore(
+                journal: journal, commitFloor: floor,
+                archive: .init(settings: settings, store: NoHistory(), watermark: watermark, evictionIntervalRecords: 1))
+            #expect(restored.archives && restored.evictedThrough == evicted, "store at \(watermark), floor \(floor)")
+            #expect(restored.receiptsInMemory == 40 - Int(evicted))
+            #expect(restored.undoableEntryCount == 40 - Int(floor), "records after the floor keep their undo logs")
+            #expect(restored.hasSameState(as: full))
+        }
+    }
+
     @Test func restoringFromACheckpointEqualsReplayingTheWholeJournal() throws {
         let journal = Self.journal(records: 12)
         let full = LedgerRecovery.restore(journal: journal, commitFloor: 12)

@@ -22,7 +22,7 @@ import Testing
             .appendAck(AppendAck(epoch: 3, success: true, matchSeq: 7, lastSeq: 7)),
             .checkpointChunk(CheckpointChunk(epoch: 3, position: position, totalBytes: 10, offset: 4, bytes: [9, 9])),
             .checkpointAck(CheckpointAck(epoch: 3, seq: 7, receivedBytes: 6)),
-            .historyRequest(HistoryRequest(epoch: 3, afterKey: Array("rabc".utf8))),
+            .historyRequest(HistoryRequest(epoch: 3, afterKey: Array("rabc".utf8), pieces: 4)),
             .historyRequest(HistoryRequest(epoch: 3, afterKey: [])),
             .historyChunk(HistoryChunk(epoch: 3, afterKey: [], watermark: 42, complete: false, items: [
                 HistoryItem(key: Array("ra".utf8), value: [1]), HistoryItem(key: Array("hb".utf8), value: []),

@@ -61,10 +61,10 @@ import Testing
         while true {
             let (items, complete) = try store.items(after: after, maxBytes: 2_000)
             pieces += 1
-            seen += items.map(\.key)
+            seen += items.items.map(\.key)
             try target.importItems(items, watermark: complete ? store.watermark : nil)
             if complete { break }
-            after = items.last!.key
+            after = items.lastKey!
         }
         #expect(pieces > 5, "read in pieces")
         #expect(seen == seen.sorted { $0.lexicographicallyPrecedes($1) } && Set(seen).count == seen.count)
@@ -78,7 +78,8 @@ import Testing
         let store = try LevelHistoryStore(directory: directory.path)
         defer { store.close() }
         #expect(throws: HistoryStoreError.self) {
-            try store.importItems([HistoryItem(key: Array("w".utf8), value: [0, 0, 0, 0, 0, 0, 0, 1])], watermark: nil)
+            try store.importItems([HistoryItem(key: Array("w".utf8), value: [0, 0, 0, 0, 0, 0, 0, 1])] as PackedHistoryItems,
+                                  watermark: nil)
         }
         #expect(store.watermark == 0)
     }
@@ -122,9 +123,8 @@ import Testing
                          kind: .deposit)
         }
         for range in [0..<4, 4..<10, 2..<7, 7..<15, 15..<16] as [Range<UInt32>] {
-            try store.importItems(ArchiveCodec.items(for: ArchiveBatch(afterSeq: 0, throughSeq: 0, receipts: [],
-                                                                       closedHolds: [], lines: range.map(line))),
-                                  watermark: nil)
+            let batch = ArchiveBatch(afterSeq: 0, throughSeq: 0, receipts: [], closedHolds: [], lines: range.map(line))
+            try store.importItems(PackedHistoryItems(ArchiveCodec.items(for: batch)), watermark: nil)
         }
         #expect(try store.lines(of: 3, below: 16, limit: 100).map(\.number) == Array((0..<16).reversed()))
         #expect(try store.lines(of: 3, below: 9, limit: 3).map(\.number) == [8, 7, 6])
