@@ -16,10 +16,10 @@ public enum LedgerRecovery {
         public var settings: LedgerSettings
         public var store: any HistoryReading
         public var watermark: Seq
-        /// Records replayed between evictions.
+        /// Records replayed between evictions (a record may hold a batch of a thousand transfers).
         public var evictionIntervalRecords: Seq
         public init(settings: LedgerSettings, store: any HistoryReading, watermark: Seq,
-                    evictionIntervalRecords: Seq = 4_096) {
+                    evictionIntervalRecords: Seq = 16) {
             self.settings = settings
             self.store = store
             self.watermark = watermark

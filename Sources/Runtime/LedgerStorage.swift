@@ -35,6 +35,7 @@ struct LedgerStorage {
         let ledger = LedgerRecovery.restore(checkpoint: checkpoint, journal: journal, commitFloor: commitFloor,
                                             archive: .init(settings: file.ledgerSettings, store: history,
                                                            watermark: history.watermark))
+        HeapReturn.trim() // what the replay evicted
         let metadata: NodeMetadata
         if let stored = try MetadataFile.load(directory: directory) {
             metadata = stored
