@@ -68,7 +68,7 @@ public struct PackedHistoryItems: Hashable, Sendable, ExpressibleByArrayLiteral 
         var lastStart = 0
         func length(at offset: Int) -> Int? {
             guard offset + 4 <= bytes.count else { return nil }
-            return Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24
+            return bytes.withUnsafeBufferPointer { Self.length(in: $0, at: offset) }
         }
         for _ in 0..<max(0, count) {
             lastStart = offset
@@ -121,9 +121,13 @@ public struct PackedHistoryItems: Hashable, Sendable, ExpressibleByArrayLiteral 
         return bytes.withUnsafeBufferPointer { Array(Self.field(in: $0, at: lastStart)) }
     }
 
+    /// The little-endian u32 length at `offset` (four bytes must be there).
+    private static func length(in buffer: UnsafeBufferPointer<UInt8>, at offset: Int) -> Int {
+        Int(buffer[offset]) | Int(buffer[offset + 1]) << 8 | Int(buffer[offset + 2]) << 16 | Int(buffer[offset + 3]) << 24
+    }
+
     private static func field(in buffer: UnsafeBufferPointer<UInt8>, at offset: Int) -> UnsafeBufferPointer<UInt8> {
-        let length = Int(buffer[offset]) | Int(buffer[offset + 1]) << 8 | Int(buffer[offset + 2]) << 16
-            | Int(buffer[offset + 3]) << 24
+        let length = length(in: buffer, at: offset)
         return UnsafeBufferPointer(rebasing: buffer[(offset + 4)..<(offset + 4 + length)])
     }
 
@@ -241,9 +245,9 @@ struct ArchiveState: Sendable {
     /// A receipt in memory, with its figures: `archiveBatch` reads receipts in seq order from here instead of
     /// looking each up in the receipt table (three cache misses apiece, the batch's largest cost).
     struct ReceiptStamp: Sendable {
-        var seq: Seq
         var id: RequestID
         var stored: StoredReceipt
+        var seq: Seq { stored.seq }
     }
 
     var filter: IDFilter
@@ -304,7 +308,7 @@ extension Ledger {
         guard archive != nil else { return }
         var stamps: [ArchiveState.ReceiptStamp] = []
         stamps.reserveCapacity(receipts.count)
-        receipts.forEach { id, stored in stamps.append(.init(seq: stored.seq, id: id, stored: stored)) }
+        receipts.forEach { id, stored in stamps.append(.init(id: id, stored: stored)) }
         stamps.sort { $0.seq < $1.seq }
         archive!.receiptOrder = Deque(stamps)
         // A hold closed before holds recorded when (a version-1 checkpoint) counts as closed now: it leaves memory
@@ -432,7 +436,7 @@ extension Ledger {
     // These run for every mutation: optional chaining changes the archive state in place.
     mutating func noteStored(_ id: RequestID, _ stored: StoredReceipt) {
         archive?.filter.insert(.request, id.rawValue)
-        archive?.receiptOrder.append(.init(seq: stored.seq, id: id, stored: stored))
+        archive?.receiptOrder.append(.init(id: id, stored: stored))
     }
 
     mutating func noteNewHold(_ id: HoldID) {
