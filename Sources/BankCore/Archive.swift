@@ -301,6 +301,11 @@ extension Ledger {
         archive!.receiptWindow = receiptWindow
         archive!.lineWindow = lineWindow
         archive!.reader = reader
+        if !receipts.isGenerational {
+            // Generations of an eighth of the window: memory holds at most that much beyond it.
+            let capacity = min(max(receiptWindow / 8, 1), ReceiptTable.largestGeneration)
+            receipts.useGenerations(capacity: capacity, order: archive!.receiptOrder.lazy.map { ($0.id, $0.stored) })
+        }
     }
 
     /// The archive's seq-ordered lists, from what memory holds (after loading a checkpoint, or when turned on).
@@ -377,13 +382,26 @@ extension Ledger {
         var newestEvicted: Seq = 0
         var budget = limit
         defer { archive!.evictedThrough = max(archive!.evictedThrough, newestEvicted) }
-        while archive!.receiptOrder.count > archive!.receiptWindow, let first = archive!.receiptOrder.first,
-              first.seq <= seq {
-            guard budget > 0 else { return false }
-            receipts[first.id] = nil
-            archive!.receiptOrder.removeFirst()
-            newestEvicted = max(newestEvicted, first.seq)
-            budget -= 1
+        if receipts.isGenerational {
+            // A generation leaves whole, once the store holds all of it and the window is kept without it.
+            while let oldest = receipts.oldestGenerationCount,
+                  archive!.receiptOrder.count - oldest >= archive!.receiptWindow,
+                  oldest == 0 || archive!.receiptOrder[oldest - 1].seq <= seq {
+                guard budget > 0 else { return false }
+                if oldest > 0 { newestEvicted = max(newestEvicted, archive!.receiptOrder[oldest - 1].seq) }
+                receipts.dropOldestGeneration()
+                archive!.receiptOrder.removeFirst(oldest)
+                budget -= max(oldest, 1)
+            }
+        } else {
+            while archive!.receiptOrder.count > archive!.receiptWindow, let first = archive!.receiptOrder.first,
+                  first.seq <= seq {
+                guard budget > 0 else { return false }
+                receipts[first.id] = nil
+                archive!.receiptOrder.removeFirst()
+                newestEvicted = max(newestEvicted, first.seq)
+                budget -= 1
+            }
         }
         // A capture's or release's receipt names its hold's account through the hold: the hold stays while a
         // receipt of its closing seq is in memory.
@@ -411,10 +429,17 @@ extension Ledger {
 
     // MARK: - Used by the rules
 
-    /// A request id not in memory: archived (a replay or a conflict), or new. Reads the store only for a "maybe".
-    func archivedReceipt(for id: RequestID) throws(LedgerError) -> ArchivedReceipt? {
+    /// Whether a receipt of `id` may exist, in memory or in the store: false only when the id filter has never seen
+    /// it (without an archive there is no filter, and every id may be known).
+    func mayHaveStored(_ id: RequestID) -> Bool {
         // Borrowed, not bound: a copy of the archive state on every new request cost a retain of each of its parts.
-        guard consultsHistory, archive?.filter.mayContain(.request, id.rawValue) == true else { return nil }
+        archive?.filter.mayContain(.request, id.rawValue) ?? true
+    }
+
+    /// A request id not in memory that the filter may have seen (`mayHaveStored`): archived (a replay or a
+    /// conflict), or new. Reads the store on the leader only.
+    func archivedReceipt(for id: RequestID) throws(LedgerError) -> ArchivedReceipt? {
+        guard consultsHistory, archives else { return nil }
         do {
             return try archive!.reader.receipt(for: id)
         } catch {

@@ -158,14 +158,17 @@ public struct Ledger: Sendable {
     private mutating func perform(_ mutation: Mutation, seq: Seq, timeMillis: Int64,
                                   _ undo: inout UndoLog?) -> Result<Receipt, LedgerError> {
         let requestID = mutation.requestID
-        if !forgetsRequestIDs, let stored = receipts[requestID] {
+        // With an archive, the id filter holds every id ever stored: one it has never seen is new, and neither the
+        // receipt table nor the store is asked (the table's lookup was the largest cost of a new request).
+        let mayBeKnown = !forgetsRequestIDs && mayHaveStored(requestID)
+        if mayBeKnown, let stored = receipts[requestID] {
             guard stored.operation == mutation.operation else { return .failure(.idempotencyConflict(requestID)) }
             var receipt = expand(stored, requestID: requestID)
             receipt.replayed = true
             return .success(receipt)
         }
         do throws(LedgerError) {
-            if !forgetsRequestIDs, let archived = try archivedReceipt(for: requestID) {
+            if mayBeKnown, let archived = try archivedReceipt(for: requestID) {
                 guard archived.operation == mutation.operation else { throw .idempotencyConflict(requestID) }
                 var receipt = archived.receipt
                 receipt.replayed = true
@@ -177,8 +180,12 @@ public struct Ledger: Sendable {
             let previous = forgetsRequestIDs ? receipts[requestID] : nil
             undo?.record(.receipt(requestID, previous))
             let stored = StoredReceipt(operation: mutation.operation, receipt: receipt)
-            receipts[requestID] = stored
-            if previous == nil { noteStored(requestID, stored) }
+            if previous == nil {
+                receipts.insertNew(requestID, stored)
+                noteStored(requestID, stored)
+            } else {
+                receipts[requestID] = stored
+            }
             assert(expand(receipts[requestID]!, requestID: requestID) == receipt, "a stored receipt lost information")
             return .success(receipt)
         } catch {

@@ -58,6 +58,12 @@ extension Ledger {
         }
         invariant(settlementSlots.allSatisfy { accounts.indices.contains($0.value) && accounts[$0.value].isSettlement },
                   "a settlement slot points at a customer account")
+        // A request the filter has never seen is taken as new without looking further (`perform`).
+        if let filter = archive?.filter {
+            receipts.forEach { id, _ in
+                invariant(filter.mayContain(.request, id.rawValue), "request \(id) is in memory but not in the id filter")
+            }
+        }
     }
 
     /// A cheap fingerprint of the state (accounts in slot order, open holds, statement lengths, last seq), to

@@ -134,6 +134,25 @@ final class MemoryHistory: HistoryReading, @unchecked Sendable {
         #expect(bank.ledger.stateDigest == digest)
     }
 
+    /// A larger window: receipts leave a generation (an eighth of the window) at a time, only once the store holds
+    /// all of it, and those that left are still answered from the store.
+    @Test func receiptsLeaveAGenerationAtATime() throws {
+        let history = MemoryHistory()
+        var bank = TestBank()
+        bank.ledger.configureArchive(filterByteCount: 1 << 12, receiptWindow: 16, reader: history) // generations of 2
+        bank.open("alice", funded: 100) // seqs 1 and 2
+        for index in 0..<40 { try bank.must(.deposit(acct("alice"), amountMinor: 1), id: "d-\(index)") } // 3...42
+        history.write(bank.ledger.archiveBatch(after: 0, through: 7, maxItems: 100))
+        bank.ledger.evict(archivedThrough: history.watermark)
+        #expect(bank.ledger.receiptsInMemory == 36, "seqs 1–6 left; 7 stays with 8, which the store lacks")
+        history.write(bank.ledger.archiveBatch(after: 7, through: bank.ledger.lastAppliedSeq, maxItems: 100))
+        bank.ledger.evict(archivedThrough: history.watermark)
+        #expect(bank.ledger.receiptsInMemory == 16)
+        let replay = try bank.must(.deposit(acct("alice"), amountMinor: 1), id: "d-0")
+        #expect(replay.replayed && replay.seq == 3)
+        #expect(try bank.balance("alice").balanceMinor == 140)
+    }
+
     @Test func theWindowKeepsTheNewestReceiptsAndEvictionWaitsForTheStore() throws {
         let history = MemoryHistory()
         var bank = TestBank()

@@ -31,4 +31,30 @@ import Testing
         #expect(sizes.max()! <= 25, "average 4.6, largest \(sizes.max()!)")
         #expect(sizes.filter { $0 > 0 }.count > 60_000)
     }
+
+    /// With an archive: receipts in generations of a fixed size, oldest first; lookups find them in any generation,
+    /// a removal (an undo) takes one from wherever it is, and the oldest generation leaves whole.
+    @Test func generationsFindRemoveAndLeaveOldestFirst() {
+        var table = ReceiptTable()
+        for index in 0..<5 { table[req("before-\(index)")] = stored(Seq(index)) }
+        table.useGenerations(capacity: 4, order: (0..<5).map { (req("before-\($0)"), stored(Seq($0))) })
+        #expect(table.isGenerational && table.count == 5 && table.shardSizes.isEmpty)
+        for index in 5..<10 { table.insertNew(req("r-\(index)"), stored(Seq(index))) }
+        #expect(table.count == 10 && table.oldestGenerationCount == 4)
+        #expect((0..<5).allSatisfy { table[req("before-\($0)")]?.seq == Seq($0) })
+        #expect((5..<10).allSatisfy { table[req("r-\($0)")]?.seq == Seq($0) })
+        #expect(table[req("r-10")] == nil)
+        table[req("before-2")] = stored(77) // in place, in the oldest generation
+        #expect(table.count == 10 && table[req("before-2")]?.seq == 77 && table.oldestGenerationCount == 4)
+        #expect(table.remove(req("r-9"))?.seq == 9 && table.remove(req("r-9")) == nil)
+        #expect(table.count == 9)
+        table.dropOldestGeneration()
+        #expect(table.count == 5 && table[req("before-0")] == nil && table[req("before-4")]?.seq == 4)
+        var seen: [Seq] = []
+        table.forEach { _, receipt in seen.append(receipt.seq) }
+        #expect(seen.sorted() == [4, 5, 6, 7, 8])
+        table.dropOldestGeneration()
+        table.dropOldestGeneration()
+        #expect(table.count == 0 && table.oldestGenerationCount == nil)
+    }
 }
