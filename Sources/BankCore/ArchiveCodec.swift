@@ -70,11 +70,14 @@ public enum ArchiveCodec {
             key.bytes.removeAll(keepingCapacity: true)
             value.bytes.removeAll(keepingCapacity: true)
         }
-        for archived in batch.receipts {
-            key.put(receiptPrefix)
-            key.bytes.append(contentsOf: archived.receipt.requestID.rawValue.utf8)
-            put(archived, into: &value)
-            emit()
+        // Read in place (a copy of each receipt and line retained and released every string in it).
+        batch.receipts.withUnsafeBufferPointer { receipts in
+            for index in receipts.indices {
+                key.put(receiptPrefix)
+                key.bytes.append(contentsOf: receipts[index].receipt.requestID.rawValue.utf8)
+                put(receipts[index], into: &value)
+                emit()
+            }
         }
         for hold in batch.closedHolds {
             key.put(holdPrefix)
@@ -93,25 +96,24 @@ public enum ArchiveCodec {
                 ends[line.slot] = (Int32(index), Int32(index))
             }
         }
-        for (slot, chain) in ends {
-            var index = chain.first
-            while index >= 0 {
-                // A group of at most `maxLinesPerGroup`: a deep statement page decodes one or two of them.
-                let first = batch.lines[Int(index)].number
-                value.put(version)
-                value.put(first)
-                var expected = first
-                while index >= 0, expected - first < UInt32(maxLinesPerGroup) {
-                    let line = batch.lines[Int(index)]
-                    invariant(line.number == expected, "an account's lines in a batch must be consecutive")
-                    value.putLine(seq: line.seq, amountMinor: line.amountMinor, balanceAfterMinor: line.balanceAfterMinor,
-                                  timeMillis: line.timeMillis, requestID: line.requestID, reference: line.reference,
-                                  counterpartySlot: line.counterpartySlot, kind: line.kind)
-                    expected &+= 1
-                    index = next[Int(index)]
+        batch.lines.withUnsafeBufferPointer { lines in
+            for (slot, chain) in ends {
+                var index = chain.first
+                while index >= 0 {
+                    // A group of at most `maxLinesPerGroup`: a deep statement page decodes one or two of them.
+                    let first = lines[Int(index)].number
+                    value.put(version)
+                    value.put(first)
+                    var expected = first
+                    while index >= 0, expected - first < UInt32(maxLinesPerGroup) {
+                        invariant(lines[Int(index)].number == expected, "an account's lines in a batch must be consecutive")
+                        value.putLine(lines[Int(index)])
+                        expected &+= 1
+                        index = next[Int(index)]
+                    }
+                    putLinesKey(slot: slot, lastNumber: expected &- 1, into: &key)
+                    emit()
                 }
-                putLinesKey(slot: slot, lastNumber: expected &- 1, into: &key)
-                emit()
             }
         }
     }
@@ -155,9 +157,11 @@ public enum ArchiveCodec {
     }
 
     /// An account's lines numbered below `number`, newest first, at most `limit`, from a store that can list its
-    /// items in key order: `scan(key)` returns a few items from the first key at or after `key` on, in order.
+    /// items in key order: `scan(key)` returns a few items from the first key at or after `key` on, in order, and
+    /// `resolve` gives the value of one of them (a store whose scan yields pointers reads it only when needed).
     public static func lines(of slot: UInt32, below number: UInt32, limit: Int,
-                             scan: (_ from: [UInt8]) throws(HistoryReadError) -> [HistoryItem])
+                             scan: (_ from: [UInt8]) throws(HistoryReadError) -> [HistoryItem],
+                             resolve: (HistoryItem) throws(HistoryReadError) -> [UInt8] = { $0.value })
         throws(HistoryReadError) -> [ArchivedLine] {
         var lines: [ArchivedLine] = []
         var wanted = Int64(number) - 1
@@ -166,7 +170,8 @@ public enum ArchiveCodec {
             for item in try scan(key(forLinesOf: slot, lastNumber: UInt32(wanted))) {
                 guard let (itemSlot, _) = lineKey(item.key), itemSlot == slot else { break search }
                 let group: [ArchivedLine]
-                do { group = try decodeLines(item.value, key: item.key) } catch {
+                let value = try resolve(item)
+                do { group = try decodeLines(value, key: item.key) } catch {
                     throw HistoryReadError(reason: "lines of slot \(slot): \(error.reason)")
                 }
                 guard let first = group.first, Int64(first.number) <= wanted else { continue }
@@ -256,6 +261,12 @@ public enum ArchiveCodec {
 }
 
 extension ByteSink {
+    mutating func putLine(_ line: ArchivedLine) {
+        putLine(seq: line.seq, amountMinor: line.amountMinor, balanceAfterMinor: line.balanceAfterMinor,
+                timeMillis: line.timeMillis, requestID: line.requestID, reference: line.reference,
+                counterpartySlot: line.counterpartySlot, kind: line.kind)
+    }
+
     /// A statement line as checkpoints and the history store write it (after what each puts before it).
     mutating func putLine(seq: Seq, amountMinor: Int64, balanceAfterMinor: Int64, timeMillis: Int64, requestID: RequestID,
                           reference: String?, counterpartySlot: UInt32, kind: EntryKind) {

@@ -1,5 +1,6 @@
 import BankCore
 import CLevelDB
+import Glibc
 
 public struct HistoryStoreError: Error, CustomStringConvertible, Sendable {
     public let description: String
@@ -13,22 +14,32 @@ public struct HistoryStoreError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// The history store: receipts and closed holds that left the ledger's memory, in LevelDB (Debian's libleveldb).
+/// The history store: receipts, closed holds and statement lines that left the ledger's memory, in LevelDB
+/// (Debian's libleveldb), as two databases in one directory:
 ///
-/// Why LevelDB (measured on this machine, docs/DESIGN.md): request ids are chosen by clients, so the store's
-/// inserts land at random keys. SQLite fell to about 20 k receipts (with their statement lines) per second once its
-/// table outgrew the cache, and LMDB to 25 k — a B-tree rewrites a page per random insert. Log-structured merge
-/// trees write sequentially: LevelDB took 900 k receipts per second at 1.3 µs of CPU each (its compactions
-/// included), flat as it grew to 10 M, with point reads in 11 µs. RocksDB was as fast, but Debian builds it with
-/// assertions on, and a write to a full disk aborted the process: a ledger must survive a full disk. LevelDB
-/// answers it with an error, and writes again once space returns.
+/// - `chunks/`: the items themselves (`ArchiveCodec`), packed in chunks of about `chunkBytes` in the order they were
+///   written, under keys that only grow (`c` + chunk number, big-endian);
+/// - `index/`: each item's key → the number of the chunk that holds it (8 bytes), and the watermark.
 ///
-/// Writes come from one thread (the archive worker), a batch at a time, each ending with the watermark key and
-/// synced, so the watermark is durable together with everything below it. Reads come from the ledger's thread,
-/// concurrently (LevelDB allows it). Memory is bounded by the options below (a 16 MiB write buffer, a 16 MiB block
-/// cache, 256 open files), not by history.
+/// Why two: history arrives in seq order, but its keys (request ids chosen by clients, accounts) land at random
+/// places. A log-structured merge tree rewrites what is inserted at random keys again at each level it sinks
+/// through; what arrives in key order it moves between levels without rewriting (a file that overlaps nothing below
+/// it). Stored under their own keys, receipts and lines cost LevelDB about 4 µs of CPU per transfer, most of it
+/// compactions (measured in-process, 2.4 M transfers); in chunks, with only the small pointers at random keys, about
+/// a third of that. A read costs one more point read (the chunk, then a scan of its items).
+///
+/// Why LevelDB (docs/DESIGN.md): SQLite fell to about 20 k receipts (with their statement lines) per second once its
+/// table outgrew the cache, and LMDB to 25 k — a B-tree rewrites a page per random insert. RocksDB was as fast as
+/// LevelDB, but Debian builds it with assertions on, and a write to a full disk aborted the process: a ledger must
+/// survive a full disk. LevelDB answers it with an error, and writes again once space returns.
+///
+/// Writes come from one thread (the archive worker), a batch at a time: its chunks first, synced, then its pointers
+/// and the watermark, synced, so the watermark is durable together with everything below it. A crash between the
+/// two leaves chunks nothing points to (written again, under new numbers, from the journal). Reads come from the
+/// ledger's thread, concurrently (LevelDB allows it). Memory is bounded by the options below (16 MiB write buffers, a
+/// 16 MiB block cache shared by both, 256 open files each), not by history.
 public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
-    /// LevelDB's option objects, destroyed with this value (after the database that uses them is closed).
+    /// LevelDB's option objects, destroyed with this value (after the databases that use them are closed).
     private final class Settings {
         let options = leveldb_options_create()!
         let cache = leveldb_cache_create_lru(16 << 20)!
@@ -59,40 +70,61 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         }
     }
 
-    private let database: OpaquePointer
+    private let index: OpaquePointer
+    private let chunks: OpaquePointer
     private let settings = Settings()
     private var readOptions: OpaquePointer { settings.readOptions }
-    private var writeOptions: OpaquePointer { settings.writeOptions }
-    private var unsyncedWriteOptions: OpaquePointer { settings.unsyncedWriteOptions }
     public let directory: String
     /// Everything the ledger archived up to this seq is durable here.
     public private(set) var watermark: Seq
+    /// The number the next chunk is written under.
+    private var nextChunk: UInt64
+    /// About how many bytes of items a chunk holds (a read decodes one whole chunk).
+    private let chunkBytes: Int
 
     static let watermarkKey: [UInt8] = Array("w".utf8)
+    static let chunkPrefix = UInt8(ascii: "c")
+    /// In the chunk database, written with each watermark (it sorts below every chunk key).
+    static let syncMarkerKey: [UInt8] = Array("a".utf8)
 
-    public init(directory: String) throws(HistoryStoreError) {
+    public init(directory: String, chunkBytes: Int = 32 << 10) throws(HistoryStoreError) {
         self.directory = directory
-        var error: UnsafeMutablePointer<CChar>?
-        let opened = leveldb_open(settings.options, directory, &error)
-        guard let opened, error == nil else {
-            throw HistoryStoreError("cannot open the history store at \(directory)", error)
+        self.chunkBytes = max(1, chunkBytes)
+        if access(directory + "/CURRENT", F_OK) == 0 {
+            throw HistoryStoreError("the history store at \(directory) has the layout of an earlier version (every "
+                + "item under its own key); this version keeps items in chunks: move that directory away (the "
+                + "ledger then copies the leader's store, or refuses to serve history it cannot find)", nil)
         }
-        database = opened
-        watermark = 0
-        let stored: [UInt8]?
+        if mkdir(directory, 0o755) != 0, errno != EEXIST {
+            throw HistoryStoreError("cannot create the history store directory \(directory): "
+                + String(cString: strerror(errno)), nil)
+        }
+        index = try Self.open(directory + "/index", settings)
         do {
-            stored = try get(Self.watermarkKey)
+            chunks = try Self.open(directory + "/chunks", settings)
+        } catch {
+            leveldb_close(index)
+            throw error
+        }
+        watermark = 0
+        nextChunk = 0
+        do throws(HistoryReadError) {
+            if let stored = try Self.get(Self.watermarkKey, from: index, settings.readOptions) {
+                guard stored.count == 8 else { throw HistoryReadError(reason: "the watermark is damaged") }
+                watermark = stored.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+            }
+            nextChunk = try lastChunkNumber().map { $0 + 1 } ?? 0
         } catch {
             close()
-            throw HistoryStoreError("cannot read the history store's watermark: \(error.reason)", nil)
+            throw HistoryStoreError("cannot read the history store at \(directory): \(error.reason)", nil)
         }
-        if let stored {
-            guard stored.count == 8 else {
-                close()
-                throw HistoryStoreError("the history store's watermark is damaged", nil)
-            }
-            watermark = stored.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        }
+    }
+
+    private static func open(_ path: String, _ settings: Settings) throws(HistoryStoreError) -> OpaquePointer {
+        var error: UnsafeMutablePointer<CChar>?
+        let opened = leveldb_open(settings.options, path, &error)
+        guard let opened, error == nil else { throw HistoryStoreError("cannot open the history store at \(path)", error) }
+        return opened
     }
 
     private var closed = false
@@ -100,52 +132,125 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
     public func close() {
         guard !closed else { return }
         closed = true
-        leveldb_close(database)
+        leveldb_close(chunks)
+        leveldb_close(index)
     }
 
     deinit { close() }
 
+    // MARK: - Writing
+
     /// Stores a batch and its end as the watermark, durably. A batch that ends at or below the watermark is stored
     /// again harmlessly (same keys, same values).
     public func write(_ batch: ArchiveBatch) throws(HistoryStoreError) {
-        let writeBatch = leveldb_writebatch_create()!
-        defer { leveldb_writebatch_destroy(writeBatch) }
-        ArchiveCodec.forEachItem(of: batch) { key, value in Self.put(key, value, into: writeBatch) }
-        try commit(writeBatch, watermark: batch.throughSeq)
+        var writer = ChunkWriter(firstChunk: nextChunk, chunkBytes: chunkBytes)
+        ArchiveCodec.forEachItem(of: batch) { key, value in writer.add(key, value) }
+        try commit(&writer, watermark: batch.throughSeq)
     }
 
-    /// Stores items copied from the leader's store; with `watermark` (the copy is complete), durably and with it.
+    /// Stores items copied from the leader's store — its chunks (`items(after:maxBytes:)`) or single items; with
+    /// `watermark` (the copy is complete), durably and with it.
     public func importItems(_ items: PackedHistoryItems, watermark: Seq?) throws(HistoryStoreError) {
-        var foreign: [UInt8]?
-        items.forEach { key, _ in
-            if foreign == nil, !ArchiveCodec.isItemKey(key) { foreign = Array(key.prefix(8)) }
+        var refusal: String?
+        items.forEach { key, value in
+            guard refusal == nil else { return }
+            if Self.chunkNumber(key) != nil {
+                guard let inner = Self.chunkItems(value) else {
+                    refusal = "a chunk that does not decode"
+                    return
+                }
+                inner.forEach { innerKey, _ in
+                    if refusal == nil, !ArchiveCodec.isItemKey(innerKey) { refusal = "key \(Array(innerKey.prefix(8)))" }
+                }
+            } else if !ArchiveCodec.isItemKey(key) {
+                refusal = "key \(Array(key.prefix(8)))"
+            }
         }
-        if let foreign {
-            throw HistoryStoreError("refusing to import an item with key \(foreign): not a history item", nil)
+        if let refusal { throw HistoryStoreError("refusing to import \(refusal): not a history item", nil) }
+        var writer = ChunkWriter(firstChunk: nextChunk, chunkBytes: chunkBytes)
+        items.forEach { key, value in
+            if Self.chunkNumber(key) != nil {
+                Self.chunkItems(value)!.forEach { writer.add($0, $1) }
+            } else {
+                writer.add(key, value)
+            }
         }
-        let writeBatch = leveldb_writebatch_create()!
-        defer { leveldb_writebatch_destroy(writeBatch) }
-        items.forEach { key, value in Self.put(key, value, into: writeBatch) }
-        try commit(writeBatch, watermark: watermark)
+        try commit(&writer, watermark: watermark)
     }
 
-    /// Writes a batch, with the watermark when given (then synced).
-    private func commit(_ writeBatch: OpaquePointer, watermark newWatermark: Seq?) throws(HistoryStoreError) {
+    /// Gathers items into chunks and each item's pointer into the index's write batch.
+    private struct ChunkWriter: ~Copyable {
+        let chunkBatch = leveldb_writebatch_create()!
+        let indexBatch = leveldb_writebatch_create()!
+        var chunk = PackedHistoryItems()
+        var number: UInt64
+        let chunkBytes: Int
+
+        init(firstChunk: UInt64, chunkBytes: Int) {
+            number = firstChunk
+            self.chunkBytes = chunkBytes
+        }
+
+        deinit {
+            leveldb_writebatch_destroy(chunkBatch)
+            leveldb_writebatch_destroy(indexBatch)
+        }
+
+        mutating func add(_ key: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) {
+            if !chunk.isEmpty, chunk.byteCount + key.count + value.count + 8 > chunkBytes { finishChunk() }
+            chunk.append(key: key, value: value)
+            withUnsafeBytes(of: number.bigEndian) { pointer in
+                LevelHistoryStore.put(key, pointer.bindMemory(to: UInt8.self), into: indexBatch)
+            }
+        }
+
+        /// Puts the chunk being filled into the chunk batch (nothing when it is empty).
+        mutating func finishChunk() {
+            guard !chunk.isEmpty else { return }
+            var value = [UInt8]()
+            value.reserveCapacity(4 + chunk.byteCount)
+            withUnsafeBytes(of: UInt32(chunk.count).littleEndian) { value.append(contentsOf: $0) }
+            value.append(contentsOf: chunk.bytes)
+            let key = LevelHistoryStore.chunkKey(number)
+            key.withUnsafeBufferPointer { k in value.withUnsafeBufferPointer { v in LevelHistoryStore.put(k, v, into: chunkBatch) } }
+            number += 1
+            chunk = PackedHistoryItems()
+        }
+    }
+
+    /// Writes the chunks, then the pointers to them with the watermark when given (both synced then).
+    private func commit(_ writer: inout ChunkWriter, watermark newWatermark: Seq?) throws(HistoryStoreError) {
+        writer.finishChunk()
+        let options = newWatermark == nil ? settings.unsyncedWriteOptions : settings.writeOptions
         let stored = max(watermark, newWatermark ?? 0)
         if newWatermark != nil {
-            let value = withUnsafeBytes(of: stored.littleEndian) { Array($0) }
-            Self.watermarkKey.withUnsafeBufferPointer { k in
-                value.withUnsafeBufferPointer { v in Self.put(k, v, into: writeBatch) }
+            // Synced even without chunks of its own: unsynced chunks of earlier pieces must be durable before the
+            // pointers to them are (a marker key, below every chunk's).
+            withUnsafeBytes(of: stored.littleEndian) { v in
+                Self.syncMarkerKey.withUnsafeBufferPointer { k in
+                    Self.put(k, v.bindMemory(to: UInt8.self), into: writer.chunkBatch)
+                }
             }
         }
         var error: UnsafeMutablePointer<CChar>?
-        leveldb_write(database, newWatermark == nil ? unsyncedWriteOptions : writeOptions, writeBatch, &error)
+        if newWatermark != nil || writer.number > nextChunk {
+            leveldb_write(chunks, options, writer.chunkBatch, &error)
+            if error != nil { throw HistoryStoreError("history store write failed", error) }
+            nextChunk = writer.number
+        }
+        if newWatermark != nil {
+            let value = withUnsafeBytes(of: stored.littleEndian) { Array($0) }
+            Self.watermarkKey.withUnsafeBufferPointer { k in
+                value.withUnsafeBufferPointer { v in Self.put(k, v, into: writer.indexBatch) }
+            }
+        }
+        leveldb_write(index, options, writer.indexBatch, &error)
         if error != nil { throw HistoryStoreError("history store write failed", error) }
         watermark = stored
     }
 
-    private static func put(_ key: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>,
-                            into batch: OpaquePointer) {
+    fileprivate static func put(_ key: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>,
+                                into batch: OpaquePointer) {
         key.withMemoryRebound(to: CChar.self) { k in
             value.withMemoryRebound(to: CChar.self) { v in
                 leveldb_writebatch_put(batch, k.baseAddress, k.count, v.baseAddress, v.count)
@@ -153,8 +258,79 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         }
     }
 
+    // MARK: - Chunks
+
+    fileprivate static func chunkKey(_ number: UInt64) -> [UInt8] {
+        [chunkPrefix] + withUnsafeBytes(of: number.bigEndian) { Array($0) }
+    }
+
+    static func chunkNumber(_ key: some Collection<UInt8>) -> UInt64? {
+        guard key.count == 9, key.first == chunkPrefix else { return nil }
+        return key.dropFirst().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+
+    /// A chunk's items (count:u32 little-endian, then the packed items), or nil when it does not decode.
+    static func chunkItems(_ value: some Collection<UInt8>) -> PackedHistoryItems? {
+        guard value.count >= 4 else { return nil }
+        let count = value.prefix(4).reversed().reduce(0) { $0 << 8 | Int($1) }
+        return PackedHistoryItems(validating: Array(value.dropFirst(4)), count: count)
+    }
+
+    private func lastChunkNumber() throws(HistoryReadError) -> UInt64? {
+        let iterator = leveldb_create_iterator(chunks, readOptions)!
+        defer { leveldb_iter_destroy(iterator) }
+        leveldb_iter_seek_to_last(iterator)
+        var last: UInt64?
+        if leveldb_iter_valid(iterator) != 0 {
+            var length = 0
+            let key = leveldb_iter_key(iterator, &length)!
+            last = Self.chunkNumber(UnsafeRawBufferPointer(start: key, count: length))
+        }
+        try Self.check(iterator)
+        return last
+    }
+
+    /// The chunks read during one call, by number (a page of lines often finds several in one chunk).
+    private final class ChunkCache {
+        var chunks: [UInt64: PackedHistoryItems] = [:]
+    }
+
+    /// The value an item key points to: its chunk, then the item in it.
+    private func value(of key: some Collection<UInt8>, pointer: some Collection<UInt8>,
+                       cache: ChunkCache? = nil) throws(HistoryReadError) -> [UInt8] {
+        guard pointer.count == 8 else { throw HistoryReadError(reason: "a damaged pointer in the history index") }
+        let number = pointer.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let items: PackedHistoryItems
+        if let cached = cache?.chunks[number] {
+            items = cached
+        } else {
+            guard let bytes = try Self.get(Self.chunkKey(number), from: chunks, readOptions) else {
+                throw HistoryReadError(reason: "history chunk \(number) is missing")
+            }
+            guard let decoded = Self.chunkItems(bytes) else {
+                throw HistoryReadError(reason: "history chunk \(number) is damaged")
+            }
+            items = decoded
+            cache?.chunks[number] = decoded
+        }
+        var found: [UInt8]?
+        items.forEach { itemKey, itemValue in
+            if found == nil, itemKey.elementsEqual(key) { found = Array(itemValue) }
+        }
+        guard let found else { throw HistoryReadError(reason: "history chunk \(number) lacks an item it should hold") }
+        return found
+    }
+
+    private func get(_ key: [UInt8]) throws(HistoryReadError) -> [UInt8]? {
+        guard let pointer = try Self.get(key, from: index, readOptions) else { return nil }
+        return try value(of: key, pointer: pointer)
+    }
+
+    // MARK: - Reading
+
     public func receipt(for id: RequestID) throws(HistoryReadError) -> ArchivedReceipt? {
-        guard let bytes = try get(ArchiveCodec.key(for: id)) else { return nil }
+        let key = ArchiveCodec.key(for: id)
+        guard let bytes = try get(key) else { return nil }
         do {
             return try ArchiveCodec.decodeReceipt(bytes, requestID: id)
         } catch {
@@ -172,33 +348,28 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
     }
 
     public func lines(of slot: UInt32, below number: UInt32, limit: Int) throws(HistoryReadError) -> [ArchivedLine] {
-        try ArchiveCodec.lines(of: slot, below: number, limit: limit) { (from: [UInt8]) throws(HistoryReadError) in
-            var count = 0
-            return try scan(from: from) { _ in
-                count += 1
-                return count <= 64
+        let cache = ChunkCache()
+        // The scan yields pointers; only the groups the page needs are read from their chunks.
+        return try ArchiveCodec.lines(of: slot, below: number, limit: limit, scan: { (from: [UInt8]) throws(HistoryReadError) in
+            var pointers: [HistoryItem] = []
+            try Self.iterate(index, readOptions, from: from) { key, value in
+                pointers.append(HistoryItem(key: Array(key), value: Array(value())))
+                return pointers.count < 64
             }
-        }
+            return pointers
+        }, resolve: { (pointer: HistoryItem) throws(HistoryReadError) in
+            try value(of: pointer.key, pointer: pointer.value, cache: cache)
+        })
     }
 
-    /// The items from the first key at or after `from`, in key order, while `take` says so.
-    private func scan(from: [UInt8], while take: (HistoryItem) -> Bool) throws(HistoryReadError) -> [HistoryItem] {
-        var items: [HistoryItem] = []
-        try iterate(from: from) { key, value in
-            let item = HistoryItem(key: Array(key), value: Array(value()))
-            guard take(item) else { return false }
-            items.append(item)
-            return true
-        }
-        return items
-    }
-
+    /// The chunks after `afterKey` (empty: from the first), in the order they were written, as items keyed by chunk
+    /// (`importItems` takes them apart): a copy reads the store sequentially instead of one chunk per item.
     public func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError)
         -> (items: PackedHistoryItems, complete: Bool) {
         var items = PackedHistoryItems()
         var more = false
-        try iterate(from: afterKey) { key, value in
-            guard ArchiveCodec.isItemKey(key), !key.elementsEqual(afterKey) else { return true }
+        try Self.iterate(chunks, readOptions, from: afterKey) { key, value in
+            guard Self.chunkNumber(key) != nil, !key.elementsEqual(afterKey) else { return true }
             guard items.byteCount < max(1, maxBytes) else {
                 more = true
                 return false
@@ -209,9 +380,12 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         return (items, !more)
     }
 
-    /// Walks the store in key order from the first key at or after `from` while `body` says so; `body` gets each
+    // MARK: - LevelDB
+
+    /// Walks a database in key order from the first key at or after `from` while `body` says so; `body` gets each
     /// key and a way to its value, both valid only during the call.
-    private func iterate(from: [UInt8], _ body: (UnsafeBufferPointer<UInt8>, () -> UnsafeBufferPointer<UInt8>) -> Bool)
+    private static func iterate(_ database: OpaquePointer, _ readOptions: OpaquePointer, from: [UInt8],
+                                _ body: (UnsafeBufferPointer<UInt8>, () -> UnsafeBufferPointer<UInt8>) -> Bool)
         throws(HistoryReadError) {
         let iterator = leveldb_create_iterator(database, readOptions)!
         defer { leveldb_iter_destroy(iterator) }
@@ -231,6 +405,10 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
             guard goOn else { break }
             leveldb_iter_next(iterator)
         }
+        try check(iterator)
+    }
+
+    private static func check(_ iterator: OpaquePointer) throws(HistoryReadError) {
         var error: UnsafeMutablePointer<CChar>?
         leveldb_iter_get_error(iterator, &error)
         if let error {
@@ -240,7 +418,8 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         }
     }
 
-    private func get(_ key: [UInt8]) throws(HistoryReadError) -> [UInt8]? {
+    private static func get(_ key: [UInt8], from database: OpaquePointer,
+                            _ readOptions: OpaquePointer) throws(HistoryReadError) -> [UInt8]? {
         var error: UnsafeMutablePointer<CChar>?
         var length = 0
         let value = key.withUnsafeBufferPointer { k in

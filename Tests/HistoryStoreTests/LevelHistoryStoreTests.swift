@@ -46,10 +46,12 @@ import Testing
         #expect(reopened.watermark == 20)
     }
 
-    @Test func aScanInPiecesSeesEveryItemInKeyOrderAndACopyReproducesTheStore() throws {
+    /// A copy reads the source's chunks in the order they were written, in pieces, and the copy answers every read
+    /// as the source does (the items are indexed again, in chunks of the copy's own).
+    @Test func aCopyInPiecesReadsTheChunksInOrderAndReproducesTheStore() throws {
         let source = Directory()
         let copy = Directory()
-        let store = try LevelHistoryStore(directory: source.path)
+        let store = try LevelHistoryStore(directory: source.path, chunkBytes: 1_000)
         defer { store.close() }
         let ids = (0..<500).map { "request-\(($0 * 7919) % 500)" }
         try store.write(Self.batch(after: 0, through: 1_000, ids: ids))
@@ -68,9 +70,40 @@ import Testing
         }
         #expect(pieces > 5, "read in pieces")
         #expect(seen == seen.sorted { $0.lexicographicallyPrecedes($1) } && Set(seen).count == seen.count)
-        #expect(seen.count == 501, "every receipt and the hold, not the watermark")
+        #expect(seen.allSatisfy { LevelHistoryStore.chunkNumber($0) != nil } && seen.count > 20, "chunks, not items")
         #expect(target.watermark == 1_000)
         for id in ids { #expect(try target.receipt(for: RequestID(id)!) == store.receipt(for: RequestID(id)!)) }
+        #expect(try target.hold(HoldID("h-1000")!)?.closedSeq == 1_000)
+    }
+
+    /// A store of the first layout (every item under its own key, LevelDB files at the top of the directory) is not
+    /// read as if it were empty.
+    @Test func aStoreOfTheEarlierLayoutIsRefusedWithAClearError() throws {
+        let directory = Directory()
+        try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: directory.path + "/CURRENT", contents: Data("MANIFEST-000001\n".utf8))
+        #expect {
+            _ = try LevelHistoryStore(directory: directory.path)
+        } throws: { error in
+            (error as? HistoryStoreError)?.description.contains("earlier version") == true
+        }
+    }
+
+    /// Chunks keep being numbered after a reopen: nothing written before is overwritten.
+    @Test func chunksWrittenAfterAReopenDoNotOverwriteEarlierOnes() throws {
+        let directory = Directory()
+        do {
+            let store = try LevelHistoryStore(directory: directory.path, chunkBytes: 200)
+            try store.write(Self.batch(after: 0, through: 10, ids: (0..<20).map { "first-\($0)" }))
+            store.close()
+        }
+        let store = try LevelHistoryStore(directory: directory.path, chunkBytes: 200)
+        defer { store.close() }
+        try store.write(Self.batch(after: 10, through: 20, ids: (0..<20).map { "second-\($0)" }))
+        for index in 0..<20 {
+            #expect(try store.receipt(for: RequestID("first-\(index)")!) != nil)
+            #expect(try store.receipt(for: RequestID("second-\(index)")!) != nil)
+        }
     }
 
     @Test func anImportOfSomethingThatIsNoHistoryItemIsRefused() throws {
