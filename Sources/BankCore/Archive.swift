@@ -14,7 +14,7 @@ import DequeModule
 ///
 /// Why a synchronous read, on the node's thread, is acceptable here: it happens only for a "maybe" (a retried old
 /// request or about 0.1% of new ones), it is a point read of a key-value store whose recent blocks are cached, and
-/// the node's heartbeat answers do not wait behind it for more than that read. Statement pages are not archived yet.
+/// the node's heartbeat answers do not wait behind it for more than that read.
 ///
 /// The rule that makes eviction safe: an item leaves memory only after the store reported it durable, and
 /// `evictedThrough` (persisted in checkpoints) says up to where memory may be missing items. A ledger restored from
@@ -27,9 +27,10 @@ public protocol HistoryReading: Sendable {
     /// The account's archived statement lines numbered below `number` (at most the account's line count), newest
     /// first, at most `limit` of them.
     func lines(of slot: UInt32, below number: UInt32, limit: Int) throws(HistoryReadError) -> [ArchivedLine]
-    /// The stored items after `afterKey` (empty: from the first) in key order, about `maxBytes` of them, and
-    /// whether none follow: how a follower copies the store. Items are never removed or changed, so a scan in
-    /// pieces sees every item that was there when it began.
+    /// The stored items after `afterKey` (empty: from the first) in the store's own order, about `maxBytes` of
+    /// them, and whether none follow: how a follower copies the store (`afterKey` is the last key of the previous
+    /// piece). Nothing stored is removed or changed, so a scan in pieces sees every item that was there when it
+    /// began. An item may be a whole chunk of the store's (`LevelHistoryStore`); the importing store takes it apart.
     func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError) -> (items: PackedHistoryItems, complete: Bool)
 }
 
