@@ -64,9 +64,13 @@ public struct HistoryImport: Hashable, Sendable {
     public var items: PackedHistoryItems
     /// Set on the last piece: the store then holds everything archived up to here.
     public var watermark: Seq?
-    public init(items: PackedHistoryItems, watermark: Seq?) {
+    /// The first piece of a copy (which may start over, under another leader): the store places what follows
+    /// beside what it holds, not over it.
+    public var startsCopy: Bool
+    public init(items: PackedHistoryItems, watermark: Seq?, startsCopy: Bool = false) {
         self.items = items
         self.watermark = watermark
+        self.startsCopy = startsCopy
     }
 }
 
@@ -973,7 +977,8 @@ public struct LedgerNode {
         copy.piecesExpected = chunk.complete ? 0 : max(0, copy.piecesExpected - 1)
         copy.requestSentNanos = now.monotonicNanos // the resend timer measures silence
         copy.piecesInFlight += 1
-        actions.append(.importHistory(HistoryImport(items: chunk.items, watermark: chunk.complete ? copy.watermark : nil)))
+        actions.append(.importHistory(HistoryImport(items: chunk.items, watermark: chunk.complete ? copy.watermark : nil,
+                                                    startsCopy: chunk.afterKey.isEmpty)))
         historyCopy = copy // the next request goes out after the events (`keepHistoryCopy`)
     }
 

@@ -79,10 +79,13 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
     public private(set) var watermark: Seq
     /// The number the next chunk is written under.
     private var nextChunk: UInt64
+    /// Where the chunks of the copy under way (or the last one) start: the leader's chunk n is stored as base + n.
+    private var copyBase: UInt64 = 0
     /// About how many bytes of items a chunk holds (a read decodes one whole chunk).
     private let chunkBytes: Int
 
     static let watermarkKey: [UInt8] = Array("w".utf8)
+    static let copyBaseKey: [UInt8] = Array("b".utf8)
     static let chunkPrefix = UInt8(ascii: "c")
     /// In the chunk database, written with each watermark (it sorts below every chunk key).
     static let syncMarkerKey: [UInt8] = Array("a".utf8)
@@ -114,6 +117,10 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
                 watermark = stored.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
             }
             nextChunk = try lastChunkNumber().map { $0 + 1 } ?? 0
+            if let stored = try Self.get(Self.copyBaseKey, from: index, settings.readOptions) {
+                guard stored.count == 8 else { throw HistoryReadError(reason: "the copy base is damaged") }
+                copyBase = Self.number(stored)
+            }
         } catch {
             close()
             throw HistoryStoreError("cannot read the history store at \(directory): \(error.reason)", nil)
@@ -148,34 +155,82 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         try commit(&writer, watermark: batch.throughSeq)
     }
 
-    /// Stores items copied from the leader's store — its chunks (`items(after:maxBytes:)`) or single items; with
-    /// `watermark` (the copy is complete), durably and with it.
-    public func importItems(_ items: PackedHistoryItems, watermark: Seq?) throws(HistoryStoreError) {
+    /// Stores a piece of a copy of the leader's store (`items(after:maxBytes:)`): its index entries and chunks as
+    /// they are, the chunks under the leader's numbers plus the base this store chose when the copy started
+    /// (`startsCopy`) — above every chunk it held, so nothing of its own, nor of an earlier copy that started over, is
+    /// overwritten. Single items (not from a store) are indexed into chunks of this store's own. With `watermark` (the
+    /// copy is complete), durably and with it.
+    public func importItems(_ items: PackedHistoryItems, watermark: Seq?,
+                            startsCopy: Bool = false) throws(HistoryStoreError) {
         var refusal: String?
         items.forEach { key, value in
             guard refusal == nil else { return }
-            if Self.chunkNumber(key) != nil {
-                guard let inner = Self.chunkItems(value) else {
+            switch Self.exported(key) {
+            case let .pointer(itemKey):
+                if !ArchiveCodec.isItemKey(itemKey) || value.count != 8 { refusal = "a damaged index entry" }
+            case let .chunk(chunkKey):
+                guard Self.chunkNumber(chunkKey) != nil, let inner = Self.chunkItems(value) else {
                     refusal = "a chunk that does not decode"
                     return
                 }
                 inner.forEach { innerKey, _ in
                     if refusal == nil, !ArchiveCodec.isItemKey(innerKey) { refusal = "key \(Array(innerKey.prefix(8)))" }
                 }
-            } else if !ArchiveCodec.isItemKey(key) {
-                refusal = "key \(Array(key.prefix(8)))"
+            case nil:
+                if !ArchiveCodec.isItemKey(key) { refusal = "key \(Array(key.prefix(8)))" }
             }
         }
         if let refusal { throw HistoryStoreError("refusing to import \(refusal): not a history item", nil) }
+        let base = startsCopy ? nextChunk : copyBase
+        var copiedChunksEnd = nextChunk
         var writer = ChunkWriter(firstChunk: nextChunk, chunkBytes: chunkBytes)
-        items.forEach { key, value in
-            if Self.chunkNumber(key) != nil {
-                Self.chunkItems(value)!.forEach { writer.add($0, $1) }
-            } else {
-                writer.add(key, value)
+        if startsCopy {
+            withUnsafeBytes(of: base.bigEndian) { v in
+                Self.copyBaseKey.withUnsafeBufferPointer { k in Self.put(k, v.bindMemory(to: UInt8.self), into: writer.indexBatch) }
             }
         }
+        items.forEach { key, value in
+            switch Self.exported(key) {
+            case let .pointer(itemKey):
+                writer.putPointer(itemKey, to: Self.number(value) &+ base)
+            case let .chunk(chunkKey):
+                let number = Self.chunkNumber(chunkKey)! &+ base
+                writer.putChunk(number, value)
+                copiedChunksEnd = max(copiedChunksEnd, number &+ 1)
+            case nil:
+                break
+            }
+        }
+        // Chunks of this store's own go after every copied one.
+        writer.number = copiedChunksEnd
+        items.forEach { key, value in
+            if Self.exported(key) == nil { writer.add(key, value) }
+        }
         try commit(&writer, watermark: watermark)
+        if startsCopy { copyBase = base }
+    }
+
+    /// What an exported key names: an index entry (item key → the leader's chunk number) or a chunk.
+    private enum Exported {
+        case pointer(UnsafeBufferPointer<UInt8>)
+        case chunk(UnsafeBufferPointer<UInt8>)
+    }
+
+    private static let exportedPointer: UInt8 = 1
+    private static let exportedChunk: UInt8 = 2
+
+    private static func exported(_ key: UnsafeBufferPointer<UInt8>) -> Exported? {
+        guard let first = key.first else { return nil }
+        let rest = UnsafeBufferPointer(rebasing: key[1...])
+        switch first {
+        case exportedPointer: return .pointer(rest)
+        case exportedChunk: return .chunk(rest)
+        default: return nil
+        }
+    }
+
+    private static func number(_ bytes: some Collection<UInt8>) -> UInt64 {
+        bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }
 
     /// Gathers items into chunks and each item's pointer into the index's write batch.
@@ -199,9 +254,19 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         mutating func add(_ key: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) {
             if !chunk.isEmpty, chunk.byteCount + key.count + value.count + 8 > chunkBytes { finishChunk() }
             chunk.append(key: key, value: value)
-            withUnsafeBytes(of: number.bigEndian) { pointer in
+            putPointer(key, to: number)
+        }
+
+        func putPointer(_ key: UnsafeBufferPointer<UInt8>, to chunkNumber: UInt64) {
+            withUnsafeBytes(of: chunkNumber.bigEndian) { pointer in
                 LevelHistoryStore.put(key, pointer.bindMemory(to: UInt8.self), into: indexBatch)
             }
+        }
+
+        /// A whole chunk as another store wrote it.
+        func putChunk(_ chunkNumber: UInt64, _ value: UnsafeBufferPointer<UInt8>) {
+            let key = LevelHistoryStore.chunkKey(chunkNumber)
+            key.withUnsafeBufferPointer { LevelHistoryStore.put($0, value, into: chunkBatch) }
         }
 
         /// Puts the chunk being filled into the chunk batch (nothing when it is empty).
@@ -236,7 +301,7 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         if newWatermark != nil || writer.number > nextChunk {
             leveldb_write(chunks, options, writer.chunkBatch, &error)
             if error != nil { throw HistoryStoreError("history store write failed", error) }
-            nextChunk = writer.number
+            nextChunk = max(nextChunk, writer.number)
         }
         if newWatermark != nil {
             let value = withUnsafeBytes(of: stored.littleEndian) { Array($0) }
@@ -362,21 +427,38 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         })
     }
 
-    /// The chunks after `afterKey` (empty: from the first), in the order they were written, as items keyed by chunk
-    /// (`importItems` takes them apart): a copy reads the store sequentially instead of one chunk per item.
+    /// The store as a copy takes it, in pieces: first its index in key order (each entry as 1 + item key → chunk
+    /// number), then its chunks in the order written (2 + chunk key → chunk). Both arrive at the copy in key order,
+    /// which LevelDB stores without rewriting; the index goes first, so every chunk an entry points to is written
+    /// before the chunk scan passes it. `afterKey`: the last key of the previous piece (empty: from the start).
     public func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError)
         -> (items: PackedHistoryItems, complete: Bool) {
         var items = PackedHistoryItems()
         var more = false
-        try Self.iterate(chunks, readOptions, from: afterKey) { key, value in
-            guard Self.chunkNumber(key) != nil, !key.elementsEqual(afterKey) else { return true }
-            guard items.byteCount < max(1, maxBytes) else {
-                more = true
-                return false
+        var prefixed = [UInt8](repeating: 0, count: 1)
+        func take(_ prefix: UInt8, from database: OpaquePointer, after: [UInt8],
+                  where wanted: (UnsafeBufferPointer<UInt8>) -> Bool) throws(HistoryReadError) {
+            try Self.iterate(database, readOptions, from: after) { key, value in
+                guard wanted(key), !key.elementsEqual(after) else { return true }
+                guard items.byteCount < max(1, maxBytes) else {
+                    more = true
+                    return false
+                }
+                prefixed.removeAll(keepingCapacity: true)
+                prefixed.append(prefix)
+                prefixed.append(contentsOf: key)
+                prefixed.withUnsafeBufferPointer { items.append(key: $0, value: value()) }
+                return true
             }
-            items.append(key: key, value: value())
-            return true
         }
+        let position = afterKey.first
+        if position == nil || position == Self.exportedPointer {
+            try take(Self.exportedPointer, from: index, after: Array(afterKey.dropFirst()),
+                     where: { ArchiveCodec.isItemKey($0) })
+            if more { return (items, false) }
+        }
+        try take(Self.exportedChunk, from: chunks, after: position == Self.exportedChunk ? Array(afterKey.dropFirst()) : [],
+                 where: { Self.chunkNumber($0) != nil })
         return (items, !more)
     }
 

@@ -73,7 +73,7 @@ final class ArchiveWorker: @unchecked Sendable {
                     try store.write(batch)
                     outcome = .archived(through: batch.throughSeq)
                 case let .import(imported):
-                    try store.importItems(imported.items, watermark: imported.watermark)
+                    try store.importItems(imported.items, watermark: imported.watermark, startsCopy: imported.startsCopy)
                     outcome = .imported(watermark: imported.watermark)
                     if let seq = imported.watermark {
                         logger.info("the copy of the leader's history store is complete (up to seq \(seq))")

@@ -46,9 +46,22 @@ import Testing
         #expect(reopened.watermark == 20)
     }
 
-    /// A copy reads the source's chunks in the order they were written, in pieces, and the copy answers every read
-    /// as the source does (the items are indexed again, in chunks of the copy's own).
-    @Test func aCopyInPiecesReadsTheChunksInOrderAndReproducesTheStore() throws {
+    /// Copies `source` into `target` in pieces of about `maxBytes`, as a follower does; returns the keys read.
+    static func copy(_ source: LevelHistoryStore, into target: LevelHistoryStore, maxBytes: Int) throws -> [[UInt8]] {
+        var after: [UInt8] = []
+        var seen: [[UInt8]] = []
+        while true {
+            let (items, complete) = try source.items(after: after, maxBytes: maxBytes)
+            seen += items.items.map(\.key)
+            try target.importItems(items, watermark: complete ? source.watermark : nil, startsCopy: after.isEmpty)
+            if complete { return seen }
+            after = items.lastKey!
+        }
+    }
+
+    /// A copy reads the source's index in key order, then its chunks in the order written, in pieces, and the copy
+    /// answers every read as the source does.
+    @Test func aCopyInPiecesReadsTheIndexThenTheChunksAndReproducesTheStore() throws {
         let source = Directory()
         let copy = Directory()
         let store = try LevelHistoryStore(directory: source.path, chunkBytes: 1_000)
@@ -57,23 +70,43 @@ import Testing
         try store.write(Self.batch(after: 0, through: 1_000, ids: ids))
         let target = try LevelHistoryStore(directory: copy.path)
         defer { target.close() }
-        var after: [UInt8] = []
-        var seen: [[UInt8]] = []
-        var pieces = 0
-        while true {
-            let (items, complete) = try store.items(after: after, maxBytes: 2_000)
-            pieces += 1
-            seen += items.items.map(\.key)
-            try target.importItems(items, watermark: complete ? store.watermark : nil)
-            if complete { break }
-            after = items.lastKey!
-        }
-        #expect(pieces > 5, "read in pieces")
+        let seen = try Self.copy(store, into: target, maxBytes: 2_000)
+        #expect(seen.count > 520, "every receipt and the hold, and the chunks, in more than one piece")
         #expect(seen == seen.sorted { $0.lexicographicallyPrecedes($1) } && Set(seen).count == seen.count)
-        #expect(seen.allSatisfy { LevelHistoryStore.chunkNumber($0) != nil } && seen.count > 20, "chunks, not items")
+        #expect(seen.filter { $0.first == 1 }.count == 501, "each item's index entry, not the watermark")
+        #expect(seen.filter { $0.first == 2 }.allSatisfy { LevelHistoryStore.chunkNumber($0.dropFirst()) != nil })
         #expect(target.watermark == 1_000)
         for id in ids { #expect(try target.receipt(for: RequestID(id)!) == store.receipt(for: RequestID(id)!)) }
         #expect(try target.hold(HoldID("h-1000")!)?.closedSeq == 1_000)
+    }
+
+    /// A copy onto a store that holds items of its own, started over from another source halfway (a new leader):
+    /// its chunks go above everything the store held, so its own items, the second copy's and what it writes
+    /// afterwards all read back.
+    @Test func aCopyThatStartsOverNeverOverwritesWhatTheStoreHolds() throws {
+        let first = Directory(), second = Directory(), target = Directory()
+        let leaderA = try LevelHistoryStore(directory: first.path, chunkBytes: 300)
+        defer { leaderA.close() }
+        let leaderB = try LevelHistoryStore(directory: second.path, chunkBytes: 300)
+        defer { leaderB.close() }
+        try leaderA.write(Self.batch(after: 0, through: 50, ids: (0..<40).map { "a-\($0)" }))
+        try leaderB.write(Self.batch(after: 0, through: 60, ids: (0..<40).map { "b-\($0)" }))
+        let follower = try LevelHistoryStore(directory: target.path, chunkBytes: 300)
+        defer { follower.close() }
+        try follower.write(Self.batch(after: 0, through: 5, ids: (0..<20).map { "own-\($0)" }))
+        // The copy from A stops after its first piece; B's copy starts over.
+        let (piece, _) = try leaderA.items(after: [], maxBytes: 500)
+        try follower.importItems(piece, watermark: nil, startsCopy: true)
+        _ = try Self.copy(leaderB, into: follower, maxBytes: 500)
+        try follower.write(Self.batch(after: 60, through: 70, ids: (0..<20).map { "after-\($0)" }))
+        #expect(follower.watermark == 70)
+        for index in 0..<20 {
+            #expect(try follower.receipt(for: RequestID("own-\(index)")!) != nil)
+            #expect(try follower.receipt(for: RequestID("after-\(index)")!) != nil)
+        }
+        for index in 0..<40 {
+            #expect(try follower.receipt(for: RequestID("b-\(index)")!) == leaderB.receipt(for: RequestID("b-\(index)")!))
+        }
     }
 
     /// A store of the first layout (every item under its own key, LevelDB files at the top of the directory) is not
@@ -114,8 +147,19 @@ import Testing
             try store.importItems([HistoryItem(key: Array("w".utf8), value: [0, 0, 0, 0, 0, 0, 0, 1])] as PackedHistoryItems,
                                   watermark: nil)
         }
+        #expect(throws: HistoryStoreError.self) {
+            try store.importItems([HistoryItem(key: [2] + LevelHistoryStoreTests.chunkKey(0), value: [1, 0, 0, 0, 9])]
+                                  as PackedHistoryItems, watermark: nil)
+        }
+        #expect(throws: HistoryStoreError.self) {
+            try store.importItems([HistoryItem(key: [1] + Array("rx".utf8), value: [1, 2, 3])] as PackedHistoryItems,
+                                  watermark: nil)
+        }
         #expect(store.watermark == 0)
+        #expect(try store.receipt(for: RequestID("x")!) == nil)
     }
+
+    static func chunkKey(_ number: UInt64) -> [UInt8] { [UInt8(ascii: "c")] + withUnsafeBytes(of: number.bigEndian) { Array($0) } }
 
     @Test func aSecondProcessCannotOpenTheSameStore() throws {
         let directory = Directory()
