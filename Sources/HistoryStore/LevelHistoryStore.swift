@@ -87,8 +87,6 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
     static let watermarkKey: [UInt8] = Array("w".utf8)
     static let copyBaseKey: [UInt8] = Array("b".utf8)
     static let chunkPrefix = UInt8(ascii: "c")
-    /// In the chunk database, written with each watermark (it sorts below every chunk key).
-    static let syncMarkerKey: [UInt8] = Array("a".utf8)
 
     public init(directory: String, chunkBytes: Int = 32 << 10) throws(HistoryStoreError) {
         self.directory = directory
@@ -288,14 +286,12 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         writer.finishChunk()
         let options = newWatermark == nil ? settings.unsyncedWriteOptions : settings.writeOptions
         let stored = max(watermark, newWatermark ?? 0)
-        if newWatermark != nil {
+        if newWatermark != nil, writer.number == nextChunk {
             // Synced even without chunks of its own: unsynced chunks of earlier pieces must be durable before the
-            // pointers to them are (a marker key, below every chunk's).
-            withUnsafeBytes(of: stored.littleEndian) { v in
-                Self.syncMarkerKey.withUnsafeBufferPointer { k in
-                    Self.put(k, v.bindMemory(to: UInt8.self), into: writer.chunkBatch)
-                }
-            }
+            // pointers to them are. An empty chunk, not a marker under a fixed key: a fixed key would make every
+            // file of the database overlap every other, and LevelDB would rewrite them all again and again.
+            [UInt8](repeating: 0, count: 4).withUnsafeBufferPointer { writer.putChunk(writer.number, $0) }
+            writer.number += 1
         }
         var error: UnsafeMutablePointer<CChar>?
         if newWatermark != nil || writer.number > nextChunk {

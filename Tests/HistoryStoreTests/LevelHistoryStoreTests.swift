@@ -44,6 +44,12 @@ import Testing
         // A batch below the watermark (written again after a restart) never lowers it.
         try reopened.write(Self.batch(after: 0, through: 10, ids: ["a"]))
         #expect(reopened.watermark == 20)
+        // A batch without items still moves the watermark (its sync is an empty chunk), and reads go on.
+        try reopened.write(ArchiveBatch(afterSeq: 20, throughSeq: 25, receipts: [], closedHolds: []))
+        #expect(reopened.watermark == 25)
+        try reopened.write(Self.batch(after: 25, through: 30, ids: ["e"]))
+        #expect(try reopened.receipt(for: RequestID("e")!)?.receipt.seq == 26)
+        #expect(try reopened.receipt(for: RequestID("b")!) == Self.receipt("b", seq: 2))
     }
 
     /// Copies `source` into `target` in pieces of about `maxBytes`, as a follower does; returns the keys read.
