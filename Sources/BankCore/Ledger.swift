@@ -209,8 +209,12 @@ public struct Ledger: Sendable {
                 if let previous, previous.isOpen, holds[id]?.isOpen == false { unnoteClosed(id) }
                 holds[id] = previous
             case let .receipt(id, previous):
-                if previous == nil, receipts[id] != nil { unnoteStored(id) }
-                receipts[id] = previous
+                if let previous {
+                    receipts.restore(id, previous)
+                } else {
+                    if receipts[id] != nil { unnoteStored(id) }
+                    receipts.remove(id)
+                }
             case let .line(slot):
                 book.removeNewestLine(of: slot)
             }

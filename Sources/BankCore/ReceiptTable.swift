@@ -68,6 +68,13 @@ struct ReceiptTable: Sendable {
         count += 1
     }
 
+    /// Puts back a receipt an undone change replaced (only the injected bug replaces one): where it is, or — its
+    /// generation having left memory for the store — nowhere (a new one would be a receipt without its place in
+    /// the archive's order).
+    mutating func restore(_ id: RequestID, _ stored: StoredReceipt) {
+        if !update(id, stored), !isGenerational { insertNew(id, stored) }
+    }
+
     /// Replaces the receipt of an id that holds one, where it is; false when it holds none.
     private mutating func update(_ id: RequestID, _ stored: StoredReceipt) -> Bool {
         guard isGenerational else {

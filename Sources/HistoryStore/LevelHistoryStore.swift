@@ -153,10 +153,10 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         try commit(&writer, watermark: batch.throughSeq)
     }
 
-    /// Stores a piece of a copy of the leader's store (`items(after:maxBytes:)`): its index entries and chunks as
+    /// Stores a piece of a copy of the leader's store (`items(after:maxBytes:)`): its chunks and index entries as
     /// they are, the chunks under the leader's numbers plus the base this store chose when the copy started
     /// (`startsCopy`) — above every chunk it held, so nothing of its own, nor of an earlier copy that started over, is
-    /// overwritten. Single items (not from a store) are indexed into chunks of this store's own. With `watermark` (the
+    /// overwritten; an entry is repointed only once its chunk is stored. Single items (not from a store) are indexed into chunks of this store's own. With `watermark` (the
     /// copy is complete), durably and with it.
     public func importItems(_ items: PackedHistoryItems, watermark: Seq?,
                             startsCopy: Bool = false) throws(HistoryStoreError) {
@@ -165,9 +165,12 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
             guard refusal == nil else { return }
             switch Self.exported(key) {
             case let .pointer(itemKey):
-                if !ArchiveCodec.isItemKey(itemKey) || value.count != 8 { refusal = "a damaged index entry" }
+                if !ArchiveCodec.isItemKey(itemKey) || value.count != 8 || Self.number(value) > Self.largestImportedChunk {
+                    refusal = "a damaged index entry"
+                }
             case let .chunk(chunkKey):
-                guard Self.chunkNumber(chunkKey) != nil, let inner = Self.chunkItems(value) else {
+                guard let number = Self.chunkNumber(chunkKey), number <= Self.largestImportedChunk,
+                      let inner = Self.chunkItems(value) else {
                     refusal = "a chunk that does not decode"
                     return
                 }
@@ -178,8 +181,9 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
                 if !ArchiveCodec.isItemKey(key) { refusal = "key \(Array(key.prefix(8)))" }
             }
         }
-        if let refusal { throw HistoryStoreError("refusing to import \(refusal): not a history item", nil) }
         let base = startsCopy ? nextChunk : copyBase
+        if base > Self.largestImportedChunk << 8 { refusal = "a copy into a store of \(base) chunks" }
+        if let refusal { throw HistoryStoreError("refusing to import \(refusal): not a history item", nil) }
         var copiedChunksEnd = nextChunk
         var writer = ChunkWriter(firstChunk: nextChunk, chunkBytes: chunkBytes)
         if startsCopy {
@@ -190,11 +194,14 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         items.forEach { key, value in
             switch Self.exported(key) {
             case let .pointer(itemKey):
-                writer.putPointer(itemKey, to: Self.number(value) &+ base)
+                // A chunk not copied (written during the copy) holds items above the copy's watermark, which this
+                // store archives itself: pointing at it would point at a chunk of its own later.
+                let number = Self.number(value) + base
+                if number < copiedChunksEnd { writer.putPointer(itemKey, to: number) }
             case let .chunk(chunkKey):
-                let number = Self.chunkNumber(chunkKey)! &+ base
+                let number = Self.chunkNumber(chunkKey)! + base
                 writer.putChunk(number, value)
-                copiedChunksEnd = max(copiedChunksEnd, number &+ 1)
+                copiedChunksEnd = max(copiedChunksEnd, number + 1)
             case nil:
                 break
             }
@@ -214,8 +221,10 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         case chunk(UnsafeBufferPointer<UInt8>)
     }
 
-    private static let exportedPointer: UInt8 = 1
-    private static let exportedChunk: UInt8 = 2
+    private static let exportedChunk: UInt8 = 1
+    private static let exportedPointer: UInt8 = 2
+    /// Chunk numbers beyond this are refused on import (no store writes that many; keeps base + n from overflowing).
+    private static let largestImportedChunk: UInt64 = 1 << 48
 
     private static func exported(_ key: UnsafeBufferPointer<UInt8>) -> Exported? {
         guard let first = key.first else { return nil }
@@ -423,10 +432,11 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         })
     }
 
-    /// The store as a copy takes it, in pieces: first its index in key order (each entry as 1 + item key → chunk
-    /// number), then its chunks in the order written (2 + chunk key → chunk). Both arrive at the copy in key order,
-    /// which LevelDB stores without rewriting; the index goes first, so every chunk an entry points to is written
-    /// before the chunk scan passes it. `afterKey`: the last key of the previous piece (empty: from the start).
+    /// The store as a copy takes it, in pieces: first its chunks in the order written (1 + chunk key → chunk), then
+    /// its index in key order (2 + item key → chunk number). Both arrive at the copy in key order, which LevelDB
+    /// stores without rewriting; the chunks go first, so the copy never points an item at a chunk it lacks (an entry
+    /// written during the copy may point past the chunks copied: its item is above the copy's watermark, and the copy
+    /// skips it). `afterKey`: the last key of the previous piece (empty: from the start).
     public func items(after afterKey: [UInt8], maxBytes: Int) throws(HistoryReadError)
         -> (items: PackedHistoryItems, complete: Bool) {
         var items = PackedHistoryItems()
@@ -448,13 +458,14 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
             }
         }
         let position = afterKey.first
-        if position == nil || position == Self.exportedPointer {
-            try take(Self.exportedPointer, from: index, after: Array(afterKey.dropFirst()),
-                     where: { ArchiveCodec.isItemKey($0) })
+        if position == nil || position == Self.exportedChunk {
+            try take(Self.exportedChunk, from: chunks, after: Array(afterKey.dropFirst()),
+                     where: { Self.chunkNumber($0) != nil })
             if more { return (items, false) }
         }
-        try take(Self.exportedChunk, from: chunks, after: position == Self.exportedChunk ? Array(afterKey.dropFirst()) : [],
-                 where: { Self.chunkNumber($0) != nil })
+        try take(Self.exportedPointer, from: index,
+                 after: position == Self.exportedPointer ? Array(afterKey.dropFirst()) : [],
+                 where: { ArchiveCodec.isItemKey($0) })
         return (items, !more)
     }
 

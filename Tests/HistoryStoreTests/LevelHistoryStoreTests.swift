@@ -65,9 +65,9 @@ import Testing
         }
     }
 
-    /// A copy reads the source's index in key order, then its chunks in the order written, in pieces, and the copy
+    /// A copy reads the source's chunks in the order written, then its index in key order, in pieces, and the copy
     /// answers every read as the source does.
-    @Test func aCopyInPiecesReadsTheIndexThenTheChunksAndReproducesTheStore() throws {
+    @Test func aCopyInPiecesReadsTheChunksThenTheIndexAndReproducesTheStore() throws {
         let source = Directory()
         let copy = Directory()
         let store = try LevelHistoryStore(directory: source.path, chunkBytes: 1_000)
@@ -79,8 +79,9 @@ import Testing
         let seen = try Self.copy(store, into: target, maxBytes: 2_000)
         #expect(seen.count > 520, "every receipt and the hold, and the chunks, in more than one piece")
         #expect(seen == seen.sorted { $0.lexicographicallyPrecedes($1) } && Set(seen).count == seen.count)
-        #expect(seen.filter { $0.first == 1 }.count == 501, "each item's index entry, not the watermark")
-        #expect(seen.filter { $0.first == 2 }.allSatisfy { LevelHistoryStore.chunkNumber($0.dropFirst()) != nil })
+        #expect(seen.filter { $0.first == 2 }.count == 501, "each item's index entry, not the watermark")
+        #expect(seen.filter { $0.first == 1 }.allSatisfy { LevelHistoryStore.chunkNumber($0.dropFirst()) != nil })
+        #expect(seen.firstIndex { $0.first == 2 }! > seen.lastIndex { $0.first == 1 }!, "chunks first, then the index")
         #expect(target.watermark == 1_000)
         for id in ids { #expect(try target.receipt(for: RequestID(id)!) == store.receipt(for: RequestID(id)!)) }
         #expect(try target.hold(HoldID("h-1000")!)?.closedSeq == 1_000)
@@ -100,9 +101,22 @@ import Testing
         let follower = try LevelHistoryStore(directory: target.path, chunkBytes: 300)
         defer { follower.close() }
         try follower.write(Self.batch(after: 0, through: 5, ids: (0..<20).map { "own-\($0)" }))
-        // The copy from A stops after its first piece; B's copy starts over.
-        let (piece, _) = try leaderA.items(after: [], maxBytes: 500)
-        try follower.importItems(piece, watermark: nil, startsCopy: true)
+        // The copy from A stops halfway through its index; B's copy starts over.
+        var after: [UInt8] = []
+        var piecesOfA = 0
+        while true {
+            let (piece, complete) = try leaderA.items(after: after, maxBytes: 500)
+            try follower.importItems(piece, watermark: nil, startsCopy: after.isEmpty)
+            piecesOfA += 1
+            after = piece.lastKey!
+            if after.first == 2 || complete { break }
+        }
+        #expect(after.first == 2 && piecesOfA > 1, "stopped within the index")
+        for index in 0..<40 {
+            let copied = try follower.receipt(for: RequestID("a-\(index)")!)
+            let original = try leaderA.receipt(for: RequestID("a-\(index)")!)
+            #expect(copied == nil || copied == original)
+        }
         _ = try Self.copy(leaderB, into: follower, maxBytes: 500)
         try follower.write(Self.batch(after: 60, through: 70, ids: (0..<20).map { "after-\($0)" }))
         #expect(follower.watermark == 70)
@@ -154,15 +168,41 @@ import Testing
                                   watermark: nil)
         }
         #expect(throws: HistoryStoreError.self) {
-            try store.importItems([HistoryItem(key: [2] + LevelHistoryStoreTests.chunkKey(0), value: [1, 0, 0, 0, 9])]
+            try store.importItems([HistoryItem(key: [1] + LevelHistoryStoreTests.chunkKey(0), value: [1, 0, 0, 0, 9])]
                                   as PackedHistoryItems, watermark: nil)
         }
         #expect(throws: HistoryStoreError.self) {
-            try store.importItems([HistoryItem(key: [1] + Array("rx".utf8), value: [1, 2, 3])] as PackedHistoryItems,
+            try store.importItems([HistoryItem(key: [2] + Array("rx".utf8), value: [1, 2, 3])] as PackedHistoryItems,
                                   watermark: nil)
         }
         #expect(store.watermark == 0)
         #expect(try store.receipt(for: RequestID("x")!) == nil)
+    }
+
+    /// Chunk numbers a store could never reach are refused (base + number must not overflow), nothing written.
+    @Test func anImportOfAnImpossibleChunkNumberIsRefused() throws {
+        let source = Directory(), directory = Directory()
+        let leader = try LevelHistoryStore(directory: source.path)
+        defer { leader.close() }
+        try leader.write(Self.batch(after: 0, through: 10, ids: ["a"]))
+        let (piece, _) = try leader.items(after: [], maxBytes: 1 << 20)
+        let store = try LevelHistoryStore(directory: directory.path)
+        defer { store.close() }
+        var chunkValue: [UInt8] = []
+        piece.forEach { key, value in if key.first == 1, chunkValue.isEmpty { chunkValue = Array(value) } }
+        for number in [UInt64.max, 1 << 60] {
+            #expect(throws: HistoryStoreError.self) {
+                try store.importItems([HistoryItem(key: [1] + Self.chunkKey(number), value: chunkValue)] as PackedHistoryItems,
+                                      watermark: 10, startsCopy: true)
+            }
+            #expect(throws: HistoryStoreError.self) {
+                try store.importItems([HistoryItem(key: [2] + Array("ra".utf8), value: Self.chunkKey(number).dropFirst().map { $0 })]
+                                      as PackedHistoryItems, watermark: 10, startsCopy: true)
+            }
+        }
+        #expect(store.watermark == 0)
+        try store.importItems(piece, watermark: 10, startsCopy: true)
+        #expect(try store.receipt(for: RequestID("a")!) == leader.receipt(for: RequestID("a")!))
     }
 
     static func chunkKey(_ number: UInt64) -> [UInt8] { [UInt8(ascii: "c")] + withUnsafeBytes(of: number.bigEndian) { Array($0) } }
