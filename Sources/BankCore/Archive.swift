@@ -302,8 +302,10 @@ extension Ledger {
         archive!.receiptWindow = receiptWindow
         archive!.lineWindow = lineWindow
         archive!.reader = reader
-        if !receipts.isGenerational {
-            // Generations of an eighth of the window: memory holds at most that much beyond it.
+        if !receipts.isGenerational, receiptWindow < .max {
+            // Generations of an eighth of the window: memory holds at most that much beyond it. (Without a window —
+            // a ledger restored from an archiving checkpoint whose settings turned the archive off — nothing
+            // leaves, and the shards serve lookups better than a growing list of generations.)
             let capacity = min(max(receiptWindow / 8, 1), ReceiptTable.largestGeneration)
             receipts.useGenerations(capacity: capacity, order: archive!.receiptOrder.lazy.map { ($0.id, $0.stored) })
         }
