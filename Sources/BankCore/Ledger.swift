@@ -211,9 +211,8 @@ public struct Ledger: Sendable {
             case let .receipt(id, previous):
                 if let previous {
                     receipts.restore(id, previous)
-                } else {
-                    if receipts[id] != nil { unnoteStored(id) }
-                    receipts.remove(id)
+                } else if receipts.remove(id) != nil {
+                    unnoteStored(id)
                 }
             case let .line(slot):
                 book.removeNewestLine(of: slot)

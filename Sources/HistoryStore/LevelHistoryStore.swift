@@ -336,7 +336,7 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
 
     static func chunkNumber(_ key: some Collection<UInt8>) -> UInt64? {
         guard key.count == 9, key.first == chunkPrefix else { return nil }
-        return key.dropFirst().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return number(key.dropFirst())
     }
 
     /// A chunk's items (count:u32 little-endian, then the packed items), or nil when it does not decode.
@@ -369,7 +369,7 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
     private func value(of key: some Collection<UInt8>, pointer: some Collection<UInt8>,
                        cache: ChunkCache? = nil) throws(HistoryReadError) -> [UInt8] {
         guard pointer.count == 8 else { throw HistoryReadError(reason: "a damaged pointer in the history index") }
-        let number = pointer.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let number = Self.number(pointer)
         let items: PackedHistoryItems
         if let cached = cache?.chunks[number] {
             items = cached
