@@ -17,10 +17,10 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 	@echo "  Variables: PORT_BASE=$(PORT_BASE) (client port; internal ports follow), VAR=$(VAR)"
 
-deps: ## Install libzmq and LevelDB (Debian's libzmq3-dev, libleveldb-dev) when they are missing
-	@if ! command -v pkg-config >/dev/null || ! pkg-config --exists libzmq || [ ! -f /usr/include/leveldb/c.h ]; then \
-	  echo "installing libzmq3-dev libleveldb-dev"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libzmq3-dev libleveldb-dev pkg-config >/dev/null; \
+deps: ## Install libzmq, LevelDB and Zstandard (Debian's libzmq3-dev, libleveldb-dev, libzstd-dev) when they are missing
+	@if ! command -v pkg-config >/dev/null || ! pkg-config --exists libzmq libzstd || [ ! -f /usr/include/leveldb/c.h ]; then \
+	  echo "installing libzmq3-dev libleveldb-dev libzstd-dev"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libzmq3-dev libleveldb-dev libzstd-dev pkg-config >/dev/null; \
 	fi
 
 build: deps ## Release build of every executable

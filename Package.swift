@@ -28,8 +28,11 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // LevelDB (Debian ships no pkg-config file for it); `make` installs libleveldb-dev when it is missing.
         .systemLibrary(name: "CLevelDB", providers: [.apt(["libleveldb-dev"])]),
-        // The history store: receipts and closed holds that left the ledger's memory (LevelDB).
-        .target(name: "HistoryStore", dependencies: ["BankCore", "CLevelDB"]),
+        // Zstandard, found through pkg-config; `make` installs libzstd-dev when it is missing.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // The history store: receipts and closed holds that left the ledger's memory (LevelDB, chunks compressed
+        // with Zstandard).
+        .target(name: "HistoryStore", dependencies: ["BankCore", "CLevelDB", "CZstd"]),
         // glibc's malloc tuning: the ledger gives freed heap back to the system (Runtime's HeapReturn).
         .systemLibrary(name: "CMalloc"),
         // The three processes of a local cluster, started and killed by the process-level tests and the bench.
@@ -79,7 +82,7 @@ let package = Package(
         .testTarget(name: "BankCoreTests", dependencies: ["BankCore", "SeededRandom"]),
         .testTarget(name: "BankProtocolTests", dependencies: ["BankProtocol", "SeededRandom"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SeededRandom"]),
-        .testTarget(name: "HistoryStoreTests", dependencies: ["HistoryStore", "BankCore"]),
+        .testTarget(name: "HistoryStoreTests", dependencies: ["HistoryStore", "BankCore", "CLevelDB"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "EndToEndTests", dependencies: [

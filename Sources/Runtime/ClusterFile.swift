@@ -39,6 +39,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     /// Statement lines kept in memory once archived, and how many leave memory together (a power of two).
     public var archiveLineWindow = LedgerSettings().archiveLineWindow
     public var statementChunkLines = 1 << LedgerSettings().statementChunkShift
+    /// Committed history goes to the store at most this often (or once a batch is full).
+    public var archiveIntervalMilliseconds: UInt64 = LedgerSettings().archiveIntervalNanos / 1_000_000
 
     enum CodingKeys: String, CodingKey {
         case host
@@ -61,6 +63,7 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case idFilterBytes = "id_filter_bytes"
         case archiveLineWindow = "archive_line_window"
         case statementChunkLines = "statement_chunk_lines"
+        case archiveIntervalMilliseconds = "archive_interval_ms"
     }
 
     public init() {}
@@ -125,6 +128,12 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             throw DecodingError.dataCorruptedError(forKey: .statementChunkLines, in: c, debugDescription:
                 "archive_line_window must be at least 0 and statement_chunk_lines a power of two up to 1048576")
         }
+        archiveIntervalMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .archiveIntervalMilliseconds)
+            ?? defaults.archiveIntervalMilliseconds
+        guard archiveIntervalMilliseconds <= 60_000 else {
+            throw DecodingError.dataCorruptedError(forKey: .archiveIntervalMilliseconds, in: c, debugDescription:
+                "archive_interval_ms must be at most 60000 (got \(archiveIntervalMilliseconds))")
+        }
         guard checkpointIntervalRecords >= 1, checkpointIntervalMutations >= 1 else {
             throw DecodingError.dataCorruptedError(forKey: .checkpointIntervalRecords, in: c,
                 debugDescription: "checkpoint_interval_records and checkpoint_interval_mutations must be at least 1")
@@ -173,6 +182,7 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         settings.idFilterByteCount = idFilterBytes
         settings.archiveLineWindow = archiveLineWindow
         settings.statementChunkShift = statementChunkLines.trailingZeroBitCount
+        settings.archiveIntervalNanos = .milliseconds(archiveIntervalMilliseconds)
         return settings
     }
 }

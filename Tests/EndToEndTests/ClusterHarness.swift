@@ -30,7 +30,7 @@ final class ClusterHarness {
         {"host":"127.0.0.1","port_base":\(portBase),"data_root":"\(root.path)/data",
          "heartbeat_interval_ms":50,"failure_timeout_ms":\(failureTimeoutMilliseconds),"request_deadline_ms":8000,
          "checkpoint_interval_records":\(checkpointIntervalRecords),
-         "commit_floor_interval_ms":20\(archiveReceiptWindow.map { ",\"archive_receipt_window\":\($0),\"id_filter_bytes\":64,\"archive_line_window\":16,\"statement_chunk_lines\":64" } ?? "")}
+         "commit_floor_interval_ms":20\(archiveReceiptWindow.map { ",\"archive_receipt_window\":\($0),\"archive_interval_ms\":100,\"id_filter_bytes\":64,\"archive_line_window\":16,\"statement_chunk_lines\":64" } ?? "")}
         """
         let configURL = root.appendingPathComponent("cluster.json")
         try config.write(to: configURL, atomically: true, encoding: .utf8)

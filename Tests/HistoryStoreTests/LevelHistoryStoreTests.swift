@@ -1,4 +1,5 @@
 import BankCore
+import CLevelDB
 import Foundation
 import Testing
 @testable import HistoryStore
@@ -140,6 +141,68 @@ import Testing
         } throws: { error in
             (error as? HistoryStoreError)?.description.contains("earlier version") == true
         }
+    }
+
+    /// A store of the first chunked format (chunks not compressed, no format mark) is refused, not misread; a new
+    /// store is marked, and opens again.
+    @Test func aStoreOfTheFirstChunkedFormatIsRefusedWithAClearError() throws {
+        let directory = Directory()
+        do {
+            let store = try LevelHistoryStore(directory: directory.path)
+            store.close()
+        }
+        let reopened = try LevelHistoryStore(directory: directory.path)
+        reopened.close()
+        // The first chunked format: a watermark in the index, and no mark.
+        let options = leveldb_options_create()!
+        defer { leveldb_options_destroy(options) }
+        var error: UnsafeMutablePointer<CChar>?
+        let index = try #require(leveldb_open(options, directory.path + "/index", &error))
+        let writeOptions = leveldb_writeoptions_create()!
+        leveldb_delete(index, writeOptions, "v", 1, &error)
+        leveldb_put(index, writeOptions, "w", 1, [CChar](repeating: 1, count: 8), 8, &error)
+        leveldb_writeoptions_destroy(writeOptions)
+        leveldb_close(index)
+        #expect(error == nil)
+        #expect {
+            _ = try LevelHistoryStore(directory: directory.path)
+        } throws: { error in
+            (error as? HistoryStoreError)?.description.contains("earlier format") == true
+        }
+    }
+
+    /// Chunks are stored compressed (receipts of one batch are alike: several times smaller), and a chunk whose
+    /// compressed bytes are damaged is refused on import.
+    @Test func chunksAreStoredCompressedAndADamagedOneIsRefused() throws {
+        let source = Directory(), directory = Directory()
+        let leader = try LevelHistoryStore(directory: source.path)
+        defer { leader.close() }
+        let ids = (0..<500).map { "payroll-2026-11-\($0)" }
+        try leader.write(Self.batch(after: 0, through: 10, ids: ids))
+        let (piece, _) = try leader.items(after: [], maxBytes: 1 << 20)
+        var stored = 0, raw = 0, items = 0
+        var damaged: [UInt8] = []
+        piece.forEach { key, value in
+            guard key.first == 1, let chunk = LevelHistoryStore.chunkItems(value) else { return }
+            stored += value.count
+            raw += chunk.byteCount
+            items += chunk.count
+            if damaged.isEmpty, value.count > 40 {
+                damaged = Array(value)
+                for offset in 20..<40 { damaged[offset] ^= 0x5a }
+            }
+        }
+        #expect(items == ids.count + 1) // the receipts and the closed hold
+        #expect(stored * 3 < raw, "stored \(stored) bytes for \(raw) bytes of items")
+        let store = try LevelHistoryStore(directory: directory.path)
+        defer { store.close() }
+        #expect(throws: HistoryStoreError.self) {
+            try store.importItems([HistoryItem(key: [1] + Self.chunkKey(0), value: damaged)] as PackedHistoryItems,
+                                  watermark: 10, startsCopy: true)
+        }
+        #expect(store.watermark == 0)
+        try store.importItems(piece, watermark: 10, startsCopy: true)
+        #expect(try store.receipt(for: RequestID(ids[123])!) == leader.receipt(for: RequestID(ids[123])!))
     }
 
     /// Chunks keep being numbered after a reopen: nothing written before is overwritten.

@@ -1,0 +1,23 @@
+import Foundation
+import Runtime
+import Testing
+
+/// The cluster file's settings reach the ledger's, and a value out of range is refused with its key named.
+@Suite struct ClusterFileTests {
+    static func decode(_ json: String) throws -> ClusterFile {
+        try JSONDecoder().decode(ClusterFile.self, from: Data(json.utf8))
+    }
+
+    @Test func theArchiveIntervalReachesTheLedgerAndIsBounded() throws {
+        #expect(try Self.decode("{}").ledgerSettings.archiveIntervalNanos == 2_000_000_000)
+        let file = try Self.decode(#"{"archive_receipt_window": 1000, "archive_interval_ms": 250}"#)
+        #expect(file.ledgerSettings.archiveIntervalNanos == 250_000_000)
+        #expect(file.ledgerSettings.archiveReceiptWindow == 1000)
+        #expect {
+            _ = try Self.decode(#"{"archive_interval_ms": 3600000}"#)
+        } throws: { error in
+            "\(error)".contains("archive_interval_ms must be at most 60000")
+        }
+        #expect(throws: DecodingError.self) { _ = try Self.decode(#"{"archive_interval_ms": -1}"#) }
+    }
+}
