@@ -383,4 +383,18 @@ final class MemoryHistory: HistoryReading, @unchecked Sendable {
         #expect(groups.count == (batch.lines.count + ArchiveCodec.maxLinesPerGroup - 1) / ArchiveCodec.maxLinesPerGroup)
         #expect(groups.flatMap { $0 } == batch.lines, "every line once, in number order")
     }
+
+    /// A batch's lines are grouped by account in a stable order, by counting slots when they are dense and by
+    /// sorting when a few lines belong to far-apart slots.
+    @Test func linesAreOrderedBySlotKeepingEachAccountsOrder() {
+        func line(_ slot: UInt32, _ number: UInt32) -> ArchivedLine {
+            ArchivedLine(slot: slot, number: number, seq: 1, amountMinor: 1, balanceAfterMinor: 1, timeMillis: 0,
+                         requestID: RequestID("r")!, reference: nil, counterpartySlot: 0, kind: .deposit)
+        }
+        let dense = [line(5, 0), line(1, 0), line(5, 1), line(3, 0), line(1, 1), line(5, 2)]
+        #expect(dense.withUnsafeBufferPointer { ArchiveCodec.linesBySlot($0) } == [1, 4, 3, 0, 2, 5])
+        let sparse = [line(4_000_000_000, 0), line(7, 0), line(4_000_000_000, 1), line(0, 0)]
+        #expect(sparse.withUnsafeBufferPointer { ArchiveCodec.linesBySlot($0) } == [3, 1, 0, 2])
+        #expect([ArchivedLine]().withUnsafeBufferPointer { ArchiveCodec.linesBySlot($0) } == [])
+    }
 }
