@@ -37,13 +37,15 @@ simulate: deps ## Deterministic simulation: SEEDS=N seeds (default 500, FIRST=1)
 	@if [ -n "$(SEED)" ]; then $(BIN)/bank-sim --seed $(SEED) $(if $(BUG),--bug $(BUG)) $(if $(LOAD_ONLY),--load-only); \
 	else BIN=$(BIN) SIM_ARGS="$(if $(LOAD_ONLY),--load-only)" deploy/local/simulate.sh $(SEEDS) $(FIRST); fi
 
-bench: deps ## Benchmark a fresh cluster of its own (report: var/bench/report.json); QUICK=1 for short phases; ARCHIVE=n: history archive on, n receipts in memory
+ARCHIVE_ARGS = $(if $(filter off,$(ARCHIVE)),--no-archive,$(if $(ARCHIVE),--archive-receipt-window $(ARCHIVE)))
+
+bench: deps ## Benchmark a fresh cluster of its own (report: var/bench/report.json); QUICK=1 for short phases; ARCHIVE=off: history archive off, ARCHIVE=n: n receipts in memory
 	swift build -c release
-	$(BIN)/bank-bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(ARCHIVE),--archive-receipt-window $(ARCHIVE)) $(BENCH_ARGS)
+	$(BIN)/bank-bench $(if $(filter-out 0,$(QUICK)),--quick) $(ARCHIVE_ARGS) $(BENCH_ARGS)
 
 bench-history: deps ## History phase: 20 M transfers (QUICK=1: 2 M), memory and disk at each tenth, restarts, deep reads; ARCHIVE=n as for bench
 	swift build -c release
-	$(BIN)/bank-bench --history $(if $(filter-out 0,$(QUICK)),--quick) $(if $(ARCHIVE),--archive-receipt-window $(ARCHIVE)) $(BENCH_ARGS)
+	$(BIN)/bank-bench --history $(if $(filter-out 0,$(QUICK)),--quick) $(ARCHIVE_ARGS) $(BENCH_ARGS)
 
 cluster: build ## Start gateway, primary and backup in the background (only what is missing)
 	@$(NODE) start primary

@@ -31,9 +31,11 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var journalSegmentBytes: UInt64 = FileJournal.defaultSegmentByteLimit
     /// What becomes of journal segments below the floor (the oldest kept checkpoint): kept on disk, or deleted.
     public var journalRetention: FileJournal.Retention = .keep
-    /// Receipts kept in memory once the history store holds them (`archive_receipt_window`); absent: no archive,
-    /// every receipt and closed hold stays in memory.
-    public var archiveReceiptWindow: Int?
+    /// Receipts kept in memory once the history store holds them (`archive_receipt_window`, 65,536 when absent);
+    /// `null`: no archive — every receipt, closed hold and statement line stays in memory, and a ledger's memory
+    /// grows with its history.
+    public var archiveReceiptWindow: Int? = ClusterFile.defaultArchiveReceiptWindow
+    public static let defaultArchiveReceiptWindow = 65_536
     /// The id filter's size in bytes (a power of two).
     public var idFilterBytes = LedgerSettings().idFilterByteCount
     /// Statement lines kept in memory once archived, and how many leave memory together (a power of two).
@@ -111,7 +113,13 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             }
             journalRetention = parsed
         }
-        archiveReceiptWindow = try c.decodeIfPresent(Int.self, forKey: .archiveReceiptWindow)
+        if !c.contains(.archiveReceiptWindow) {
+            archiveReceiptWindow = defaults.archiveReceiptWindow
+        } else if try c.decodeNil(forKey: .archiveReceiptWindow) {
+            archiveReceiptWindow = nil
+        } else {
+            archiveReceiptWindow = try c.decode(Int.self, forKey: .archiveReceiptWindow)
+        }
         if let window = archiveReceiptWindow, window < 0 {
             throw DecodingError.dataCorruptedError(forKey: .archiveReceiptWindow, in: c,
                 debugDescription: "archive_receipt_window must be at least 0 (got \(window))")

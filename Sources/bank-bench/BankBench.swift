@@ -97,14 +97,18 @@ struct BankBench: ParsableCommand {
     @Option(help: "Cluster file whose timeouts the bench cluster uses (ports and data directory are the bench's own).")
     var clusterTemplate = "deploy/local/cluster.json"
 
-    @Option(help: "Turn the history archive on, keeping this many receipts in memory (make bench[-history] ARCHIVE=n).")
+    @Option(help: "Keep this many receipts in memory with the history archive (make bench[-history] ARCHIVE=n).")
     var archiveReceiptWindow: Int?
 
-    /// The cluster file the bench's cluster starts from: the template, with the archive when asked for.
+    @Flag(help: "Turn the history archive off: every receipt and statement line in memory (ARCHIVE=off).")
+    var noArchive = false
+
+    /// The cluster file the bench's cluster starts from: the template, with the archive as asked for.
     func loadTemplate() throws -> ClusterFile {
         var template = FileManager.default.fileExists(atPath: clusterTemplate)
             ? try ClusterFile.load(path: clusterTemplate) : ClusterFile()
         if let archiveReceiptWindow { template.archiveReceiptWindow = archiveReceiptWindow }
+        if noArchive { template.archiveReceiptWindow = nil }
         return template
     }
 
@@ -336,6 +340,8 @@ final class BenchRunner {
             + "load average \(loadAtStart); cluster on \(f.clientEndpoint) (+1…+3), data \(f.dataRoot)")
         say("  heartbeat \(f.heartbeatIntervalMilliseconds) ms, failure timeout \(f.failureTimeoutMilliseconds) ms, "
             + "request deadline \(f.requestDeadlineMilliseconds) ms; binaries from \(cluster.binDirectory.path)")
+        say("  history archive: " + (f.archiveReceiptWindow.map { "on, \(formatInt($0)) receipts kept in memory" }
+            ?? "off (every receipt and statement line in memory)"))
         try cluster.startAll()
         let admin = try SimpleClient(context: context, endpoint: cluster.gatewayEndpoint)
         self.admin = admin

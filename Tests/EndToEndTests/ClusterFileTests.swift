@@ -8,6 +8,17 @@ import Testing
         try JSONDecoder().decode(ClusterFile.self, from: Data(json.utf8))
     }
 
+    /// The history archive is on unless the file says `null`; its window reaches the ledger.
+    @Test func theArchiveIsOnByDefaultAndOffOnlyWhenSaid() throws {
+        #expect(try Self.decode("{}").ledgerSettings.archiveReceiptWindow == 65_536)
+        #expect(try Self.decode(#"{"archive_receipt_window": null}"#).ledgerSettings.archiveReceiptWindow == nil)
+        #expect(try Self.decode(#"{"archive_receipt_window": 0}"#).ledgerSettings.archiveReceiptWindow == 0)
+        #expect(throws: DecodingError.self) { _ = try Self.decode(#"{"archive_receipt_window": "off"}"#) }
+        #expect(throws: DecodingError.self) { _ = try Self.decode(#"{"archive_receipt_window": -5}"#) }
+        let shipped = try ClusterFile.load(path: "deploy/local/cluster.json")
+        #expect(shipped.archiveReceiptWindow == 65_536)
+    }
+
     @Test func theArchiveIntervalReachesTheLedgerAndIsBounded() throws {
         #expect(try Self.decode("{}").ledgerSettings.archiveIntervalNanos == 2_000_000_000)
         let file = try Self.decode(#"{"archive_receipt_window": 1000, "archive_interval_ms": 250}"#)

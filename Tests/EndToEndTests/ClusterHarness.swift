@@ -18,11 +18,29 @@ final class ClusterHarness {
 
     /// - Parameter checkpointIntervalRecords: small values make the ledgers write checkpoints (and commit floors)
     ///   within a test's few hundred records.
-    /// - Parameter archiveReceiptWindow: turns the history archive on (receipts beyond this many, and statement
-    ///   lines beyond 16, in chunks of 64, leave memory for the history store), with a tiny id filter so that
-    ///   lookups in the store happen all the time.
+    /// How a test's ledgers keep their history.
+    enum Archive {
+        /// As a cluster file without archive keys: the history archive on, with its default windows.
+        case asShipped
+        /// Off (`"archive_receipt_window": null`): everything stays in memory.
+        case off
+        /// On, with receipts beyond this many and statement lines beyond 16, in chunks of 64, leaving memory for
+        /// the history store, and a tiny id filter so that lookups in the store happen all the time.
+        case window(Int)
+
+        var clusterFileKeys: String {
+            switch self {
+            case .asShipped: ""
+            case .off: ",\"archive_receipt_window\":null"
+            case let .window(receipts):
+                ",\"archive_receipt_window\":\(receipts),\"archive_interval_ms\":100,\"id_filter_bytes\":64,"
+                    + "\"archive_line_window\":16,\"statement_chunk_lines\":64"
+            }
+        }
+    }
+
     init(failureTimeoutMilliseconds: Int = 400, checkpointIntervalRecords: Int = 200_000,
-         archiveReceiptWindow: Int? = nil) throws {
+         archive: Archive = .asShipped) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("bank-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         portBase = try LocalCluster.freePortBase()
@@ -30,7 +48,7 @@ final class ClusterHarness {
         {"host":"127.0.0.1","port_base":\(portBase),"data_root":"\(root.path)/data",
          "heartbeat_interval_ms":50,"failure_timeout_ms":\(failureTimeoutMilliseconds),"request_deadline_ms":8000,
          "checkpoint_interval_records":\(checkpointIntervalRecords),
-         "commit_floor_interval_ms":20\(archiveReceiptWindow.map { ",\"archive_receipt_window\":\($0),\"archive_interval_ms\":100,\"id_filter_bytes\":64,\"archive_line_window\":16,\"statement_chunk_lines\":64" } ?? "")}
+         "commit_floor_interval_ms":20\(archive.clusterFileKeys)}
         """
         let configURL = root.appendingPathComponent("cluster.json")
         try config.write(to: configURL, atomically: true, encoding: .utf8)

@@ -14,9 +14,9 @@ import Glibc
 
     /// Run with every receipt in memory, and with the history archive (its LevelDB store on the full disk too).
     @Test(.enabled(if: DiskFullTests.canMountTmpfs, "mounting a size-limited tmpfs needs root"),
-          arguments: [nil, 10] as [Int?])
-    func aFullDiskMovesLeadershipAndLosesNothing(archiveReceiptWindow: Int?) throws {
-        let harness = try ClusterHarness(archiveReceiptWindow: archiveReceiptWindow)
+          arguments: [.off, .window(10)] as [ClusterHarness.Archive])
+    func aFullDiskMovesLeadershipAndLosesNothing(archive: ClusterHarness.Archive) throws {
+        let harness = try ClusterHarness(archive: archive)
         let leaderDirectory = harness.dataDirectory(of: .primary)
         try FileManager.default.createDirectory(atPath: leaderDirectory, withIntermediateDirectories: true)
         try Self.run("/bin/mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", leaderDirectory)

@@ -13,10 +13,10 @@ import Glibc
     /// - Parameter clientsSeeNoErrors: the fault must show clients nothing but a delay (no timeout, no
     ///   `unavailable`).
     func scenario(clientsSeeNoErrors: Bool = true, checkpointIntervalRecords: Int = 200_000,
-                  archiveReceiptWindow: Int? = nil,
+                  archive: ClusterHarness.Archive = .asShipped,
                   _ fault: (ClusterHarness, BankClient, TransferLoad) throws -> Void) throws {
         let harness = try ClusterHarness(checkpointIntervalRecords: checkpointIntervalRecords,
-                                         archiveReceiptWindow: archiveReceiptWindow)
+                                         archive: archive)
         try harness.startAll()
         let admin = try BankClient(endpoint: harness.gatewayEndpoint)
         try harness.waitForLeader(client: admin)
@@ -94,9 +94,9 @@ import Glibc
     /// Run twice: with every receipt in memory, and with the idempotency archive (receipts beyond the newest 10
     /// leave memory for the history store): the wiped follower then also copies the leader's store before it is
     /// recorded in sync, and after the failover it answers old request ids from it.
-    @Test(arguments: [nil, 10] as [Int?])
-    func aWipedFollowerIsBroughtUpFromTheLeadersCheckpointAndCanTakeOver(archiveReceiptWindow: Int?) throws {
-        try scenario(checkpointIntervalRecords: 100, archiveReceiptWindow: archiveReceiptWindow) { harness, admin, load in
+    @Test(arguments: [.off, .window(10)] as [ClusterHarness.Archive])
+    func aWipedFollowerIsBroughtUpFromTheLeadersCheckpointAndCanTakeOver(archive: ClusterHarness.Archive) throws {
+        try scenario(checkpointIntervalRecords: 100, archive: archive) { harness, admin, load in
             try waitForProgress(load, harness, atLeast: 300)
             let leader = try Self.leader(admin, harness)
             let follower = Self.follower(of: leader)
@@ -112,7 +112,7 @@ import Glibc
             try harness.waitForConvergence(client: admin, seconds: 40)
             #expect(harness.log(of: follower).contains("installed the leader's checkpoint"),
                     "caught up by a checkpoint:\n\(harness.log(of: follower).suffix(3000))")
-            if archiveReceiptWindow != nil {
+            if case .window = archive {
                 #expect(harness.log(of: follower).contains("the copy of the leader's history store is complete"),
                         "copied the leader's history:\n\(harness.log(of: follower).suffix(3000))")
             }
