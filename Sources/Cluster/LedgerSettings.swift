@@ -45,8 +45,8 @@ public struct LedgerSettings: Hashable, Sendable {
 
     /// Idempotency history on disk (see BankCore's Archive.swift): when set, committed receipts and closed holds go
     /// to the history store and all but this many newest receipts leave memory once it holds them. Nil: no
-    /// archive, everything stays in memory (the default until statement lines and the store's transfer to a wiped
-    /// follower land).
+    /// archive, everything stays in memory. Nil here (the simulator and unit tests choose); a cluster file's default
+    /// is on (`ClusterFile.defaultArchiveReceiptWindow`).
     public var archiveReceiptWindow: Int?
     /// Statement lines kept in memory once archived (they leave in chunks of 2^`statementChunkShift`).
     public var archiveLineWindow = 262_144

@@ -70,6 +70,37 @@ public struct ClusterFile: Codable, Hashable, Sendable {
 
     public init() {}
 
+    /// Every key, `archive_receipt_window` as `null` when the archive is off: left out, it would mean the default
+    /// (on) to whoever reads the file (the bench writes its cluster's file from this).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(host, forKey: .host)
+        try c.encode(portBase, forKey: .portBase)
+        try c.encode(dataRoot, forKey: .dataRoot)
+        try c.encode(heartbeatIntervalMilliseconds, forKey: .heartbeatIntervalMilliseconds)
+        try c.encode(failureTimeoutMilliseconds, forKey: .failureTimeoutMilliseconds)
+        try c.encode(requestDeadlineMilliseconds, forKey: .requestDeadlineMilliseconds)
+        try c.encode(maxInflightRequests, forKey: .maxInflightRequests)
+        try c.encode(maxInflightRequestsPerClient, forKey: .maxInflightRequestsPerClient)
+        try c.encode(overloadRetryAfterMilliseconds, forKey: .overloadRetryAfterMilliseconds)
+        try c.encode(failoverAdmissionFactor, forKey: .failoverAdmissionFactor)
+        try c.encode(maxForwardedRequests, forKey: .maxForwardedRequests)
+        try c.encode(checkpointIntervalRecords, forKey: .checkpointIntervalRecords)
+        try c.encode(checkpointIntervalMutations, forKey: .checkpointIntervalMutations)
+        try c.encode(commitFloorIntervalMilliseconds, forKey: .commitFloorIntervalMilliseconds)
+        try c.encode(journalSegmentBytes, forKey: .journalSegmentBytes)
+        try c.encode(journalRetention.rawValue, forKey: .journalRetention)
+        if let archiveReceiptWindow {
+            try c.encode(archiveReceiptWindow, forKey: .archiveReceiptWindow)
+        } else {
+            try c.encodeNil(forKey: .archiveReceiptWindow)
+        }
+        try c.encode(idFilterBytes, forKey: .idFilterBytes)
+        try c.encode(archiveLineWindow, forKey: .archiveLineWindow)
+        try c.encode(statementChunkLines, forKey: .statementChunkLines)
+        try c.encode(archiveIntervalMilliseconds, forKey: .archiveIntervalMilliseconds)
+    }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = ClusterFile()

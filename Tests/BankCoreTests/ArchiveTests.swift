@@ -384,6 +384,37 @@ final class MemoryHistory: HistoryReading, @unchecked Sendable {
         #expect(groups.flatMap { $0 } == batch.lines, "every line once, in number order")
     }
 
+    /// Accounts whose lines interleave in a batch (and cross the encoder's blocks of 32 and the groups of 128)
+    /// get the groups a plain per-account grouping gives: each account's lines once, in order, in runs of at most
+    /// 128, each keyed by its account and last number.
+    @Test func interleavedAccountsLinesGoInTheSameGroupsAsAccountByAccount() throws {
+        var bank = TestBank()
+        bank.ledger.configureArchive(filterByteCount: 1 << 12, receiptWindow: 0, reader: NoHistory())
+        for name in ["alice", "bob", "carol"] { bank.open(name, funded: 1) }
+        for index in 0..<300 {
+            for name in ["alice", "bob", "carol"] where index % 7 != 3 || name != "bob" {
+                try bank.must(.deposit(acct(name), amountMinor: 1), id: "d-\(name)-\(index)")
+            }
+        }
+        let batch = bank.ledger.archiveBatch(after: 0, through: bank.ledger.lastAppliedSeq, maxItems: 10_000)
+        var expected: [[ArchivedLine]] = []
+        for slot in Set(batch.lines.map(\.slot)).sorted() {
+            let lines = batch.lines.filter { $0.slot == slot }
+            expected += stride(from: 0, to: lines.count, by: ArchiveCodec.maxLinesPerGroup).map {
+                Array(lines[$0..<min($0 + ArchiveCodec.maxLinesPerGroup, lines.count)])
+            }
+        }
+        var groups: [[ArchivedLine]] = []
+        for item in ArchiveCodec.items(for: batch) {
+            guard let (slot, last) = ArchiveCodec.lineKey(item.key) else { continue }
+            let group = try ArchiveCodec.decodeLines(item.value, key: item.key)
+            #expect(group.allSatisfy { $0.slot == slot } && group.last?.number == last)
+            groups.append(group)
+        }
+        #expect(expected.count >= 9)
+        #expect(groups == expected)
+    }
+
     /// A batch's lines are grouped by account in a stable order, by counting slots when they are dense and by
     /// sorting when a few lines belong to far-apart slots.
     @Test func linesAreOrderedBySlotKeepingEachAccountsOrder() {

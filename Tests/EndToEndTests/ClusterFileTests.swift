@@ -19,6 +19,21 @@ import Testing
         #expect(shipped.archiveReceiptWindow == 65_536)
     }
 
+    /// What the bench writes for its cluster reads back the same, the archive turned off included (an absent key
+    /// would read as the default, on).
+    @Test func aClusterFileReadsBackAsWritten() throws {
+        var file = ClusterFile()
+        file.portBase = 17_000
+        file.archiveIntervalMilliseconds = 750
+        file.journalRetention = .delete
+        for window in [nil, 0, 4096] as [Int?] {
+            file.archiveReceiptWindow = window
+            let decoded = try JSONDecoder().decode(ClusterFile.self, from: JSONEncoder().encode(file))
+            #expect(decoded == file)
+            #expect(decoded.ledgerSettings.archiveReceiptWindow == window)
+        }
+    }
+
     @Test func theArchiveIntervalReachesTheLedgerAndIsBounded() throws {
         #expect(try Self.decode("{}").ledgerSettings.archiveIntervalNanos == 2_000_000_000)
         let file = try Self.decode(#"{"archive_receipt_window": 1000, "archive_interval_ms": 250}"#)
