@@ -903,8 +903,10 @@ public struct LedgerNode {
             if pendingArchive == nil { pendingArchive = slice } else { pendingArchive!.append(slice) }
         }
         guard !archiveInFlight, let batch = pendingArchive, batch.throughSeq > batch.afterSeq else { return }
-        let full = batch.itemCount >= settings.archiveBatchMaxItems
-        guard full || now.nanos(since: lastArchiveNanos) >= settings.archiveIntervalNanos else { return }
+        // Under load the store keeps up: a batch goes as soon as the last one is stored and this one is worth a sync
+        // (a store lagging seconds behind a burst writes them while later, lighter traffic waits on the disk).
+        let due = batch.itemCount >= min(settings.archiveBatchMaxItems, settings.archiveEagerItems)
+        guard due || now.nanos(since: lastArchiveNanos) >= settings.archiveIntervalNanos else { return }
         pendingArchive = nil
         archiveInFlight = true
         archiveSentSeq = batch.throughSeq

@@ -66,8 +66,10 @@ public struct LedgerSettings: Hashable, Sendable {
     /// ...and at most about this many receipts, holds and lines per batch (a batch waiting to be handed over is
     /// part of the ledger's memory: about 100 bytes each)...
     public var archiveBatchMaxItems = 262_144
-    /// ...gathered at most this many per turn of the node's loop, so that building a batch never stalls it.
+    /// ...gathered at most this many per turn of the node's loop, so that building a batch never stalls it. A batch
+    /// of at least `archiveEagerItems` goes as soon as the store is free, whatever the interval.
     public var archiveSliceItems = 4_096
+    public var archiveEagerItems = 32_768
 
     /// Test-only: rules the simulator breaks on purpose.
     public var injectedBugs: InjectedBugs = []
