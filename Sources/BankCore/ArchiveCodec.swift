@@ -96,7 +96,6 @@ public enum ArchiveCodec {
             let order = linesBySlot(lines)
             var slots = [UInt32](repeating: 0, count: order.count)
             var counterparties = [UInt32](repeating: 0, count: order.count)
-            var lastNumber: UInt32? = nil
             var lastSlot: UInt32 = 0
             var groupFirst: UInt32 = 0
             var groupCount = 0
@@ -124,12 +123,12 @@ public enum ArchiveCodec {
                         value.put(version)
                         value.put(groupFirst)
                     } else {
-                        invariant(line.number == lastNumber! &+ 1, "an account's lines in a batch must be consecutive")
+                        invariant(line.number == groupFirst &+ UInt32(groupCount),
+                                  "an account's lines in a batch must be consecutive")
                     }
                     value.putLine(seq: line.seq, amountMinor: line.amountMinor, balanceAfterMinor: line.balanceAfterMinor,
                                   timeMillis: line.timeMillis, requestID: line.requestID, reference: line.reference,
                                   counterpartySlot: counterparties[position], kind: line.kind)
-                    lastNumber = line.number
                     groupCount += 1
                 }
                 blockStart = blockEnd

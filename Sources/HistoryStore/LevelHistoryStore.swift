@@ -152,17 +152,11 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
             throw HistoryReadError(reason: "the store is of an earlier format (uncompressed chunks): move that "
                 + "directory away (the ledger then copies the leader's store)")
         }
+        let batch = leveldb_writebatch_create()!
+        defer { leveldb_writebatch_destroy(batch) }
+        Self.formatKey.withUnsafeBufferPointer { k in [Self.format].withUnsafeBufferPointer { Self.put(k, $0, into: batch) } }
         var error: UnsafeMutablePointer<CChar>?
-        Self.formatKey.withUnsafeBufferPointer { k in
-            k.withMemoryRebound(to: CChar.self) { key in
-                [Self.format].withUnsafeBufferPointer { v in
-                    v.withMemoryRebound(to: CChar.self) { value in
-                        leveldb_put(index, settings.writeOptions, key.baseAddress, key.count, value.baseAddress,
-                                    value.count, &error)
-                    }
-                }
-            }
-        }
+        leveldb_write(index, settings.writeOptions, batch, &error)
         if let error {
             let reason = String(cString: error)
             leveldb_free(error)
@@ -388,16 +382,20 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
     /// nothing follows), then `length:u32`, the packed items' length, and the packed items as one Zstandard frame
     /// (with a checksum of its content).
     static func chunkItems(_ value: some Collection<UInt8>) -> PackedHistoryItems? {
+        // Read in place (LevelDB's value, or a piece of a copy), not copied first.
+        value.withContiguousStorageIfAvailable { chunkItems(UnsafeRawBufferPointer($0)) } ?? Array(value).withUnsafeBytes(chunkItems)
+    }
+
+    private static func chunkItems(_ value: UnsafeRawBufferPointer) -> PackedHistoryItems? {
         guard value.count >= 4 else { return nil }
-        let count = value.prefix(4).reversed().reduce(0) { $0 << 8 | Int($1) }
+        let count = Int(UInt32(littleEndian: value.loadUnaligned(as: UInt32.self)))
         if count == 0 { return value.count == 4 ? PackedHistoryItems() : nil }
         guard value.count >= 8 else { return nil }
-        let length = value.dropFirst(4).prefix(4).reversed().reduce(0) { $0 << 8 | Int($1) }
+        let length = Int(UInt32(littleEndian: value.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         guard length <= ChunkCompressor.largestChunk else { return nil }
-        let frame = Array(value.dropFirst(8))
         var bytes = [UInt8](repeating: 0, count: length)
         let produced = bytes.withUnsafeMutableBytes { out in
-            frame.withUnsafeBytes { ZSTD_decompress(out.baseAddress, out.count, $0.baseAddress, $0.count) }
+            ZSTD_decompress(out.baseAddress, out.count, value.baseAddress! + 8, value.count - 8)
         }
         guard ZSTD_isError(produced) == 0, produced == length else { return nil }
         return PackedHistoryItems(validating: bytes, count: count)
