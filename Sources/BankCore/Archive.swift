@@ -257,8 +257,8 @@ struct ArchiveState: Sendable {
     /// Statement lines kept in memory beyond what is archived (the newest ones: statements are read newest first).
     var lineWindow = Int.max
     /// Receipts and closed holds in memory, in seq order, for archiving and eviction.
-    var receiptOrder = Deque<ReceiptStamp>()
-    var closedHoldOrder = Deque<Stamp<HoldID>>()
+    var receiptOrder = ChunkedQueue<ReceiptStamp>()
+    var closedHoldOrder = ChunkedQueue<Stamp<HoldID>>()
     /// Items of seqs up to here may have left memory: the store must hold them.
     var evictedThrough: Seq = 0
     var reader: any HistoryReading = NoHistory()
@@ -318,14 +318,14 @@ extension Ledger {
         stamps.reserveCapacity(receipts.count)
         receipts.forEach { id, stored in stamps.append(.init(id: id, stored: stored)) }
         stamps.sort { $0.seq < $1.seq }
-        archive!.receiptOrder = Deque(stamps)
+        archive!.receiptOrder = ChunkedQueue(stamps)
         // A hold closed before holds recorded when (a version-1 checkpoint) counts as closed now: it leaves memory
         // only after every receipt held now, so a capture's receipt always finds its hold.
         var closed = holds.compactMap { id, hold in
             hold.isOpen ? nil : ArchiveState.Stamp(seq: hold.closedSeq == 0 ? lastAppliedSeq : hold.closedSeq, id: id)
         }
         closed.sort { $0.seq < $1.seq }
-        archive!.closedHoldOrder = Deque(closed)
+        archive!.closedHoldOrder = ChunkedQueue(closed)
     }
 
     /// Committed receipts, closed holds and statement lines after `afterSeq` up to `throughSeq`, whole seqs only, at

@@ -32,8 +32,17 @@ public struct IDFilter: Hashable, Sendable {
 
     static let probeCount = 7
     static let blockWords = 8
+    /// Words per page (64 KiB): the filter is stored in pages so that a copy on write copies a page, not the
+    /// filter. A checkpoint's image shares the live ledger's pages; the live ledger then copies each page it writes
+    /// to while the image holds it, 64 KiB at a time instead of 32 MiB in one turn of its loop, and the checkpoint
+    /// writer lets go of each page once written (`drainPages`), after which the live ledger's page is its alone.
+    static let pageWords = 8192
     public let layout: Layout
-    private(set) var words: [UInt64]
+    /// Pages of `pageWords` words (all of one filter's pages the same size: the whole filter when it is smaller).
+    private(set) var pages: [[UInt64]]
+    /// Words in all (a power of two); each page holds `1 << pageShift` of them.
+    public let wordCount: Int
+    private let pageShift: Int
     /// Ids inserted (each counted once per insert; a repeated id is counted again).
     public private(set) var insertedCount: UInt64 = 0
 
@@ -41,28 +50,77 @@ public struct IDFilter: Hashable, Sendable {
     public init(byteCount: Int) {
         invariant(byteCount >= 64 && byteCount & (byteCount - 1) == 0, "filter size must be a power of two ≥ 64")
         layout = .blocked
-        words = [UInt64](repeating: 0, count: byteCount / 8)
+        wordCount = byteCount / 8
+        let perPage = min(Self.pageWords, wordCount)
+        pageShift = perPage.trailingZeroBitCount
+        // Every page starts as the same empty buffer: each is allocated when first written.
+        pages = [[UInt64]](repeating: [UInt64](repeating: 0, count: perPage), count: wordCount / perPage)
     }
 
+    /// A filter of these words (a power of two of them; the blocked layout in whole blocks).
     init(layout: Layout, words: [UInt64], insertedCount: UInt64) {
-        invariant(layout == .spread || words.count >= Self.blockWords, "a blocked filter has whole blocks")
+        let perPage = min(Self.pageWords, words.count)
+        self.init(layout: layout, pages: stride(from: 0, to: words.count, by: perPage).map {
+            Array(words[$0..<$0 + perPage])
+        }, insertedCount: insertedCount)
+    }
+
+    /// A filter of these pages, each `min(pageWords, total)` words, as `drainPages` wrote them.
+    init(layout: Layout, pages: [[UInt64]], insertedCount: UInt64) {
+        let perPage = pages.first?.count ?? 0
+        let total = perPage * pages.count
+        invariant(total > 0 && total & (total - 1) == 0 && perPage == min(Self.pageWords, total)
+                  && pages.allSatisfy { $0.count == perPage }, "filter pages of unequal or odd sizes")
+        invariant(layout == .spread || total >= Self.blockWords, "a blocked filter has whole blocks")
         self.layout = layout
-        self.words = words
+        self.pages = pages
+        wordCount = total
+        pageShift = perPage.trailingZeroBitCount
         self.insertedCount = insertedCount
     }
 
-    public var byteCount: Int { words.count * 8 }
+    public var byteCount: Int { wordCount * 8 }
+    public var pageCount: Int { pages.count }
 
     public mutating func insert(_ kind: Kind, _ id: String) {
         insertedCount += 1
-        _ = Self.forEachProbe(layout, wordCount: words.count, kind, id) { word, bit in
-            words[word] |= bit
-            return true
+        let mask = (1 << pageShift) - 1
+        switch layout {
+        case .blocked:
+            // All seven probes fall in one block, within one page: one uniqueness check, one copy at most.
+            let (first, second) = Self.hashes(kind, id)
+            let base = Int(first & UInt64(wordCount / Self.blockWords - 1)) * Self.blockWords
+            pages[base >> pageShift].withUnsafeMutableBufferPointer { page in
+                var bits = second
+                for _ in 0..<Self.probeCount {
+                    let bit = Int(bits & 511)
+                    page[(base & mask) + bit >> 6] |= 1 << UInt64(bit & 63)
+                    bits >>= 9
+                }
+            }
+        case .spread:
+            let shift = pageShift
+            _ = Self.forEachProbe(layout, wordCount: wordCount, kind, id) { word, bit in
+                pages[word >> shift][word & mask] |= bit
+                return true
+            }
         }
     }
 
     public func mayContain(_ kind: Kind, _ id: String) -> Bool {
-        Self.forEachProbe(layout, wordCount: words.count, kind, id) { word, bit in words[word] & bit != 0 }
+        let (shift, mask) = (pageShift, (1 << pageShift) - 1)
+        return Self.forEachProbe(layout, wordCount: wordCount, kind, id) { word, bit in
+            pages[word >> shift][word & mask] & bit != 0
+        }
+    }
+
+    /// Hands every page, in order, to `body` and lets go of it (the filter is empty of pages afterwards): for a
+    /// checkpoint writer holding a copy, so that the live filter's pages stop being shared as they are written.
+    mutating func drainPages(_ body: ([UInt64]) throws -> Void) rethrows {
+        for index in pages.indices {
+            try body(pages[index])
+            pages[index] = []
+        }
     }
 
     /// Each of the id's probes as a word index and a bit mask, while `body` says so; whether it went through all.
@@ -97,11 +155,11 @@ public struct IDFilter: Hashable, Sendable {
         let k = Double(Self.probeCount)
         switch layout {
         case .spread:
-            let filled = 1 - exp(-k * Double(insertedCount) / Double(words.count * 64))
+            let filled = 1 - exp(-k * Double(insertedCount) / Double(wordCount * 64))
             return pow(filled, k)
         case .blocked:
             let blockBits = Double(Self.blockWords * 64)
-            let mean = Double(insertedCount) / Double(words.count / Self.blockWords)
+            let mean = Double(insertedCount) / Double(wordCount / Self.blockWords)
             guard mean > 0 else { return 0 }
             // The Poisson terms within ten standard deviations of the mean, each in log space (exp(-mean) alone
             // underflows for a full filter).

@@ -2,12 +2,13 @@
 /// seq and replays only the journal after it.
 ///
 /// ```
-/// state    = version:u8 (= 2) | lastAppliedSeq:u64
+/// state    = version:u8 (= 3) | lastAppliedSeq:u64
+///            archive                                  (version 3: first; version 2: last)
 ///            accountCount:u32 | account*
 ///            lineCount:u64    | line*        (statement lines in journal order)
 ///            holdCount:u64    | hold*
 ///            receiptCount:u64 | receipt*
-///            archive                                  (version 2)
+///            archive                                  (version 2 only)
 /// account  = id:str | currency:str | balance:i64 | held:i64 | overdraftLimit:i64 | flags:u8 (1 frozen, 2 settlement)
 ///            | evictedLines:u32 | markCount:u32 | markSeq:u64*   (version 2: lines that left memory, and the
 ///                                                              seqs of every 256th of them)
@@ -21,7 +22,8 @@
 /// ```
 ///
 /// With an archive (Archive.swift), receipts, holds and statement lines are those still in memory: the ones up to
-/// `evictedThrough` may be only in the history store. Version 1 (no closing seqs, no archive) still loads.
+/// `evictedThrough` may be only in the history store. Version 3 writes the id filter first, so that the writer
+/// lets go of its pages early (`drainIntoCheckpoint`). Versions 1 (no closing seqs, no archive) and 2 still load.
 ///
 /// A receipt's client key is reserved for authenticated clients (a replay will be answered only to the client that
 /// asked); this version keeps none and writes the flag 0.
@@ -39,7 +41,7 @@ public struct CheckpointDecodingError: Error, Hashable, Sendable, CustomStringCo
 }
 
 extension Ledger {
-    static let checkpointFormatVersion: UInt8 = 2
+    static let checkpointFormatVersion: UInt8 = 3
 
     /// A copy of this ledger as it was right after `seq`, without undo logs: the state a checkpoint at `seq` holds.
     /// `seq` must be reachable by rolling back (every entry after it is uncommitted and keeps its undo log).
@@ -57,8 +59,18 @@ extension Ledger {
     /// ledger never needs its whole encoding in memory at once. A ledger with undo logs must be `settled` first.
     public func writeCheckpoint(chunkByteCount: Int = 1 << 20,
                                 to emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        var copy = self
+        try copy.drainIntoCheckpoint(chunkByteCount: chunkByteCount, to: emit)
+    }
+
+    /// `writeCheckpoint`, letting go of the id filter's pages as they are written: this ledger is left without
+    /// its filter and is to be dropped afterwards. The checkpoint thread writes a copy that shares the live
+    /// ledger's pages; each page it lets go of is then the live ledger's alone, which writes to it without copying
+    /// it (with the filter written first, a checkpoint copies a few of its 512 pages instead of all 32 MiB).
+    public mutating func drainIntoCheckpoint(chunkByteCount: Int = 1 << 20,
+                                             to emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         invariant(undoableEntryCount == 0, "a checkpoint holds committed state only: settle the ledger first")
-        var out = GrowingByteSink(capacity: chunkByteCount + 4096)
+        var out = GrowingByteSink(capacity: chunkByteCount + IDFilter.pageWords * 8 + 4096)
         func flushIfFull() throws {
             if out.bytes.count >= chunkByteCount {
                 try out.bytes.withUnsafeBytes(emit)
@@ -67,6 +79,18 @@ extension Ledger {
         }
         out.put(Self.checkpointFormatVersion)
         out.put(lastAppliedSeq)
+        if archive != nil {
+            out.put(archive!.filter.layout.rawValue)
+            out.put(archive!.evictedThrough)
+            out.put(archive!.filter.insertedCount)
+            out.put(UInt64(archive!.filter.wordCount))
+            try archive!.filter.drainPages { page in
+                for word in page { out.put(word) }
+                try flushIfFull()
+            }
+        } else {
+            out.put(UInt8(0))
+        }
         out.put(UInt32(accounts.count))
         for (slot, account) in accounts.enumerated() {
             out.put(account.id.rawValue)
@@ -112,18 +136,6 @@ extension Ledger {
             out.put(UInt8(receipt.frozen ? 1 : 0))
             try flushIfFull()
         }
-        if let archive {
-            out.put(archive.filter.layout.rawValue)
-            out.put(archive.evictedThrough)
-            out.put(archive.filter.insertedCount)
-            out.put(UInt64(archive.filter.words.count))
-            for word in archive.filter.words {
-                out.put(word)
-                try flushIfFull()
-            }
-        } else {
-            out.put(UInt8(0))
-        }
         if !out.bytes.isEmpty { try out.bytes.withUnsafeBytes(emit) }
     }
 
@@ -141,8 +153,30 @@ extension Ledger {
         var reader = reader
         func fail(_ reason: String) -> EntryDecodingError { EntryDecodingError(reason: reason) }
         let version = try reader.byte()
-        guard version == 1 || version == Self.checkpointFormatVersion else { throw fail("unknown checkpoint version") }
+        guard (1...Self.checkpointFormatVersion).contains(version) else { throw fail("unknown checkpoint version") }
         lastAppliedSeq = try reader.u64()
+        // The archive section: the id filter and how far items left memory (first in version 3, last in 2).
+        func archiveSection() throws(EntryDecodingError) -> (filter: IDFilter, evictedThrough: Seq)? {
+            let flag = try reader.byte()
+            guard flag != 0 else { return nil }
+            guard let layout = IDFilter.Layout(rawValue: flag) else { throw fail("unknown id filter layout") }
+            let evicted = try reader.u64()
+            let inserted = try reader.u64()
+            let wordCount = try reader.u64()
+            guard evicted <= lastAppliedSeq, wordCount >= UInt64(layout == .blocked ? IDFilter.blockWords : 1),
+                  wordCount & (wordCount - 1) == 0,
+                  wordCount <= UInt64(reader.remaining / 8) else { throw fail("bad archive section") }
+            let perPage = min(IDFilter.pageWords, Int(wordCount))
+            var pages: [[UInt64]] = []
+            pages.reserveCapacity(Int(wordCount) / perPage)
+            for _ in 0..<Int(wordCount) / perPage {
+                var page = [UInt64](repeating: 0, count: perPage)
+                for index in page.indices { page[index] = try reader.u64() }
+                pages.append(page)
+            }
+            return (IDFilter(layout: layout, pages: pages, insertedCount: inserted), evicted)
+        }
+        var archived = version >= 3 ? try archiveSection() : nil
 
         let accountCount = Int(try reader.u32())
         guard accountCount <= reader.remaining / 30 else { throw fail("\(accountCount) accounts cannot fit") }
@@ -251,19 +285,10 @@ extension Ledger {
             guard receipts[requestID] == nil else { throw fail("request \(requestID) twice") }
             receipts[requestID] = stored
         }
-        let archiveFlag = version >= 2 ? try reader.byte() : 0
-        if archiveFlag != 0 {
-            guard let layout = IDFilter.Layout(rawValue: archiveFlag) else { throw fail("unknown id filter layout") }
-            let evicted = try reader.u64()
-            let inserted = try reader.u64()
-            let wordCount = try reader.u64()
-            guard evicted <= lastAppliedSeq, wordCount >= UInt64(layout == .blocked ? IDFilter.blockWords : 1),
-                  wordCount & (wordCount - 1) == 0,
-                  wordCount <= UInt64(reader.remaining / 8) else { throw fail("bad archive section") }
-            var words = [UInt64](repeating: 0, count: Int(wordCount))
-            for index in words.indices { words[index] = try reader.u64() }
-            archive = ArchiveState(filter: IDFilter(layout: layout, words: words, insertedCount: inserted), receiptWindow: .max)
-            archive!.evictedThrough = evicted
+        if version == 2 { archived = try archiveSection() }
+        if let archived {
+            archive = ArchiveState(filter: archived.filter, receiptWindow: .max)
+            archive!.evictedThrough = archived.evictedThrough
             rebuildArchiveOrder()
         }
         guard reader.remaining == 0 else { throw fail("trailing bytes") }

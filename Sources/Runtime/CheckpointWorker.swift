@@ -98,10 +98,11 @@ final class CheckpointWorker: @unchecked Sendable {
             while !life.stopping && pendingImage == nil && pendingFloor == nil && pendingInstall == nil { condition.wait() }
             if life.stopping { break }
             let floor = pendingFloor
-            var image = pendingImage
+            // Taken, not copied: the image must have no other owner here, so that the pages of the id filter it
+            // lets go of while writing become the live ledger's alone (see `Ledger.drainIntoCheckpoint`).
+            var image = pendingImage.take()
             let installPosition = pendingInstall
             pendingFloor = nil
-            pendingImage = nil
             pendingInstall = nil
             condition.unlock()
             var outcomes: [Outcome] = []
@@ -113,11 +114,8 @@ final class CheckpointWorker: @unchecked Sendable {
                 }
             }
             if let installPosition { outcomes.append(install(installPosition)) }
-            if let written = image {
-                outcomes.append(write(written))
-                // The image was a copy of the ledger: the parts only it still held are freed here.
-                image = nil
-            }
+            // The image was a copy of the ledger: the parts only it still held are freed as it is written.
+            if let written = image.take() { outcomes.append(write(consume written)) }
             if outcomes.contains(where: Self.freedState) { HeapReturn.trim() }
             condition.lock()
             for outcome in outcomes { life.post(outcome) }
@@ -164,28 +162,30 @@ final class CheckpointWorker: @unchecked Sendable {
     }
 
     /// Settles the image, writes it, and logs the outcome.
-    private func write(_ image: CheckpointImage) -> Outcome {
+    private func write(_ image: consuming CheckpointImage) -> Outcome {
         let started = SystemClock.now()
+        let position = image.position
+        var ledger = image.settledLedger()
+        _ = consume image
         do {
-            let ledger = image.settledLedger()
-            let byteCount = try CheckpointFile.write(in: directory, at: image.position) { put in
-                try ledger.writeCheckpoint { chunk in
+            let byteCount = try CheckpointFile.write(in: directory, at: position) { put in
+                try ledger.drainIntoCheckpoint { chunk in
                     if self.isStopping { throw Abandoned() }
                     try put(chunk)
                 }
             }
             let elapsedMillis = (SystemClock.now().monotonicNanos - started.monotonicNanos) / 1_000_000
-            logger.info("checkpoint at seq \(image.position.seq) written: \(byteCount >> 20) MiB in \(elapsedMillis) ms")
-            return .written(seq: image.position.seq,
+            logger.info("checkpoint at seq \(position.seq) written: \(byteCount >> 20) MiB in \(elapsedMillis) ms")
+            return .written(seq: position.seq,
                             floorCandidate: CheckpointFile.floorCandidate(keptSeqs: try CheckpointFile.seqs(in: directory)))
         } catch is Abandoned {
-            logger.info("checkpoint at seq \(image.position.seq) abandoned: the ledger is stopping")
-            return .writeFailed(seq: image.position.seq)
+            logger.info("checkpoint at seq \(position.seq) abandoned: the ledger is stopping")
+            return .writeFailed(seq: position.seq)
         } catch let error as StorageError where error.isDiskFailure {
             return .storageFailed(error)
         } catch {
-            logger.error("checkpoint at seq \(image.position.seq) failed: \(error)")
-            return .writeFailed(seq: image.position.seq)
+            logger.error("checkpoint at seq \(position.seq) failed: \(error)")
+            return .writeFailed(seq: position.seq)
         }
     }
 }

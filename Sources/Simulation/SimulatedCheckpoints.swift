@@ -25,7 +25,10 @@ extension Simulator {
             return
         }
         var body: [UInt8] = []
-        image.settledLedger().writeCheckpoint { body.append(contentsOf: $0) }
+        // As the checkpoint thread writes it: a settled copy that lets go of the id filter's pages as it writes them
+        // (the live node's filter, which shared them, must be untouched).
+        var settled = image.settledLedger()
+        settled.drainIntoCheckpoint { body.append(contentsOf: $0) }
         host.checkpoints.removeAll { $0.position.seq == image.position.seq }
         host.checkpoints.append(StoredCheckpoint(position: image.position,
                                                  bytes: CheckpointFile.encode(position: image.position, body: body),
