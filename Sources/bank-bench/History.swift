@@ -72,8 +72,11 @@ final class HistoryBench {
     private func runPhases() throws {
         var template = options.template
         template.journalRetention = .delete // the history bench measures what a ledger must keep, not an archive
-        // Four checkpoints over the run, so restarts and the wiped follower start from one.
-        template.checkpointIntervalMutations = UInt64(max(100_000, options.transfers / 4))
+        // With the archive, checkpoints come at the cluster file's interval (the shipped one unless the template
+        // says otherwise). Without it each checkpoint writes the whole history: four over the run, as before.
+        if template.archiveReceiptWindow == nil {
+            template.checkpointIntervalMutations = UInt64(max(100_000, options.transfers / 4))
+        }
         let cluster = try BenchCluster(directory: options.directory, binDirectory: options.binDirectory,
                                        template: template)
         self.cluster = cluster
@@ -91,8 +94,8 @@ final class HistoryBench {
         let (context, endpoint, options, accounts) = (context, cluster.gatewayEndpoint, options, accountIDs)
         let threads = (0..<options.clients).map { client in
             Thread {
-                Self.drive(client: client, batches: perClient / options.batchSize, options: options, accounts: accounts,
-                           context: context, endpoint: endpoint, progress: progress)
+                Self.drive(client: client, batches: 0..<(perClient / options.batchSize), options: options,
+                           accounts: accounts, context: context, endpoint: endpoint, progress: progress)
             }
         }
         threads.forEach { $0.start() }
@@ -100,13 +103,28 @@ final class HistoryBench {
         var nextTenth = 1
         var lastCount = 0
         var lastNanos = started
+        // The highest RssAnon of each ledger within the tenth, sampled every 100 ms: a checkpoint being written
+        // holds a copy of what the live ledger changes meanwhile, so one sample may or may not catch it.
+        var peaks: [String: Int] = [:]
         while nextTenth <= 10 {
             usleep(100_000)
             if let failure = progress.failures.withLock({ $0.first }) { throw BenchError.check(failure) }
+            for node in [BenchCluster.Node.primary, .backup] {
+                if let rss = cluster.pids[node.rawValue].flatMap(Self.rssAnonMegabytes) {
+                    peaks[node.rawValue] = max(peaks[node.rawValue] ?? 0, rss)
+                }
+            }
             let count = progress.done.load(ordering: .relaxed)
             guard count >= total * nextTenth / 10 else { continue }
             let now = monoNanos()
             var row = sample(cluster)
+            for (name, peak) in peaks {
+                if var node = row[name] as? [String: Any] {
+                    node["rss_anon_peak_mb"] = max(peak, node["rss_anon_mb"] as? Int ?? 0)
+                    row[name] = node
+                }
+            }
+            peaks = [:]
             row["tenth"] = nextTenth
             row["transfers"] = count
             row["tps"] = Double(count - lastCount) / (Double(now - lastNanos) / 1e9)
@@ -119,6 +137,7 @@ final class HistoryBench {
         }
         report["transfers"] = total
         report["tps_overall"] = Double(total) / (Double(monoNanos() - started) / 1e9)
+        reportMemoryGrowth()
         report["hot_lines"] = progress.hotLines.load(ordering: .relaxed)
         try waitFor("both ledgers in sync after the load", seconds: 120) { admin.status()?.converged(freshMs: 150) == true }
         report["leader_changes"] = admin.status()?.leaderChanges ?? -1
@@ -132,20 +151,77 @@ final class HistoryBench {
 
         try measureReads(admin, hotSeqs: progress.hotSeqs.withLock { $0 },
                          hotLines: progress.hotLines.load(ordering: .relaxed))
+        try driveRestartTail(cluster, admin, firstBatch: perClient / options.batchSize)
         try measureRestarts(cluster, admin)
+    }
+
+    /// Leaves the restarts a journal tail just short of a checkpoint interval, the most a restart replays: batches
+    /// until the leader's records after its newest checkpoint hold 90% of `checkpoint_interval_mutations`.
+    private func driveRestartTail(_ cluster: BenchCluster, _ admin: SimpleClient, firstBatch: Int) throws {
+        guard let leader = admin.status()?.leader, let lastSeq = admin.status()?.node(leader)?.lastSeq else {
+            throw BenchError.check("no leader before the restarts")
+        }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: cluster.file.dataRoot + "/" + leader
+            + "/checkpoints")) ?? []
+        let checkpointSeq = names.compactMap { name -> Int64? in
+            guard name.hasPrefix("checkpoint-"), name.hasSuffix(".ckpt") else { return nil }
+            return Int64(name.dropFirst("checkpoint-".count).dropLast(".ckpt".count))
+        }.max() ?? 0
+        let interval = Int(cluster.file.checkpointIntervalMutations)
+        let already = Int(max(0, lastSeq - checkpointSeq)) * options.batchSize
+        let batches = max(0, (interval * 9 / 10 - already) / options.batchSize)
+        let progress = HistoryProgress()
+        let perClient = (batches + options.clients - 1) / options.clients
+        let (context, endpoint, options, accounts) = (context, cluster.gatewayEndpoint, options, accountIDs)
+        let threads = (0..<options.clients).map { client in
+            Thread {
+                let mine = min(perClient, max(0, batches - client * perClient))
+                Self.drive(client: client, batches: firstBatch..<(firstBatch + mine), options: options,
+                           accounts: accounts, context: context, endpoint: endpoint, progress: progress)
+            }
+        }
+        threads.forEach { $0.start() }
+        try waitFor("the restart tail of \(formatInt(batches * options.batchSize)) transfers", seconds: 300) {
+            if let failure = progress.failures.withLock({ $0.first }) { throw BenchError.check(failure) }
+            return progress.done.load(ordering: .relaxed) >= batches * options.batchSize
+        }
+        try waitFor("both ledgers in sync after the tail", seconds: 120) { admin.status()?.converged(freshMs: 150) == true }
+        report["restart_tail_transfers"] = already + batches * options.batchSize
+        say("  restart tail: \(formatInt(already + batches * options.batchSize)) transfers after the newest checkpoint "
+            + "(interval \(formatInt(interval)) mutations)")
+    }
+
+    /// Each ledger's RssAnon at the last tenth over its value at the first (the issue's "≤ 1.2× its value after
+    /// 2 M" in the full run), both as sampled at the tenth and as the tenth's peak.
+    private func reportMemoryGrowth() {
+        guard let first = tenths.first, let last = tenths.last, tenths.count == 10 else { return }
+        var growth: [String: Any] = [:]
+        var parts: [String] = []
+        for name in ["primary", "backup"] {
+            guard let a = first[name] as? [String: Any], let b = last[name] as? [String: Any],
+                  let rssA = a["rss_anon_mb"] as? Int, let rssB = b["rss_anon_mb"] as? Int, rssA > 0,
+                  let peakA = a["rss_anon_peak_mb"] as? Int, let peakB = b["rss_anon_peak_mb"] as? Int, peakA > 0
+            else { continue }
+            let sampled = Double(rssB) / Double(rssA)
+            let peak = Double(peakB) / Double(peakA)
+            growth[name] = ["sampled": sampled, "peak": peak]
+            parts.append("\(name) \(format(sampled, decimals: 2))× (peaks \(format(peak, decimals: 2))×)")
+        }
+        report["rss_anon_last_over_first_tenth"] = growth
+        say("  RssAnon at the last tenth over the first: " + parts.joined(separator: ", "))
     }
 
     // MARK: - Load
 
     /// One client: batches of transfers of 1 minor unit, one at a time; a twentieth touch the hot account.
-    private static func drive(client: Int, batches: Int, options: Options, accounts accountIDs: [String],
+    private static func drive(client: Int, batches: Range<Int>, options: Options, accounts accountIDs: [String],
                               context: ZMQContext, endpoint: String, progress: HistoryProgress) {
         guard let connection = try? SimpleClient(context: context, endpoint: endpoint) else {
             progress.failures.withLock { $0.append("client \(client) cannot connect") }
             return
         }
         var random = SplitMix64(seed: seed(client: client))
-        for batch in 0..<batches {
+        for batch in batches {
             var w = JSONWriter(reservingCapacity: options.batchSize * 110)
             w.beginObject()
             w.field("op", "batch")
@@ -200,7 +276,8 @@ final class HistoryBench {
     private func describe(_ row: [String: Any]) -> String {
         func node(_ name: String) -> String {
             guard let n = row[name] as? [String: Any] else { return "-" }
-            return "\(name) RssAnon \(n["rss_anon_mb"] as? Int ?? -1) MB, journal \(n["journal_mb"] as? Int ?? -1) MB, "
+            let peak = (n["rss_anon_peak_mb"] as? Int).map { " (peak \($0))" } ?? ""
+            return "\(name) RssAnon \(n["rss_anon_mb"] as? Int ?? -1) MB\(peak), journal \(n["journal_mb"] as? Int ?? -1) MB, "
                 + "checkpoints \(n["checkpoints_mb"] as? Int ?? -1) MB"
         }
         return "  \(row["tenth"] as? Int ?? 0)/10: \(formatInt(row["transfers"] as? Int ?? 0)) transfers, "
@@ -352,10 +429,10 @@ final class HistoryBench {
         return times.sorted()[runs / 2]
     }
 
-    private func waitFor(_ what: String, seconds: Double, _ condition: () -> Bool) throws {
+    private func waitFor(_ what: String, seconds: Double, _ condition: () throws -> Bool) throws {
         let deadline = monoNanos() + UInt64(seconds * 1e9)
         while monoNanos() < deadline {
-            if condition() { return }
+            if try condition() { return }
             usleep(20_000)
         }
         throw BenchError.timeout(what)
