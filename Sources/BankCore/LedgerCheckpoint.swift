@@ -21,8 +21,9 @@
 ///            | filterInserted:u64 | filterWords:u64 | word:u64*
 /// ```
 ///
-/// With an archive (Archive.swift), receipts, holds and statement lines are those still in memory: the ones up to
-/// `evictedThrough` may be only in the history store. Version 3 writes the id filter first, so that the writer
+/// With an archive (Archive.swift), receipts, holds and statement lines are those still in memory, less those the
+/// writer was told the history store holds (`leavingOutThrough`): the ones up to `evictedThrough` may be only in
+/// the history store. Version 3 writes the id filter first, so that the writer
 /// lets go of its pages early (`drainIntoCheckpoint`). Versions 1 (no closing seqs, no archive) and 2 still load.
 ///
 /// A receipt's client key is reserved for authenticated clients (a replay will be answered only to the client that
@@ -57,19 +58,38 @@ extension Ledger {
 
     /// Writes the state (see the format above) in pieces of about `chunkByteCount` bytes to `emit`, so a large
     /// ledger never needs its whole encoding in memory at once. A ledger with undo logs must be `settled` first.
-    public func writeCheckpoint(chunkByteCount: Int = 1 << 20,
+    ///
+    /// `leavingOutThrough`: with an archive, the history store durably holds everything up to this seq, and what of
+    /// it memory still holds (the windows of receipts and statement lines, closed holds) is left out: the checkpoint
+    /// records it as evicted (`evictedThrough`), and a ledger loaded from it reads those items from the store. A
+    /// checkpoint is then the id filter, the accounts, the open holds and what is not yet stored.
+    public func writeCheckpoint(chunkByteCount: Int = 1 << 20, leavingOutThrough storedSeq: Seq = 0,
                                 to emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         var copy = self
-        try copy.drainIntoCheckpoint(chunkByteCount: chunkByteCount, to: emit)
+        try copy.drainIntoCheckpoint(chunkByteCount: chunkByteCount, leavingOutThrough: storedSeq, to: emit)
     }
 
     /// `writeCheckpoint`, letting go of the id filter's pages as they are written: this ledger is left without
     /// its filter and is to be dropped afterwards. The checkpoint thread writes a copy that shares the live
     /// ledger's pages; each page it lets go of is then the live ledger's alone, which writes to it without copying
     /// it (with the filter written first, a checkpoint copies a few of its 512 pages instead of all 32 MiB).
-    public mutating func drainIntoCheckpoint(chunkByteCount: Int = 1 << 20,
+    public mutating func drainIntoCheckpoint(chunkByteCount: Int = 1 << 20, leavingOutThrough storedSeq: Seq = 0,
                                              to emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         invariant(undoableEntryCount == 0, "a checkpoint holds committed state only: settle the ledger first")
+        // What the store holds and memory need not repeat (nothing without an archive).
+        let stored = archive == nil ? 0 : min(storedSeq, lastAppliedSeq)
+        // Per account, its oldest lines in memory that the store holds (lines are in journal order).
+        var linesLeftOut = [UInt32](repeating: 0, count: stored > 0 ? accounts.count : 0)
+        var lineCountLeftOut = 0
+        if stored > 0 {
+            book.forEachLine { line in
+                guard line.seq <= stored else { return }
+                linesLeftOut[Int(line.owner)] += 1
+                lineCountLeftOut += 1
+            }
+        }
+        func leftOut(_ receipt: StoredReceipt) -> Bool { receipt.seq <= stored }
+        func leftOut(_ hold: Hold) -> Bool { !hold.isOpen && hold.closedSeq > 0 && hold.closedSeq <= stored }
         var out = GrowingByteSink(capacity: chunkByteCount + IDFilter.pageWords * 8 + 4096)
         func flushIfFull() throws {
             if out.bytes.count >= chunkByteCount {
@@ -81,7 +101,7 @@ extension Ledger {
         out.put(lastAppliedSeq)
         if archive != nil {
             out.put(archive!.filter.layout.rawValue)
-            out.put(archive!.evictedThrough)
+            out.put(max(archive!.evictedThrough, stored))
             out.put(archive!.filter.insertedCount)
             out.put(UInt64(archive!.filter.wordCount))
             try archive!.filter.drainPages { page in
@@ -99,22 +119,23 @@ extension Ledger {
             out.put(account.heldMinor)
             out.put(account.overdraftLimitMinor)
             out.put(UInt8((account.frozen ? 1 : 0) | (account.isSettlement ? 2 : 0)))
-            let evicted = book.evictedPart(of: slot)
+            let evicted = book.evictedPart(of: slot, plusInMemory: linesLeftOut.isEmpty ? 0 : linesLeftOut[slot])
             out.put(evicted.count)
             out.put(UInt32(evicted.markSeqs.count))
             for seq in evicted.markSeqs { out.put(seq) }
             try flushIfFull()
         }
-        out.put(UInt64(book.linesInMemory))
+        out.put(UInt64(book.linesInMemory - lineCountLeftOut))
         try book.forEachLine { line in
+            guard line.seq > stored else { return }
             out.put(UInt32(line.owner))
             out.putLine(seq: line.seq, amountMinor: line.amountMinor, balanceAfterMinor: line.balanceAfterMinor,
                         timeMillis: line.timeMillis, requestID: line.requestID, reference: line.reference,
                         counterpartySlot: UInt32(line.counterpartySlot), kind: line.kind)
             try flushIfFull()
         }
-        out.put(UInt64(holds.count))
-        for (id, hold) in holds {
+        out.put(UInt64(stored > 0 ? holds.values.count { !leftOut($0) } : holds.count))
+        for (id, hold) in holds where !leftOut(hold) {
             out.put(id.rawValue)
             out.put(hold.account.rawValue)
             out.put(hold.amountMinor)
@@ -122,8 +143,11 @@ extension Ledger {
             out.put(hold.closedSeq)
             try flushIfFull()
         }
-        out.put(UInt64(receipts.count))
+        var receiptsKept = receipts.count
+        if stored > 0 { receipts.forEach { _, receipt in if leftOut(receipt) { receiptsKept -= 1 } } }
+        out.put(UInt64(receiptsKept))
         try receipts.forEach { id, receipt in
+            guard !leftOut(receipt) else { return }
             out.put(id.rawValue)
             out.put(optional: nil as ClientKey?)
             out.put(receipt.operation)

@@ -180,6 +180,16 @@ struct StatementBook: Sendable {
         (evicted[slot], marks[slot].prefix { Int($0.index) < firstIndexInMemory }.map(\.seq))
     }
 
+    /// The evicted part as a checkpoint that also leaves out the account's `extra` oldest lines in memory records it
+    /// (the history store holds them): the count and the seqs of every `markInterval`-th line below it.
+    func evictedPart(of slot: Int, plusInMemory extra: UInt32) -> (count: UInt32, markSeqs: [Seq]) {
+        guard extra > 0 else { return evictedPart(of: slot) }
+        let count = evicted[slot] + extra
+        invariant(Int(count) <= Int(counts[slot]), "more lines left out than the account has")
+        let markCount = (Int(count) + Int(Self.markInterval) - 1) / Int(Self.markInterval)
+        return (count, marks[slot].prefix(markCount).map(\.seq))
+    }
+
     /// Loading a checkpoint: the account's evicted lines, before its lines in memory are appended.
     mutating func restoreEvictedPart(of slot: Int, count: UInt32, markSeqs: [Seq]) {
         invariant(counts[slot] == 0, "evicted lines restored after lines were appended")

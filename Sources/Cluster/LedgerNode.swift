@@ -83,10 +83,14 @@ public struct HistoryImport: Hashable, Sendable {
 public struct CheckpointImage: Hashable, Sendable {
     public let position: CheckpointFile.Position
     let ledger: Ledger
+    /// The history store durably holds everything up to here (0: nothing, or no archive): the checkpoint leaves
+    /// that out (`Ledger.drainIntoCheckpoint(leavingOutThrough:)`).
+    public let storedThrough: Seq
 
-    public init(position: CheckpointFile.Position, ledger: Ledger) {
+    public init(position: CheckpointFile.Position, ledger: Ledger, storedThrough: Seq = 0) {
         self.position = position
         self.ledger = ledger
+        self.storedThrough = storedThrough
     }
 
     /// The state exactly at `position`.
@@ -873,7 +877,9 @@ public struct LedgerNode {
             let position = CheckpointFile.Position(seq: commitSeq, epoch: epoch(at: commitSeq), hash: hash(at: commitSeq))
             checkpointInFlight = commitSeq
             lastCheckpointAttemptSeq = commitSeq
-            actions.append(.writeCheckpoint(CheckpointImage(position: position, ledger: ledger)))
+            // A store still being copied from the leader does not hold everything below its watermark yet.
+            let stored = ledger.archives && historyComplete ? min(archivedSeq, commitSeq) : 0
+            actions.append(.writeCheckpoint(CheckpointImage(position: position, ledger: ledger, storedThrough: stored)))
         }
         if commitSeq > storedCommitFloor, now.nanos(since: storedCommitFloorNanos) >= settings.commitFloorIntervalNanos {
             storedCommitFloor = commitSeq

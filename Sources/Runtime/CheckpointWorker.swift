@@ -165,11 +165,12 @@ final class CheckpointWorker: @unchecked Sendable {
     private func write(_ image: consuming CheckpointImage) -> Outcome {
         let started = SystemClock.now()
         let position = image.position
+        let storedThrough = image.storedThrough
         var ledger = image.settledLedger()
         _ = consume image
         do {
             let byteCount = try CheckpointFile.write(in: directory, at: position) { put in
-                try ledger.drainIntoCheckpoint { chunk in
+                try ledger.drainIntoCheckpoint(leavingOutThrough: storedThrough) { chunk in
                     if self.isStopping { throw Abandoned() }
                     try put(chunk)
                 }

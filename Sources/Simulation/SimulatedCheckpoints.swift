@@ -28,7 +28,7 @@ extension Simulator {
         // As the checkpoint thread writes it: a settled copy that lets go of the id filter's pages as it writes them
         // (the live node's filter, which shared them, must be untouched).
         var settled = image.settledLedger()
-        settled.drainIntoCheckpoint { body.append(contentsOf: $0) }
+        settled.drainIntoCheckpoint(leavingOutThrough: image.storedThrough) { body.append(contentsOf: $0) }
         host.checkpoints.removeAll { $0.position.seq == image.position.seq }
         host.checkpoints.append(StoredCheckpoint(position: image.position,
                                                  bytes: CheckpointFile.encode(position: image.position, body: body),

@@ -111,3 +111,65 @@ struct ChunkedStorageTests {
         #expect(throws: CheckpointDecodingError.self) { try mislabelled.withUnsafeBytes { try Ledger(checkpoint: $0) } }
     }
 }
+
+/// A checkpoint leaves out what the history store already holds: smaller, and the same ledger once loaded — its
+/// statements, holds and old request ids read from the store.
+struct CheckpointLeavingOutStoredTests {
+    @Test func aCheckpointLeavesOutWhatTheStoreHoldsAndLoadsTheSameLedger() throws {
+        let history = MemoryHistory()
+        var bank = TestBank()
+        // Windows larger than the run: every receipt and line stays in memory, stored or not.
+        bank.ledger.configureArchive(filterByteCount: 1 << 16, receiptWindow: 100_000, lineWindow: 100_000,
+                                     lineChunkShift: 4, reader: history)
+        bank.open("a", funded: 1_000_000)
+        bank.open("b", funded: 1_000_000)
+        bank.open("c", funded: 1_000_000)
+        for round in 0..<600 {
+            let (from, to) = [("a", "b"), ("b", "c"), ("c", "a"), ("a", "c")][round % 4]
+            try bank.must(.transfer(from: acct(from), to: acct(to), amountMinor: Int64(round % 7 + 1), reference: nil),
+                          id: "t-\(round)")
+            if round == 100 { try bank.must(.hold(acct("b"), amountMinor: 50, holdID: hid("h-closed")), id: "h-1") }
+            if round == 120 { try bank.must(.capture(hid("h-closed"), amountMinor: 20), id: "c-1") }
+            if round == 500 { try bank.must(.hold(acct("c"), amountMinor: 30, holdID: hid("h-open")), id: "h-2") }
+        }
+        // The store holds the first two thirds; memory still holds everything.
+        let storedSeq = bank.ledger.lastAppliedSeq * 2 / 3
+        history.write(bank.ledger.archiveBatch(after: 0, through: storedSeq, maxItems: 100_000))
+        var whole: [UInt8] = []
+        bank.ledger.writeCheckpoint { whole.append(contentsOf: $0) }
+        var partial: [UInt8] = []
+        bank.ledger.writeCheckpoint(leavingOutThrough: storedSeq) { partial.append(contentsOf: $0) }
+        #expect(partial.count < whole.count - 400 * 50, "\(partial.count) bytes against \(whole.count)")
+
+        var restored = try partial.withUnsafeBytes { try Ledger(checkpoint: $0) }
+        #expect(restored.evictedThrough == storedSeq)
+        #expect(restored.receiptsInMemory < bank.ledger.receiptsInMemory / 2)
+        #expect(restored.hasSameState(as: bank.ledger))
+        restored.configureArchive(filterByteCount: 1 << 16, receiptWindow: 100_000, reader: history)
+        // Every statement page, old or new, reads the same.
+        for account in ["a", "b", "c"] {
+            var before: Seq?
+            repeat {
+                let query = Query.statement(acct(account), limit: 37, beforeSeq: before)
+                let expected = bank.ledger.query(query)
+                #expect(restored.query(query) == expected, "\(account) before \(String(describing: before))")
+                guard case let .success(.statement(_, entries)) = expected, entries.count == 37 else { break }
+                before = entries.last!.seq
+            } while true
+        }
+        // An id the checkpoint left out is replayed from the store; one it kept, from memory.
+        for (id, amount) in [("t-3", Int64(4)), ("t-590", Int64(3))] {
+            let (from, to) = [("a", "b"), ("b", "c"), ("c", "a"), ("a", "c")][Int(id.dropFirst(2))! % 4]
+            let (response, entry) = restored.execute(.mutation(Mutation(requestID: req(id), operation:
+                .transfer(from: acct(from), to: acct(to), amountMinor: amount, reference: nil))),
+                seq: restored.lastAppliedSeq + 1, timeMillis: 1)
+            guard case let .mutation(.success(receipt)) = response else {
+                Issue.record("\(id): expected a replay, got \(response)")
+                continue
+            }
+            #expect(receipt.replayed && entry == nil, "\(id)")
+        }
+        // The open hold is still open; the captured one, left out, is known to the store.
+        #expect(restored.query(.balance(acct("c"))) == bank.ledger.query(.balance(acct("c"))))
+    }
+}
