@@ -35,13 +35,12 @@ public struct LedgerSettings: Hashable, Sendable {
     /// cost per mutation stays bounded however long the history.
     ///
     /// A restart replays the journal after the newest checkpoint, so the interval bounds restart time. On this
-    /// machine (`make bench-history`, a tail of 90% of the interval) loading the checkpoint of the archive's windows
-    /// took about 0.3 s and the replay about 1.2 µs a transfer: at 300,000 mutations the worst restart stays under a
-    /// second (0.63–0.78 s restored, 0.68 s to serving with both ledgers restarted; at 400,000 it was 1.1 s). A
-    /// checkpoint costs 0.3–0.7 s of a thread at nice 10, every 2 s at the batched maximum (`make bench`: about 4%
-    /// of the batched throughput).
+    /// machine (`make bench-history`, 20 M transfers, a tail of 90% of the interval) loading the checkpoint (the id
+    /// filter, the accounts and what the history store does not hold yet, ~40 MiB) and replaying 360,000 transfers
+    /// took 0.87–0.92 s, and both ledgers restarted were serving after 0.87 s. A checkpoint costs 0.3–1 s of a
+    /// thread at nice 10, every 2.5–3 s at the batched maximum.
     public var checkpointIntervalRecords: UInt64 = 10_000_000
-    public var checkpointIntervalMutations: UInt64 = 300_000
+    public var checkpointIntervalMutations: UInt64 = 400_000
     /// The commit floor is stored at most this often, whenever it has moved: a restarted ledger keeps undo logs for
     /// the records after its floor, so this bounds that tail to what was written in the interval (and in flight).
     public var commitFloorIntervalNanos: UInt64 = .milliseconds(200)
