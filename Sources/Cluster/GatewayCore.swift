@@ -352,7 +352,9 @@ public struct GatewayCore {
                 change(to: ClusterConfig(epoch: config.epoch + 1, leader: follower, leaderDataID: r.dataID))
             } else if settings.injectedBugs.contains(.promoteStaleFollower), let r = report(follower) {
                 change(to: ClusterConfig(epoch: config.epoch + 1, leader: follower, leaderDataID: r.dataID))
-            } else if let r = leaderReport, r.dataID == config.leaderDataID, r.role == .recovering {
+            } else if let r = leaderReport, r.dataID == config.leaderDataID, r.role == .recovering, r.historyComplete {
+                // Not with its history store incomplete (lost or replaced): receipts that left memory would be
+                // missing, and a retry of an acknowledged request would be applied again. Better no leader.
                 actions.append(.log("leader \(leader) restarted; it leads again under a new epoch"))
                 change(to: ClusterConfig(epoch: config.epoch + 1, leader: leader, leaderDataID: r.dataID))
             }

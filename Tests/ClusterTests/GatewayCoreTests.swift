@@ -112,6 +112,25 @@ import Testing
         #expect(changes == [ClusterConfig(epoch: 2, leader: .primary, leaderDataID: 100)])
     }
 
+    @Test(arguments: [true, false])
+    mutating func aLeaderAloneThatRestartedLeadsAgainOnlyWithItsWholeHistory(historyComplete: Bool) {
+        establishSyncedCluster()
+        for _ in 0..<30 {
+            _ = hear(Self.report(.primary, epoch: gateway.config.epoch, role: .leader))
+            _ = advance(milliseconds: 20)
+        }
+        #expect(gateway.config == ClusterConfig(epoch: 2, leader: .primary, leaderDataID: 100))
+        // The leader restarts; the backup stays away.
+        var changes: [ClusterConfig] = []
+        for _ in 0..<30 {
+            var report = Self.report(.primary, epoch: 2, role: .recovering)
+            report.historyComplete = historyComplete
+            changes += Self.persisted(hear(report))
+            changes += Self.persisted(advance(milliseconds: 20))
+        }
+        #expect(changes == (historyComplete ? [ClusterConfig(epoch: 3, leader: .primary, leaderDataID: 100)] : []))
+    }
+
     @Test mutating func aWipedFollowerIsNotTheInSyncCopy() {
         establishSyncedCluster()
         let actions = hear(Self.report(.backup, epoch: 0, role: .recovering, dataID: 999))
