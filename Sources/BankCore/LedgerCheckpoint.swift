@@ -239,7 +239,10 @@ extension Ledger {
                 let evicted = try reader.u32()
                 let markCount = Int(try reader.u32())
                 let expectedMarks = (Int(evicted) + Int(StatementBook.markInterval) - 1) / Int(StatementBook.markInterval)
-                guard markCount == expectedMarks, markCount <= reader.remaining / 8, !isSettlement || evicted == 0 else {
+                // Lines leave memory only with an archive (version 3 says so before the accounts), and a line
+                // number fits an Int32.
+                guard markCount == expectedMarks, markCount <= reader.remaining / 8, !isSettlement || evicted == 0,
+                      evicted <= UInt32(Int32.max), version < 3 || archived != nil || evicted == 0 else {
                     throw fail("account \(id) has impossible evicted lines")
                 }
                 var seqs: [Seq] = []

@@ -173,3 +173,38 @@ struct CheckpointLeavingOutStoredTests {
         #expect(restored.query(.balance(acct("c"))) == bank.ledger.query(.balance(acct("c"))))
     }
 }
+
+/// Evicted lines in a checkpoint are counts from outside: refused when impossible, never trapped on.
+struct CheckpointEvictedLinesDecodingTests {
+    /// A format-3 checkpoint of one account (no archive section) claiming `evicted` lines that left memory, with
+    /// as many marks as that needs (their seqs 0), and nothing else.
+    static func bytes(evicted: UInt32) -> [UInt8] {
+        var out: [UInt8] = [3]
+        func u16(_ v: UInt16) { out += withUnsafeBytes(of: v.littleEndian, Array.init) }
+        func u32(_ v: UInt32) { out += withUnsafeBytes(of: v.littleEndian, Array.init) }
+        func u64(_ v: UInt64) { out += withUnsafeBytes(of: v.littleEndian, Array.init) }
+        func string(_ s: String) { u16(UInt16(s.utf8.count)); out += Array(s.utf8) }
+        u64(10) // lastAppliedSeq
+        out.append(0) // no archive section
+        u32(1)
+        string("alice"); string("GBP"); u64(0); u64(0); u64(0); out.append(0)
+        let marks = (Int(evicted) + 255) / 256
+        u32(evicted); u32(UInt32(marks))
+        out += [UInt8](repeating: 0, count: marks * 8)
+        u64(0); u64(0); u64(0) // no lines, holds or receipts
+        return out
+    }
+
+    @Test func evictedLinesWithoutAnArchiveAreRefused() {
+        #expect(throws: CheckpointDecodingError.self) { try Self.bytes(evicted: 1).withUnsafeBytes { try Ledger(checkpoint: $0) } }
+        // The same account with none evicted loads.
+        #expect((try? Self.bytes(evicted: 0).withUnsafeBytes { try Ledger(checkpoint: $0) })?.accountCount == 1)
+    }
+
+    @Test func anEvictedCountBeyondALineNumberIsRefused() {
+        // 2^31 lines need 64 MiB of marks to pass the size check; then the count itself must be refused.
+        #expect(throws: CheckpointDecodingError.self) {
+            try Self.bytes(evicted: 1 << 31).withUnsafeBytes { try Ledger(checkpoint: $0) }
+        }
+    }
+}
