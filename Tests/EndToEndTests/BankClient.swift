@@ -19,10 +19,20 @@ final class BankClient {
     }
 
     /// Sends one request and waits for its reply. One call at a time per client; replies that arrive after their
-    /// call timed out are drained before the next request.
+    /// call timed out are drained before the next request. A reply can still arrive late, after the next request was
+    /// sent: when the request carries a `request_id`, a reply naming another request id is that late reply and is
+    /// skipped, as a client pipelining requests must do (taking it for this call's reply would credit this request
+    /// with another one's seq).
     func call(_ request: JSONValue, timeoutMilliseconds: Int = 10_000) throws -> JSONValue {
-        let reply = try callRaw(request.serialized(), timeoutMilliseconds: timeoutMilliseconds)
-        return try JSONValue.parse(reply)
+        let deadline = Date().addingTimeInterval(Double(timeoutMilliseconds) / 1000)
+        var reply = try JSONValue.parse(callRaw(request.serialized(), timeoutMilliseconds: timeoutMilliseconds))
+        guard let requestID = request["request_id"]?.stringValue else { return reply }
+        while let answered = reply["request_id"]?.stringValue, answered != requestID {
+            let remainingMilliseconds = Int(deadline.timeIntervalSinceNow * 1000)
+            guard remainingMilliseconds > 0 else { throw HarnessError.noReply("no reply within \(timeoutMilliseconds) ms") }
+            reply = try JSONValue.parse(receiveRaw(timeoutMilliseconds: remainingMilliseconds))
+        }
+        return reply
     }
 
     func callRaw(_ body: [UInt8], extraFrames: [[UInt8]] = [], timeoutMilliseconds: Int = 10_000) throws -> [UInt8] {
@@ -30,6 +40,10 @@ final class BankClient {
         guard try socket.send([[], body] + extraFrames, dontWait: false) else {
             throw HarnessError.noReply("send would block")
         }
+        return try receiveRaw(timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    private func receiveRaw(timeoutMilliseconds: Int) throws -> [UInt8] {
         let poller = ZMQPoller()
         poller.add(socket)
         let deadline = Date().addingTimeInterval(Double(timeoutMilliseconds) / 1000)
