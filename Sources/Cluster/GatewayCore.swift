@@ -53,6 +53,8 @@ public struct GatewayCore {
     public private(set) var overloadedReplies = 0
     /// When the current leader was confirmed (admission is wider until `failoverGraceNanos` after it).
     private var leaderConfirmedNanos: UInt64 = 0
+    /// Whether `bootstrap` already said why it waits (said once per wait, not on every report).
+    private var bootstrapWaitLogged = false
     /// When the leader last answered a forwarded request.
     private var lastLeaderReplyNanos: UInt64 = 0
     private var nextToken: UInt64 = 1
@@ -386,10 +388,23 @@ public struct GatewayCore {
 
     private mutating func bootstrap(_ reports: [NodeReport]) {
         guard reports.count == NodeID.ledgers.count else { return }
-        // The most up-to-date journal (by last record's epoch, then length) holds every committed record.
+        // The most up-to-date journal (by last record's epoch, then length) holds every committed record; between
+        // equal journals, one whose history store is complete.
         let best = reports.max { a, b in
-            (a.lastEpoch, a.lastSeq, a.node == .primary ? 1 : 0) < (b.lastEpoch, b.lastSeq, b.node == .primary ? 1 : 0)
+            (a.lastEpoch, a.lastSeq, a.historyComplete ? 1 : 0, a.node == .primary ? 1 : 0)
+                < (b.lastEpoch, b.lastSeq, b.historyComplete ? 1 : 0, b.node == .primary ? 1 : 0)
         }!
+        // Not with its history store incomplete: receipts that left memory would be missing, and a retry of an
+        // acknowledged request would be applied again. It completes its store from its journal; until then, wait.
+        guard best.historyComplete else {
+            if !bootstrapWaitLogged {
+                bootstrapWaitLogged = true
+                actions.append(.log("not electing yet: \(best.node) holds the newest journal (seq \(best.lastSeq)) "
+                                    + "but its history store is incomplete; waiting until it has caught up"))
+            }
+            return
+        }
+        bootstrapWaitLogged = false
         let epoch = max(config.epoch, reports.map(\.epoch).max() ?? 0) + 1
         actions.append(.log("electing \(best.node) (journal at seq \(best.lastSeq)) for epoch \(epoch)"))
         change(to: ClusterConfig(epoch: epoch, leader: best.node, leaderDataID: best.dataID))

@@ -131,6 +131,29 @@ import Testing
         #expect(changes == (historyComplete ? [ClusterConfig(epoch: 3, leader: .primary, leaderDataID: 100)] : []))
     }
 
+    @Test mutating func theFirstElectionWaitsForTheNewestJournalsHistoryStore() {
+        // The primary holds the newest journal but its store is behind what its checkpoint left out of memory.
+        var primary = Self.report(.primary, epoch: 3, role: .recovering, lastSeq: 10, lastEpoch: 3)
+        primary.historyComplete = false
+        _ = hear(primary)
+        var changes = Self.persisted(hear(Self.report(.backup, epoch: 3, role: .recovering, lastSeq: 8, lastEpoch: 3)))
+        for _ in 0..<5 {
+            changes += Self.persisted(hear(primary))
+            changes += Self.persisted(advance(milliseconds: 20))
+        }
+        #expect(changes.isEmpty, "the backup's shorter journal misses records; the primary's store misses receipts")
+        primary.historyComplete = true
+        #expect(Self.persisted(hear(primary)) == [ClusterConfig(epoch: 4, leader: .primary, leaderDataID: 100)])
+    }
+
+    @Test mutating func betweenEqualJournalsTheFirstElectionPrefersACompleteHistory() {
+        var primary = Self.report(.primary, epoch: 3, role: .recovering, lastSeq: 10, lastEpoch: 3)
+        primary.historyComplete = false
+        _ = hear(primary)
+        let actions = hear(Self.report(.backup, epoch: 3, role: .recovering, lastSeq: 10, lastEpoch: 3))
+        #expect(Self.persisted(actions) == [ClusterConfig(epoch: 4, leader: .backup, leaderDataID: 200)])
+    }
+
     @Test mutating func aWipedFollowerIsNotTheInSyncCopy() {
         establishSyncedCluster()
         let actions = hear(Self.report(.backup, epoch: 0, role: .recovering, dataID: 999))
