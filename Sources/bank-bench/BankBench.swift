@@ -79,6 +79,9 @@ struct BankBench: ParsableCommand {
     @Flag(help: "Overload phase: clients ignore retry_after_ms and keep sending at the offered rate.")
     var overloadNoBackoff = false
 
+    @Flag(inversion: .prefixedNo, help: "Overload phase: first measure each process's memory at 1× (after as long again filling its windows), the reference the overload steps' memory is held to.")
+    var overloadReference = true
+
     @Option(help: "Accounts to open and fund.")
     var accounts = 10_000
 
@@ -169,6 +172,7 @@ struct Settings {
     var overloadMultiples: [Double]
     var overloadSockets: Int
     var overloadNoBackoff: Bool
+    var overloadReference: Bool
     var accounts: Int
     var initialBalance: Int64
     var timeoutMs: Int
@@ -201,6 +205,7 @@ struct Settings {
         }
         overloadSockets = o.overloadSockets
         overloadNoBackoff = o.overloadNoBackoff
+        overloadReference = o.overloadReference
         accounts = o.accounts
         initialBalance = o.initialBalance
         timeoutMs = o.timeoutMs
@@ -241,6 +246,8 @@ struct Results {
     var unexpectedEpochChanges: Int64?
     /// Overload phase: one entry per offered load, and each process's RssAnon (kB) before it.
     var overload: [[String: Any]] = []
+    /// The overload phase's step at 1× after the windows filled (nil: not measured).
+    var overloadReference: [String: Any]?
     var rssAnonUnloadedKB: [String: Int] = [:]
     var failure: String?
 }

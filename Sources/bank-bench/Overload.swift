@@ -18,8 +18,30 @@ extension BenchRunner {
         let unloaded = rssAnonKB(cluster.pids)
         results.rssAnonUnloadedKB = unloaded
         say("  RssAnon unloaded: " + describeRSS(unloaded))
+        // The reference: what each process holds under load at capacity, once its windows (history not yet in the
+        // store, the store's batch, a checkpoint being written, the forwarding and replication windows) have
+        // filled. Memory climbs for a while under any sustained load, so the first step at 1× only fills them and
+        // the second is the reference; overload must not cost more than 10% beyond it.
+        if settings.overloadReference {
+            say("  reference: 1× (the measured capacity) for \(format(settings.overloadSeconds, decimals: 0)) s to fill "
+                + "the windows, then \(format(settings.overloadSeconds, decimals: 0)) s measured")
+            _ = try overloadStep(0, multiple: 1, label: "1× (filling the windows)", capacity: capacity)
+            try waitHealthy(before: "overload reference")
+            results.overloadReference = try overloadStep(1, multiple: 1, label: "1× (reference)", capacity: capacity)
+            try waitHealthy(before: "overload")
+        }
         for (step, multiple) in settings.overloadMultiples.enumerated() {
             if step > 0 { try waitHealthy(before: "overload \(format(multiple, decimals: 0))x") }
+            let entry = try overloadStep(step + 2, multiple: multiple, label: format(multiple, decimals: 0) + "×",
+                                         capacity: capacity)
+            results.overload.append(entry)
+        }
+    }
+
+    /// One step of the overload phase: `multiple` × `capacity` offered for `overloadSeconds`; its report entry.
+    private func overloadStep(_ step: Int, multiple: Double, label: String, capacity: Double) throws -> [String: Any] {
+        guard let cluster, let admin else { throw BenchError.check("overload: no cluster") }
+        do {
             guard let before = admin.status() else { throw BenchError.check("overload: no status before the step") }
             let offered = capacity * multiple
             let shared = LoadShared()
@@ -50,7 +72,7 @@ extension BenchRunner {
                     nextProgress += 1_000_000_000
                     let snap = shared.snapshot()
                     let seconds = Double(now - tLast) / 1e9
-                    say("  overload \(format(multiple, decimals: 0))× \(format(Double(now - t0) / 1e9, decimals: 1)) s: "
+                    say("  overload \(label) \(format(Double(now - t0) / 1e9, decimals: 1)) s: "
                         + "sent \(formatInt(Double(snap.sent - last.sent) / seconds))/s, "
                         + "goodput \(formatInt(Double(snap.answered - last.answered) / seconds))/s, "
                         + "overloaded \(formatInt(Double(snap.overloaded - last.overloaded) / seconds))/s, "
@@ -100,13 +122,13 @@ extension BenchRunner {
             ]
             entry["leader_changes"] = leaderChanges ?? NSNull()
             entry["epoch_changes"] = epochChanges ?? NSNull()
-            results.overload.append(entry)
-            results.errorSamples["overload \(format(multiple, decimals: 0))x"] = shared.errorSamples.withLock { $0 }
-            say("  → \(format(multiple, decimals: 0))×: goodput \(formatInt(goodput))/s "
+            results.errorSamples["overload \(label)"] = shared.errorSamples.withLock { $0 }
+            say("  → \(label): goodput \(formatInt(goodput))/s "
                 + "(\(format(goodput / capacity * 100, decimals: 0))% of capacity), accepted p50 \(format(p50, decimals: 2)) ms, "
                 + "p99 \(format(p99, decimals: 2)) ms; overloaded \(formatInt(drained.overloaded)), unavailable "
                 + "\(drained.unavailable), timeouts \(drained.timeouts), leader changes "
                 + "\(leaderChanges.map { String($0) } ?? "?"); RssAnon peak " + describeRSS(peakRSS))
+            return entry
         }
     }
 

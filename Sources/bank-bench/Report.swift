@@ -29,6 +29,7 @@ extension BenchRunner {
                 "overload_multiples": settings.overloadMultiples,
                 "overload_sockets": settings.overloadSockets,
                 "overload_clients_back_off": !settings.overloadNoBackoff,
+                "overload_reference": settings.overloadReference,
                 "failover_admission_factor": file?.failoverAdmissionFactor ?? NSNull(),
                 "max_inflight_requests": file?.maxInflightRequests ?? NSNull(),
                 "max_inflight_requests_per_client": file?.maxInflightRequestsPerClient ?? NSNull(),
@@ -51,6 +52,7 @@ extension BenchRunner {
             "failover": results.failover.isEmpty ? NSNull() : results.failover,
             "catchup": results.catchup.isEmpty ? NSNull() : results.catchup,
             "overload": results.overload,
+            "overload_reference": results.overloadReference ?? NSNull(),
             "rss_anon_unloaded_kb": results.rssAnonUnloadedKB,
             // The replication rate once the restarted ledger is up; its restart is reported apart (catchup.*).
             "catchup_records_per_s": results.catchup["replication_records_per_s"] ?? NSNull(),
@@ -166,6 +168,15 @@ extension BenchRunner {
             if let peak = step["rss_anon_peak_kb"] as? [String: Int], let gateway = peak["gateway"] {
                 rows.append(("overload \(multiple): gateway RssAnon peak", formatInt(Double(gateway) / 1024) + " MB",
                              "≤ 300 MB", verdict(gateway <= 300 * 1024)))
+                if let reference = results.overloadReference?["rss_anon_peak_kb"] as? [String: Int] {
+                    let ratios = ["primary", "backup"].compactMap { name -> Double? in
+                        guard let kb = peak[name], let base = reference[name], base > 0 else { return nil }
+                        return Double(kb) / Double(base)
+                    }
+                    rows.append(("overload \(multiple): ledgers' RssAnon peak / at 1×",
+                                 ratios.map { format($0, decimals: 2) + "×" }.joined(separator: "; "), "≤ 1.10×",
+                                 verdict(ratios.count == 2 ? ratios.allSatisfy { $0 <= 1.10 } : nil)))
+                }
             }
         }
         let falseFailovers = results.leaderChanges.map { Int($0) - results.kills }
@@ -218,6 +229,10 @@ extension BenchRunner {
                     + "records replicated at \(formatInt(rate))/s"
             }
             notes.append(line)
+        }
+        if let reference = results.overloadReference?["rss_anon_peak_kb"] as? [String: Int] {
+            notes.append("overload reference, 1× once the windows filled: RssAnon peak \(describeRSS(reference)), goodput "
+                         + "\(formatInt((results.overloadReference?["goodput_per_s"] as? Double) ?? 0))/s")
         }
         for step in results.overload {
             let peak = (step["rss_anon_peak_kb"] as? [String: Int]) ?? [:]
