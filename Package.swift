@@ -35,6 +35,8 @@ let package = Package(
         .target(name: "HistoryStore", dependencies: ["BankCore", "CLevelDB", "CZstd"]),
         // glibc's malloc tuning: the ledger gives freed heap back to the system (Runtime's HeapReturn).
         .systemLibrary(name: "CMalloc"),
+        // Linux file calls the Glibc module leaves out (sync_file_range: the checkpoint's write-back).
+        .systemLibrary(name: "CLinuxIO"),
         // The three processes of a local cluster, started and killed by the process-level tests and the bench.
         .target(name: "LocalCluster"),
         // SplitMix64: seeded randomness that replays exactly (simulator, generated test workloads, benchmark).
@@ -44,7 +46,7 @@ let package = Package(
         // Client wire format: JSON codec, request decoding, reply encoding, error codes.
         .target(name: "BankProtocol", dependencies: ["BankCore"]),
         // Journal records (hash-chained), the file journal and the node's metadata file.
-        .target(name: "Storage", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Storage", dependencies: ["CLinuxIO", .product(name: "Crypto", package: "swift-crypto")]),
         // Pure state machines: ledger replication and the gateway's election logic.
         .target(name: "Cluster", dependencies: [
             "BankCore", "BankProtocol", "Storage", .product(name: "DequeModule", package: "swift-collections"),

@@ -20,11 +20,13 @@ public enum CheckpointFile {
     static let version: UInt32 = 1
     static let headerByteCount = 64
     static let trailerByteCount = 8 + 32
-    /// A checkpoint being written is made durable this many bytes at a time. Each `fdatasync` of the checkpoint
-    /// commits the file system's journal with the checkpoint's newly allocated blocks in it, and a journal
-    /// `fdatasync` of the ledger that comes meanwhile waits for those blocks to be written: 1 MiB bounds that wait to
-    /// a millisecond or two (at 4 MiB, with a checkpoint every 400,000 mutations, `make bench`'s latency phase p99
-    /// rose when a checkpoint was being written).
+    /// A checkpoint being written is written back to disk this many bytes at a time (`sync_file_range`, waiting
+    /// for the pages, then one `fsync` at the end). A journal `fdatasync` of the ledger that comes meanwhile
+    /// commits the file system's journal, which first writes out the checkpoint's dirty pages (ext4's ordered
+    /// mode): 1 MiB bounds that wait to a millisecond or two (at 4 MiB, with a checkpoint every 400,000 mutations,
+    /// `make bench`'s latency phase p99 rose when a checkpoint was being written). Writing back instead of a
+    /// `fdatasync` per MiB spares a commit of the file system's journal per MiB, which the ledger's own syncs
+    /// queued behind: the latency phase's p99 median went from 0.94 to 0.79 ms (3 runs each, alternating).
     static let flushIntervalBytes: UInt64 = 1 << 20
 
     /// What a checkpoint says about the journal position it was taken at.
@@ -69,7 +71,8 @@ public enum CheckpointFile {
                 // Written back a few MiB at a time: hundreds of MiB of dirty pages flushed by one final fsync made
                 // the journal's own fdatasync wait seconds behind it (ext4 orders them), stalling every commit.
                 if offset - flushedOffset >= flushIntervalBytes {
-                    guard fdatasync(fd) == 0 else { throw StorageError.lastSystemCall("fdatasync", path: String(temporary)) }
+                    try PosixIO.writeBack(fd, offset: flushedOffset, length: offset - flushedOffset,
+                                          path: String(temporary))
                     flushedOffset = offset
                 }
             }
@@ -200,7 +203,8 @@ public enum CheckpointFile {
         // of MiB at install would hold up the journal's syncs behind it.
         let end = offset + UInt64(bytes.count)
         if end / flushIntervalBytes != offset / flushIntervalBytes {
-            guard fdatasync(fd) == 0 else { throw StorageError.lastSystemCall("fdatasync", path: path) }
+            let from = offset / flushIntervalBytes * flushIntervalBytes
+            try PosixIO.writeBack(fd, offset: from, length: end - from, path: path)
         }
     }
 

@@ -1,4 +1,7 @@
 import Glibc
+#if canImport(CLinuxIO)
+import CLinuxIO
+#endif
 
 /// Thin wrappers over the system calls storage uses, turning every failure into a `StorageError` that names the
 /// call, the path and `strerror(errno)`, and retrying the calls that may be interrupted or may transfer fewer bytes
@@ -49,6 +52,22 @@ enum PosixIO {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw StorageError.lastSystemCall("fstat", path: path) }
         return UInt64(info.st_size)
+    }
+
+    /// Writes back the file's dirty pages in `offset ..< offset + length` and waits until they are on disk, without
+    /// committing the file system's journal (the file's size and blocks are durable only after a later `fsync`).
+    /// For a large file written in one go: a `fdatasync` per piece forces a journal commit each time, and the
+    /// ledger's own `fdatasync`s queue behind every one of them; writing the data back bounds what the final
+    /// `fsync` (and any commit meanwhile) must flush, without those commits. An error is thrown, never retried.
+    static func writeBack(_ fd: Int32, offset: UInt64, length: UInt64, path: String) throws {
+        #if canImport(CLinuxIO)
+        let flags = BANK_SYNC_FILE_RANGE_WAIT_BEFORE | BANK_SYNC_FILE_RANGE_WRITE | BANK_SYNC_FILE_RANGE_WAIT_AFTER
+        guard sync_file_range(fd, Int64(offset), Int64(length), flags) == 0 else {
+            throw StorageError.lastSystemCall("sync_file_range", path: path)
+        }
+        #else
+        guard fsync(fd) == 0 else { throw StorageError.lastSystemCall("fsync", path: path) }
+        #endif
     }
 
     /// Cuts the file to `size` bytes and makes the new size durable.

@@ -43,6 +43,31 @@ import Testing
         #expect(body == (0..<5_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 42) })
     }
 
+    @Test func aCheckpointOfSeveralWriteBackPiecesReadsBackWhole() throws {
+        let directory = try TemporaryDirectory()
+        let count = Int(CheckpointFile.flushIntervalBytes) * 3 + 12_345
+        try Self.write(directory, seq: 7, count: count)
+        let loaded = try #require(try Self.loadNewest(directory))
+        #expect(loaded.0 == 7)
+        #expect(loaded.1 == (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+    }
+
+    @Test func aStagedCheckpointOfSeveralWriteBackPiecesInstallsWhole() throws {
+        let directory = try TemporaryDirectory()
+        // A whole checkpoint file as a leader would stream it: written, then read back as bytes.
+        let source = try TemporaryDirectory()
+        let count = Int(CheckpointFile.flushIntervalBytes) * 2 + 777
+        try Self.write(source, seq: 9, count: count)
+        let file = try Array(Data(contentsOf: URL(fileURLWithPath: Self.path(source, seq: 9))))
+        for start in stride(from: 0, to: file.count, by: 300_000) {
+            try CheckpointFile.stage(in: directory.path, offset: UInt64(start),
+                                     bytes: Array(file[start..<min(file.count, start + 300_000)]))
+        }
+        let body = try CheckpointFile.installStaged(in: directory.path, at: Self.position(9)) { _, body in Array(body) }
+        #expect(body == (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 9) })
+        #expect(try Self.loadNewest(directory)?.0 == 9)
+    }
+
     @Test func onlyTheNewestThreeAreKeptAndTemporaryFilesGo() throws {
         let directory = try TemporaryDirectory()
         let leftover = CheckpointFile.directory(in: directory.path) + "/checkpoint-00000000000000000009.tmp"
