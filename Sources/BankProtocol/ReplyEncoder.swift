@@ -43,7 +43,8 @@ extension JSONWriter {
 /// - batch: `{"ok":true,"results":[…]}`, each result the reply its item would get alone; an atomic batch that
 ///   failed: `{"ok":false,"error","message":"batch item N (request_id X) failed: …","retryable","failed_index",
 ///   "results"}`.
-/// - failure: `{"ok":false,"error","message","retryable"}`, plus `"request_id"` when a single mutation was refused.
+/// - failure: `{"ok":false,"error","message","retryable"}`, plus `"request_id"` when a single mutation was refused,
+///   or when the gateway answers `unavailable` or `overloaded` for a request that had one.
 public enum ReplyEncoder {
     public static func encode(_ response: LedgerResponse, for request: LedgerRequest) -> [UInt8] {
         var writer = JSONWriter(reservingCapacity: 256)
@@ -85,6 +86,17 @@ public enum ReplyEncoder {
 
     public static func error(code: ErrorCode, message: String) -> [UInt8] {
         error(ProtocolError(code: code, message: message))
+    }
+
+    /// A failure that echoes the request's top-level `request_id` when it has one (the gateway's answers for a
+    /// request it could not get served), so that a client pipelining requests knows which one to settle.
+    public static func error(code: ErrorCode, message: String, requestID: String?) -> [UInt8] {
+        guard let requestID else { return error(code: code, message: message) }
+        var writer = JSONWriter(reservingCapacity: 96 + message.utf8.count)
+        writeError(ProtocolError(code: code, message: message), to: &writer, close: false)
+        writer.put("request_id", requestID)
+        writer.endObject()
+        return writer.bytes
     }
 
     public static func error(_ error: LedgerError) -> [UInt8] {

@@ -53,8 +53,9 @@ public struct GatewayCore {
     public private(set) var overloadedReplies = 0
     /// When the current leader was confirmed (admission is wider until `failoverGraceNanos` after it).
     private var leaderConfirmedNanos: UInt64 = 0
-    /// Whether `bootstrap` already said why it waits (said once per wait, not on every report).
-    private var bootstrapWaitLogged = false
+    /// When `bootstrap` last said why it waits (nil: not waiting); said again every 10 s, not on every report.
+    private var bootstrapWaitLoggedNanos: UInt64?
+    static let bootstrapWaitLogIntervalNanos: UInt64 = .milliseconds(10_000)
     /// When the leader last answered a forwarded request.
     private var lastLeaderReplyNanos: UInt64 = 0
     private var nextToken: UInt64 = 1
@@ -286,7 +287,8 @@ public struct GatewayCore {
         for token in expired {
             guard let request = release(token) else { continue }
             actions.append(.reply(to: request.envelope, body: ReplyEncoder.error(
-                code: .unavailable, message: "no leader could serve the request in time; retry with the same request_id")))
+                code: .unavailable, message: "no leader could serve the request in time; retry with the same request_id",
+                requestID: RequestPeek.requestID(in: request.body))))
         }
         if !expired.isEmpty { waiting.removeAll { pending[$0] == nil } }
         switchoverWaiters.removeAll { waiter in
@@ -387,7 +389,10 @@ public struct GatewayCore {
     }
 
     private mutating func bootstrap(_ reports: [NodeReport]) {
-        guard reports.count == NodeID.ledgers.count else { return }
+        guard reports.count == NodeID.ledgers.count else {
+            bootstrapWaitLoggedNanos = nil
+            return
+        }
         // The most up-to-date journal (by last record's epoch, then length) holds every committed record; between
         // equal journals, one whose history store is complete.
         let best = reports.max { a, b in
@@ -395,16 +400,22 @@ public struct GatewayCore {
                 < (b.lastEpoch, b.lastSeq, b.historyComplete ? 1 : 0, b.node == .primary ? 1 : 0)
         }!
         // Not with its history store incomplete: receipts that left memory would be missing, and a retry of an
-        // acknowledged request would be applied again. It completes its store from its journal; until then, wait.
+        // acknowledged request would be applied again. Nor the other, whose shorter journal may lack acknowledged
+        // records. An incomplete store completes only by copying a leader's, so this wait lasts until an operator
+        // decides (docs/DESIGN.md, "Election"); it is said again every `bootstrapWaitLogInterval`.
         guard best.historyComplete else {
-            if !bootstrapWaitLogged {
-                bootstrapWaitLogged = true
-                actions.append(.log("not electing yet: \(best.node) holds the newest journal (seq \(best.lastSeq)) "
-                                    + "but its history store is incomplete; waiting until it has caught up"))
+            if bootstrapWaitLoggedNanos.map({ now.nanos(since: $0) >= Self.bootstrapWaitLogIntervalNanos }) ?? true {
+                bootstrapWaitLoggedNanos = now.monotonicNanos
+                let others = reports.filter { $0.node != best.node }
+                    .map { "\($0.node) holds seq \($0.lastSeq) (epoch \($0.lastEpoch))" }.joined(separator: ", ")
+                actions.append(.log("not electing: \(best.node) holds the newest journal (seq \(best.lastSeq), epoch "
+                    + "\(best.lastEpoch)) but its history store is incomplete (receipts that left its memory are missing; "
+                    + "it completes only by copying a leader's store); \(others). Electing either could lose an "
+                    + "acknowledged movement or apply one twice: an operator must decide (docs/DESIGN.md, \"Election\")"))
             }
             return
         }
-        bootstrapWaitLogged = false
+        bootstrapWaitLoggedNanos = nil
         let epoch = max(config.epoch, reports.map(\.epoch).max() ?? 0) + 1
         actions.append(.log("electing \(best.node) (journal at seq \(best.lastSeq)) for epoch \(epoch)"))
         change(to: ClusterConfig(epoch: epoch, leader: best.node, leaderDataID: best.dataID))

@@ -151,6 +151,14 @@ extension BenchRunner {
         let restartPerMillion = results.catchup["restart_ms_per_million_records"] as? Double
         rows.append(("restart: state rebuild per 1M records (under load)", ms(restartPerMillion), "≤ 2 s",
                      verdict(restartPerMillion.map { $0 <= 2000 })))
+        if let reference = results.overloadReference {
+            // A failover during the reference would distort it.
+            let unavailable = reference["unavailable"] as? Int
+            let changes = reference["leader_changes"] as? Int64
+            rows.append(("overload reference 1×: unavailable; leader changes",
+                         "\(unavailable.map(String.init) ?? "-"); \(changes.map { String($0) } ?? "-")", "0; 0",
+                         verdict(unavailable.flatMap { u in changes.map { u == 0 && $0 == 0 } })))
+        }
         for step in results.overload {
             let multiple = format((step["multiple"] as? Double) ?? 0, decimals: 0) + "×"
             let atMax = (step["multiple"] as? Double) == settings.overloadMultiples.max()

@@ -188,20 +188,25 @@ import Testing
         #expect(actions.contains(.send(to: .backup, .forward(epoch: 2, token: 1, body: body))))
     }
 
-    @Test mutating func requestsThatFindNoLeaderInTimeAreAnsweredUnavailable() {
+    @Test mutating func requestsThatFindNoLeaderInTimeAreAnsweredUnavailable() throws {
         let envelope = ClientEnvelope(identity: [9], delimited: true)
         _ = gateway.step(.clientRequest(envelope, frames: [Array(#"{"op":"balance","account":"a"}"#.utf8)]),
                          now: clock.now)
-        var replies: [[UInt8]] = []
+        _ = gateway.step(.clientRequest(envelope, frames: [Array(
+            #"{"op":"deposit","request_id":"dep-7","account":"a","amount":5}"#.utf8)]), now: clock.now)
+        var replies: [JSONValue] = []
         for _ in 0..<60 {
             for action in advance(milliseconds: 100) {
-                if case let .reply(_, body) = action { replies.append(body) }
+                if case let .reply(_, body) = action { replies.append(try JSONValue.parse(body)) }
             }
         }
-        #expect(replies.count == 1)
-        let text = String(decoding: replies[0], as: UTF8.self)
-        #expect(text.contains("\"unavailable\""))
-        #expect(text.contains("\"retryable\":true"))
+        #expect(replies.count == 2)
+        for reply in replies {
+            #expect(reply["error"]?.stringValue == "unavailable")
+            #expect(reply["retryable"]?.boolValue == true)
+        }
+        // A mutation's answer names its request id, so that a client pipelining requests knows which to settle.
+        #expect(replies.map { $0["request_id"]?.stringValue } == [nil, "dep-7"])
     }
 
     @Test mutating func badFramesAndOversizedRequestsAreAnsweredAtTheGateway() {
