@@ -542,6 +542,12 @@ public struct LedgerNode {
                 // Sent records went unanswered: messages may have been lost. Find out where the peer is.
                 peer.state = .probing
                 peer.nextSeq = peer.matchSeq + 1
+                if peer.matchSeq < journal.floorSeq {
+                    // Checkpoints moved the floor past the peer meanwhile: it gets the newest checkpoint (above, on
+                    // the next turn), never a probe into records no longer read.
+                    peer.probeSentNanos = nil
+                    return
+                }
                 sendAppend(from: peer.nextSeq, records: [])
                 peer.probeSentNanos = nowNanos
                 return
