@@ -209,6 +209,9 @@ public struct ArchivedLine: Hashable, Sendable {
 public struct ArchiveBatch: Hashable, Sendable {
     public var afterSeq: Seq
     public var throughSeq: Seq
+    /// Whether the store takes `throughSeq` as its new watermark (it then holds everything up to there). Not while
+    /// it is being copied from the leader: it lacks what the copy brings, and a restart must know that.
+    public var advancesWatermark = true
     public var receipts: [ArchivedReceipt]
     public var closedHolds: [ArchivedHold]
     public var lines: [ArchivedLine]

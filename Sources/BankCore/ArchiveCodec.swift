@@ -5,7 +5,9 @@
 /// receipt  = version:u8 (= 1) | clientKey:optional key | operation (as in a journal entry) | seq:u64 | account:str
 ///            | balance:i64 | available:i64 | held:i64 | frozen:u8 | captured:optional i64 | released:optional i64
 /// hold     = version:u8 (= 1) | account:str | amount:i64 | closedSeq:u64
-/// key      = "l" slot:u32 lastNumber:u32 (big-endian, so an account's groups sort by number)
+/// key      = "l" slot:u32 lastNumber:u32 firstNumber:u32 (big-endian, so an account's groups sort by number;
+///            stores written before the first number was in the key hold groups under "l" slot lastNumber, and are
+///            read alike)
 /// lines    = version:u8 (= 1) | firstNumber:u32 | line*     (consecutive lines of an account, of one batch, at most
 ///                                                          `maxLinesPerGroup`)
 /// line     = seq:u64 | amount:i64 | balanceAfter:i64 | time:i64 | requestID:str | reference:optional str
@@ -14,7 +16,10 @@
 /// An account's lines of one batch are one item: a key-value store pays per item (its skip list, its compactions'
 /// comparisons), and a batch holds several lines of busy accounts. A line is found by seeking the first group whose
 /// last number is at or above it. Groups of a copied store may overlap the node's own (another batching of the same
-/// lines): a reader passes over groups that start above the line it looks for.
+/// lines): a reader passes over groups that start above the line it looks for. Two batchings never take each other's
+/// key, since a key names both ends of its group: with the last number alone, a follower archiving its own lines
+/// while it copies the leader's store would overwrite a copied group ending at the same line with one starting
+/// elsewhere, and the lines only the overwritten group held would be lost.
 /// Slots are the same on every replica (the journal fixes the order accounts are opened in), so a follower can
 /// copy the leader's lines as they are.
 /// The client key is reserved for authenticated clients (their receipts will be answered only to them); none yet.
@@ -38,10 +43,16 @@ public enum ArchiveCodec {
 
     /// The slot and last number a line group's key names, or nil.
     public static func lineKey(_ key: [UInt8]) -> (slot: UInt32, lastNumber: UInt32)? {
-        guard key.count == 9, key[0] == linePrefix else { return nil }
+        lineKeyParts(key).map { ($0.slot, $0.lastNumber) }
+    }
+
+    /// The slot, last number and (in keys that name it) first number of a line group's key, or nil.
+    static func lineKeyParts(_ key: [UInt8]) -> (slot: UInt32, lastNumber: UInt32, firstNumber: UInt32?)? {
+        guard key.count == 9 || key.count == 13, key[0] == linePrefix else { return nil }
         let slot = key[1..<5].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         let number = key[5..<9].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        return (slot, number)
+        let first = key.count == 13 ? key[9..<13].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } : nil
+        return (slot, number, first)
     }
 
     /// Whether a key names a receipt, a hold or a line group (the store keeps its watermark under another key).
@@ -102,6 +113,7 @@ public enum ArchiveCodec {
             func finishGroup() {
                 guard groupCount > 0 else { return }
                 putLinesKey(slot: lastSlot, lastNumber: groupFirst &+ UInt32(groupCount) &- 1, into: &key)
+                withUnsafeBytes(of: groupFirst.bigEndian) { key.bytes.append(contentsOf: $0) }
                 emit()
                 groupCount = 0
             }
@@ -166,12 +178,13 @@ public enum ArchiveCodec {
 
     /// The lines of a group item (key and value as stored).
     public static func decodeLines(_ value: [UInt8], key: [UInt8]) throws(EntryDecodingError) -> [ArchivedLine] {
-        guard let (slot, lastNumber) = lineKey(key) else { throw EntryDecodingError(reason: "not a line key") }
+        guard let (slot, lastNumber, keyFirst) = lineKeyParts(key) else { throw EntryDecodingError(reason: "not a line key") }
         return try value.withUnsafeBufferPointer { buffer throws(EntryDecodingError) in
             var reader = EntryReader(bytes: buffer)
             guard try reader.byte() == version else { throw EntryDecodingError(reason: "unknown archived line version") }
             let first = try reader.u32()
-            guard first <= lastNumber, Int(lastNumber - first) < reader.remaining / 40 + 1 else {
+            guard first <= lastNumber, keyFirst == nil || keyFirst == first,
+                  Int(lastNumber - first) < reader.remaining / 40 + 1 else {
                 throw EntryDecodingError(reason: "bad line group \(first)…\(lastNumber)")
             }
             var lines: [ArchivedLine] = []
@@ -205,10 +218,13 @@ public enum ArchiveCodec {
         throws(HistoryReadError) -> [ArchivedLine] {
         var lines: [ArchivedLine] = []
         var wanted = Int64(number) - 1
+        var from = wanted >= 0 ? key(forLinesOf: slot, lastNumber: UInt32(wanted)) : []
         search: while wanted >= 0, lines.count < limit {
             // The first group ending at or after the wanted line that also starts at or before it holds it.
-            for item in try scan(key(forLinesOf: slot, lastNumber: UInt32(wanted))) {
-                guard let (itemSlot, _) = lineKey(item.key), itemSlot == slot else { break search }
+            let items = try scan(from)
+            for item in items {
+                guard let parts = lineKeyParts(item.key), parts.slot == slot else { break search }
+                if let first = parts.firstNumber, Int64(first) > wanted { continue } // starts above: not read
                 let group: [ArchivedLine]
                 let value = try resolve(item)
                 do { group = try decodeLines(value, key: item.key) } catch {
@@ -219,9 +235,13 @@ public enum ArchiveCodec {
                     lines.append(line)
                 }
                 wanted = Int64(first.number) - 1
+                if wanted >= 0 { from = key(forLinesOf: slot, lastNumber: UInt32(wanted)) }
                 continue search
             }
-            break // a gap: the caller reports it
+            // Every group the scan gave starts above the wanted line (another batching's, smaller ones): look
+            // further. Nothing more of this account: a gap, which the caller reports.
+            guard let last = items.last else { break }
+            from = last.key + [0]
         }
         return lines
     }

@@ -165,9 +165,16 @@ public struct LedgerNode {
 
     // The history store (see BankCore's Archive.swift): its durable watermark, how far batches were handed out,
     // whether one is being written, and whether the store holds everything the ledger evicted. A ledger that
-    // installed a checkpoint whose evicted items its store lacks is incomplete: it archives and evicts nothing and
-    // is never reported ready to be promoted (the store's transfer from the leader is still to come).
+    // installed a checkpoint whose evicted items its store lacks is incomplete: it is never reported ready to be
+    // promoted until the copy of the leader's store is done. Meanwhile it archives its own commits without moving
+    // the watermark (a restart must still know the store lacks what the copy brings), and lets go of what they
+    // stored, so that its memory stays bounded however long the copy takes.
     public private(set) var archivedSeq: Seq
+    /// History up to here is durably in the store by the node's own batches (those that moved the watermark and
+    /// those that did not, while incomplete): what an incomplete node may let go of.
+    private var ownStoredSeq: Seq
+    /// Whether the batch being written moves the store's watermark.
+    private var archiveInFlightAdvances = true
     /// History up to here is gathered for the store: in `pendingArchive`, handed over, or stored.
     private var archiveFedSeq: Seq
     /// History up to here was handed to the store (one batch at a time).
@@ -222,6 +229,7 @@ public struct LedgerNode {
         lastCheckpointAttemptSeq = checkpointSeq
         self.history = history
         self.archivedSeq = archivedSeq
+        ownStoredSeq = archivedSeq
         archiveFedSeq = archivedSeq
         archiveSentSeq = archivedSeq
         configureArchive()
@@ -289,19 +297,23 @@ public struct LedgerNode {
             failStorage()
         case let .archived(through: seq):
             archiveInFlight = false
-            archivedSeq = max(archivedSeq, seq)
-            evictionDue = historyComplete
+            if archiveInFlightAdvances { archivedSeq = max(archivedSeq, seq) }
+            ownStoredSeq = max(ownStoredSeq, seq)
+            evictionDue = true
         case let .historyImported(watermark: nil):
             if historyCopy != nil { historyCopy!.piecesInFlight = max(0, historyCopy!.piecesInFlight - 1) }
         case let .historyImported(watermark: seq?):
-            // The copy of the leader's store is durable: from here the node archives its own commits.
+            // The copy of the leader's store is durable: from here the node's own batches move the watermark.
             archivedSeq = max(archivedSeq, seq)
             if historyCopy?.finished == true, historyCopy?.watermark == seq { historyCopy = nil }
             if !historyComplete, archivedSeq >= ledger.evictedThrough {
                 historyComplete = true
                 ackOwed = true // the leader learns it from the acknowledgement
-                archiveFedSeq = max(archiveFedSeq, archivedSeq)
-                archiveSentSeq = max(archiveSentSeq, archivedSeq)
+                if pendingArchive == nil, !archiveInFlight {
+                    // What the copy brought need not be stored again (batches gathered meanwhile go as they are).
+                    archiveFedSeq = max(archiveFedSeq, archivedSeq)
+                    archiveSentSeq = max(archiveSentSeq, archivedSeq)
+                }
                 evictionDue = true
             }
         case let .checkpointInstallFailed(seq):
@@ -899,12 +911,15 @@ public struct LedgerNode {
     /// Hands committed history to the store: gathers it a slice per turn (`archiveSliceItems`), and hands the
     /// gathered batch over, one at a time, every `archiveIntervalNanos` or once it holds `archiveBatchMaxItems`.
     private mutating func keepArchive() {
-        guard ledger.archives, historyComplete else { return }
+        guard ledger.archives, historyComplete || !installing else { return }
         if evictionDue {
             // Never beyond the commit seq: a checkpoint settles the state there, rolling back what follows, and the
             // records it rolls back need their lines in memory (after a restart, the store may be ahead of it).
-            let through = min(archivedSeq, commitSeq)
-            evictionDue = !ledger.evict(archivedThrough: through, limit: settings.archiveSliceItems) || through < archivedSeq
+            // While incomplete, what the node's own batches stored; nothing once the copy's last piece is asked to
+            // be stored, whose watermark covers what was stored by then (`receiveHistoryChunk`).
+            let stored = historyComplete ? archivedSeq : historyCopy?.finished == true ? 0 : ownStoredSeq
+            let through = min(stored, commitSeq)
+            evictionDue = !ledger.evict(archivedThrough: through, limit: settings.archiveSliceItems) || through < stored
         }
         guard settings.archiveReceiptWindow != nil else { return }
         let gathered = pendingArchive?.itemCount ?? 0
@@ -914,13 +929,15 @@ public struct LedgerNode {
             archiveFedSeq = slice.throughSeq
             if pendingArchive == nil { pendingArchive = slice } else { pendingArchive!.append(slice) }
         }
-        guard !archiveInFlight, let batch = pendingArchive, batch.throughSeq > batch.afterSeq else { return }
+        guard !archiveInFlight, var batch = pendingArchive, batch.throughSeq > batch.afterSeq else { return }
         // Under load the store keeps up: a batch goes as soon as the last one is stored and this one is worth a sync
         // (a store lagging seconds behind a burst writes them while later, lighter traffic waits on the disk).
         let due = batch.itemCount >= min(settings.archiveBatchMaxItems, settings.archiveEagerItems)
         guard due || now.nanos(since: lastArchiveNanos) >= settings.archiveIntervalNanos else { return }
         pendingArchive = nil
         archiveInFlight = true
+        batch.advancesWatermark = historyComplete
+        archiveInFlightAdvances = historyComplete
         archiveSentSeq = batch.throughSeq
         lastArchiveNanos = now.monotonicNanos
         actions.append(.archive(batch))
@@ -991,6 +1008,9 @@ public struct LedgerNode {
         copy.piecesExpected = chunk.complete ? 0 : max(0, copy.piecesExpected - 1)
         copy.requestSentNanos = now.monotonicNanos // the resend timer measures silence
         copy.piecesInFlight += 1
+        // The last piece's watermark also covers what the node's own batches stored meanwhile (from below what its
+        // state left out of memory, which the copy brings): eviction stops until it is durable.
+        if chunk.complete { copy.watermark = copy.watermark.map { max($0, ownStoredSeq) } }
         actions.append(.importHistory(HistoryImport(items: chunk.items, watermark: chunk.complete ? copy.watermark : nil,
                                                     startsCopy: chunk.afterKey.isEmpty)))
         historyCopy = copy // the next request goes out after the events (`keepHistoryCopy`)
@@ -1106,7 +1126,8 @@ struct HistoryCopy {
     var epoch: UInt64
     var leader: NodeID
     var afterKey: [UInt8] = []
-    /// The leader's watermark when the copy began (from the first piece).
+    /// The leader's watermark when the copy began (from the first piece); with the last piece, raised to what the
+    /// node's own batches had stored by then.
     var watermark: Seq?
     /// When the last request went out or the last piece came in.
     var requestSentNanos: UInt64 = 0

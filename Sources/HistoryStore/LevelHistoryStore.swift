@@ -88,6 +88,12 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
     private var nextChunk: UInt64
     /// Where the chunks of the copy under way (or the last one) start: the leader's chunk n is stored as base + n.
     private var copyBase: UInt64 = 0
+    /// The end of the chunks copied so far by the copy under way (a copy starts over after a restart).
+    private var copyEnd: UInt64 = 0
+    /// A copy's chunks go this far above the store's own, so that batches the store writes while the copy is under
+    /// way (`ArchiveBatch.advancesWatermark` false) never take a number a later piece of the copy brings: 2^32
+    /// chunks of 32 KiB, far more than any copy lasts; and 2^16 copies of copies fit below `largestImportedChunk`.
+    static let copyGap: UInt64 = 1 << 32
     /// About how many bytes of items a chunk holds (a read decodes one whole chunk).
     private let chunkBytes: Int
 
@@ -186,10 +192,12 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
 
     /// Stores a batch and its end as the watermark, durably. A batch that ends at or below the watermark is stored
     /// again harmlessly (same keys, same values).
+    /// While a copy from the leader is under way (`advancesWatermark` false), the batch is stored durably but the
+    /// watermark stays: the store lacks what the copy brings. Its chunks go below the copy's (`copyGap`).
     public func write(_ batch: ArchiveBatch) throws(HistoryStoreError) {
         var writer = ChunkWriter(firstChunk: nextChunk, chunkBytes: chunkBytes, compressor: compressor)
         ArchiveCodec.forEachItem(of: batch) { key, value in writer.add(key, value) }
-        try commit(&writer, watermark: batch.throughSeq)
+        try commit(&writer, watermark: batch.advancesWatermark ? batch.throughSeq : nil, synced: true, copying: false)
     }
 
     /// Stores a piece of a copy of the leader's store (`items(after:maxBytes:)`): its chunks and index entries as
@@ -220,11 +228,13 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
                 if !ArchiveCodec.isItemKey(key) { refusal = "key \(Array(key.prefix(8)))" }
             }
         }
-        let base = startsCopy ? nextChunk : copyBase
+        // Above every chunk held, the store's own and those of a copy that started over (its index entries stay).
+        let base = startsCopy ? max(nextChunk, copyEnd) + Self.copyGap : copyBase
         if base > Self.largestImportedChunk << 8 { refusal = "a copy into a store of \(base) chunks" }
         if let refusal { throw HistoryStoreError("refusing to import \(refusal): not a history item", nil) }
-        var copiedChunksEnd = nextChunk
-        var writer = ChunkWriter(firstChunk: nextChunk, chunkBytes: chunkBytes, compressor: compressor)
+        if startsCopy { copyEnd = base }
+        var copiedChunksEnd = max(copyEnd, base)
+        var writer = ChunkWriter(firstChunk: copiedChunksEnd, chunkBytes: chunkBytes, compressor: compressor)
         if startsCopy {
             withUnsafeBytes(of: base.bigEndian) { v in
                 Self.copyBaseKey.withUnsafeBufferPointer { k in Self.put(k, v.bindMemory(to: UInt8.self), into: writer.indexBatch) }
@@ -250,7 +260,7 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         items.forEach { key, value in
             if Self.exported(key) == nil { writer.add(key, value) }
         }
-        try commit(&writer, watermark: watermark)
+        try commit(&writer, watermark: watermark, synced: watermark != nil, copying: true)
         if startsCopy { copyBase = base }
     }
 
@@ -285,6 +295,8 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         let indexBatch = leveldb_writebatch_create()!
         var chunk = PackedHistoryItems()
         var number: UInt64
+        /// Whether the chunk batch holds a chunk.
+        private(set) var wroteChunk = false
         let chunkBytes: Int
         let compressor: ChunkCompressor
 
@@ -312,9 +324,10 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
         }
 
         /// A whole chunk as another store wrote it.
-        func putChunk(_ chunkNumber: UInt64, _ value: UnsafeBufferPointer<UInt8>) {
+        mutating func putChunk(_ chunkNumber: UInt64, _ value: UnsafeBufferPointer<UInt8>) {
             let key = LevelHistoryStore.chunkKey(chunkNumber)
             key.withUnsafeBufferPointer { LevelHistoryStore.put($0, value, into: chunkBatch) }
+            wroteChunk = true
         }
 
         /// Puts the chunk being filled into the chunk batch (nothing when it is empty).
@@ -326,15 +339,19 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
             }
             number += 1
             chunk = PackedHistoryItems()
+            wroteChunk = true
         }
     }
 
-    /// Writes the chunks, then the pointers to them with the watermark when given (both synced then).
-    private func commit(_ writer: inout ChunkWriter, watermark newWatermark: Seq?) throws(HistoryStoreError) {
+    /// Writes the chunks, then the pointers to them with the watermark when given; both synced when `synced`.
+    /// `copying`: chunks of a copy from the leader, numbered in the copy's range (above `copyEnd`); the store's own
+    /// chunks continue below it until the copy is complete.
+    private func commit(_ writer: inout ChunkWriter, watermark newWatermark: Seq?, synced: Bool,
+                        copying: Bool) throws(HistoryStoreError) {
         writer.finishChunk()
-        let options = newWatermark == nil ? settings.unsyncedWriteOptions : settings.writeOptions
+        let options = synced ? settings.writeOptions : settings.unsyncedWriteOptions
         let stored = max(watermark, newWatermark ?? 0)
-        if newWatermark != nil, writer.number == nextChunk {
+        if synced, !writer.wroteChunk {
             // Synced even without chunks of its own: unsynced chunks of earlier pieces must be durable before the
             // pointers to them are. An empty chunk, not a marker under a fixed key: a fixed key would make every
             // file of the database overlap every other, and LevelDB would rewrite them all again and again.
@@ -342,10 +359,15 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
             writer.number += 1
         }
         var error: UnsafeMutablePointer<CChar>?
-        if newWatermark != nil || writer.number > nextChunk {
+        if writer.wroteChunk {
             leveldb_write(chunks, options, writer.chunkBatch, &error)
             if error != nil { throw HistoryStoreError("history store write failed", error) }
-            nextChunk = max(nextChunk, writer.number)
+            if copying {
+                copyEnd = max(copyEnd, writer.number)
+                if newWatermark != nil { nextChunk = max(nextChunk, copyEnd) } // the copy is complete
+            } else {
+                nextChunk = max(nextChunk, writer.number)
+            }
         }
         if newWatermark != nil {
             let value = withUnsafeBytes(of: stored.littleEndian) { Array($0) }

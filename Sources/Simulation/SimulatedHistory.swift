@@ -30,7 +30,7 @@ final class SimulatedHistoryStore: HistoryReading, @unchecked Sendable {
 
     func write(_ batch: ArchiveBatch) {
         for item in ArchiveCodec.items(for: batch) { items[item.key] = item.value }
-        watermark = max(watermark, batch.throughSeq)
+        if batch.advancesWatermark { watermark = max(watermark, batch.throughSeq) }
     }
 
     func importItems(_ imported: HistoryImport) {
@@ -83,7 +83,10 @@ extension Simulator {
     /// watermark). Writes land in the order asked.
     func writeHistory(_ id: NodeID, _ job: HistoryJob) {
         let host = ledgers[id]!
-        if case .batch = job { stats.archiveBatches += 1 }
+        if case let .batch(batch) = job {
+            stats.archiveBatches += 1
+            if !batch.advancesWatermark { stats.archiveBatchesWhileCopying += 1 }
+        }
         host.historyQueue.append(job)
         if host.historyQueue.count == 1 {
             schedule(writeLatency(job), .historyWritten(id, incarnation: host.incarnation))

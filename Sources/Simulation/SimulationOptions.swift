@@ -46,6 +46,8 @@ public struct SimulationStats: Sendable {
     /// Batches handed to the history store; copies of the leader's store completed by a follower; reads of a
     /// history store by the leader (an id not in memory that its filter may hold) and how many found the id.
     public var archiveBatches = 0
+    /// Of those, batches a follower stored while copying the leader's store (they leave the watermark).
+    public var archiveBatchesWhileCopying = 0
     public var historyCopies = 0
     public var historyLookups = 0
     public var historyHits = 0
@@ -64,6 +66,7 @@ public struct SimulationStats: Sendable {
         checkpointRestores += other.checkpointRestores
         checkpointInstalls += other.checkpointInstalls
         archiveBatches += other.archiveBatches
+        archiveBatchesWhileCopying += other.archiveBatchesWhileCopying
         historyCopies += other.historyCopies
         historyLookups += other.historyLookups
         historyHits += other.historyHits

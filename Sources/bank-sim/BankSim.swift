@@ -97,7 +97,8 @@ struct BankSim: ParsableCommand {
               + "\(total.leaderChanges), acknowledged writes \(total.acknowledgedWrites), refused \(total.refusedWrites), "
               + "overloaded replies \(total.overloadedReplies), "
               + "restarts from a checkpoint \(total.checkpointRestores), checkpoints installed from the leader "
-              + "\(total.checkpointInstalls), history batches \(total.archiveBatches), history copies "
+              + "\(total.checkpointInstalls), history batches \(total.archiveBatches) (\(total.archiveBatchesWhileCopying) while "
+              + "copying), history copies "
               + "\(total.historyCopies), history lookups \(total.historyLookups) (found \(total.historyHits))")
         print("faults: " + total.faults.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
     }

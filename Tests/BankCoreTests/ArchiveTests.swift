@@ -415,6 +415,37 @@ final class MemoryHistory: HistoryReading, @unchecked Sendable {
         #expect(groups == expected)
     }
 
+    /// Two batchings of the same account's lines — a follower's own while it copies the leader's store, from where
+    /// its memory starts, and the copy's — are both kept, whichever is written last: a group's key names both its
+    /// ends. With the last number alone, a group of one batching overwrote the other's that ended at the same line,
+    /// and the lines only that group held were lost.
+    @Test func twoBatchingsOfTheSameLinesKeepEveryLineWhicheverIsWrittenLast() throws {
+        func line(_ number: UInt32) -> ArchivedLine {
+            ArchivedLine(slot: 2, number: number, seq: Seq(number) + 1, amountMinor: 1, balanceAfterMinor: Int64(number),
+                         timeMillis: 0, requestID: RequestID("r-\(number)")!, reference: nil, counterpartySlot: 0,
+                         kind: .deposit)
+        }
+        func batches(_ bounds: [UInt32]) -> [ArchiveBatch] { // lines bounds[i] ..< bounds[i + 1], one batch each
+            zip(bounds, bounds.dropFirst()).map { from, to in
+                ArchiveBatch(afterSeq: Seq(from), throughSeq: Seq(to), receipts: [], closedHolds: [],
+                             lines: (from..<to).map(line))
+            }
+        }
+        // The copy holds lines 0..<300 in batches of its own; the follower's own batches start at line 150 (where its
+        // memory started) and end at the same lines as some of the copy's (200, 300), starting elsewhere.
+        let copy = batches([0, 60, 130, 200, 240, 300])
+        let own = batches([150, 200, 270, 300])
+        for ownFirst in [true, false] {
+            let store = MemoryHistory()
+            for batch in ownFirst ? own + copy : copy + own {
+                for item in ArchiveCodec.items(for: batch) { store.items[item.key] = item.value }
+            }
+            let page = try store.lines(of: 2, below: 300, limit: 1_000)
+            #expect(page.map(\.number) == Array((0..<300).reversed()), "own written \(ownFirst ? "first" : "last")")
+            #expect(page.allSatisfy { $0 == line($0.number) })
+        }
+    }
+
     /// A batch's lines are grouped by account in a stable order, by counting slots when they are dense and by
     /// sorting when a few lines belong to far-apart slots.
     @Test func linesAreOrderedBySlotKeepingEachAccountsOrder() {

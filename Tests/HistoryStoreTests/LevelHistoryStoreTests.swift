@@ -88,6 +88,57 @@ import Testing
         #expect(try target.hold(HoldID("h-1000")!)?.closedSeq == 1_000)
     }
 
+    /// While a copy is under way the store writes batches of its own (a follower archiving its commits): they are
+    /// durable and readable but do not move the watermark, their chunks never take a number a later piece of the
+    /// copy brings, and after the copy (and a reopen) everything reads back — the copy's items and its own.
+    @Test func batchesWrittenDuringACopyNeitherMoveTheWatermarkNorCollideWithTheCopy() throws {
+        let source = Directory(), target = Directory()
+        let leader = try LevelHistoryStore(directory: source.path, chunkBytes: 300)
+        defer { leader.close() }
+        try leader.write(Self.batch(after: 0, through: 100, ids: (0..<60).map { "leader-\($0)" }))
+        do {
+            let follower = try LevelHistoryStore(directory: target.path, chunkBytes: 300)
+            var after: [UInt8] = []
+            var pieces = 0
+            while true {
+                let (piece, complete) = try leader.items(after: after, maxBytes: 400)
+                if complete {
+                    // The last piece's watermark covers the follower's own batches too (the node passes the higher).
+                    try follower.importItems(piece, watermark: 130, startsCopy: after.isEmpty)
+                    break
+                }
+                try follower.importItems(piece, watermark: nil, startsCopy: after.isEmpty)
+                after = piece.lastKey!
+                // Between pieces, a batch of its own commits, as many chunks as a piece brings.
+                var own = Self.batch(after: 100 + Seq(pieces), through: 101 + Seq(pieces),
+                                     ids: (0..<6).map { "own-\(pieces)-\($0)" })
+                own.advancesWatermark = false
+                try follower.write(own)
+                #expect(follower.watermark == 0, "a batch written during the copy leaves the watermark")
+                pieces += 1
+            }
+            #expect(pieces > 3, "the copy came in several pieces, with batches of the follower's own between them")
+            #expect(follower.watermark == 130)
+            try follower.write(Self.batch(after: 130, through: 140, ids: ["after-copy"]))
+            #expect(follower.watermark == 140)
+            follower.close()
+        }
+        let reopened = try LevelHistoryStore(directory: target.path, chunkBytes: 300)
+        defer { reopened.close() }
+        #expect(reopened.watermark == 140)
+        for index in 0..<60 {
+            let id = RequestID("leader-\(index)")!
+            #expect(try reopened.receipt(for: id) == leader.receipt(for: id))
+        }
+        var ownFound = 0
+        for piece in 0..<100 {
+            for index in 0..<6 where try reopened.receipt(for: RequestID("own-\(piece)-\(index)")!) != nil { ownFound += 1 }
+        }
+        #expect(ownFound >= 6 * 4 && ownFound % 6 == 0, "every batch of its own reads back (\(ownFound) receipts)")
+        #expect(try reopened.receipt(for: RequestID("after-copy")!) != nil)
+        #expect(try reopened.hold(HoldID("h-100")!)?.closedSeq == 100)
+    }
+
     /// A copy onto a store that holds items of its own, started over from another source halfway (a new leader):
     /// its chunks go above everything the store held, so its own items, the second copy's and what it writes
     /// afterwards all read back.
