@@ -921,7 +921,11 @@ public struct LedgerNode {
             let through = min(stored, commitSeq)
             evictionDue = !ledger.evict(archivedThrough: through, limit: settings.archiveSliceItems) || through < stored
         }
-        guard settings.archiveReceiptWindow != nil else { return }
+        guard let receiptWindow = settings.archiveReceiptWindow else { return }
+        // While the copy runs, the store is the copy's: new history waits in memory up to `copyHeldReceipts`.
+        if !historyComplete, pendingArchive == nil, ledger.receiptCount <= receiptWindow + settings.copyHeldReceipts {
+            return
+        }
         let gathered = pendingArchive?.itemCount ?? 0
         if commitSeq > archiveFedSeq, gathered < settings.archiveBatchMaxItems {
             let slice = ledger.archiveBatch(after: archiveFedSeq, through: commitSeq,

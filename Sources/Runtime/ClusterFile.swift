@@ -40,6 +40,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var idFilterBytes = LedgerSettings().idFilterByteCount
     /// Statement lines kept in memory once archived, and how many leave memory together (a power of two).
     public var archiveLineWindow = LedgerSettings().archiveLineWindow
+    /// Receipts beyond the window a follower copying the leader's store holds before it archives its own.
+    public var archiveCopyHeldReceipts = LedgerSettings().copyHeldReceipts
     public var statementChunkLines = 1 << LedgerSettings().statementChunkShift
     /// Committed history goes to the store at most this often (or once a batch is full).
     public var archiveIntervalMilliseconds: UInt64 = LedgerSettings().archiveIntervalNanos / 1_000_000
@@ -64,6 +66,7 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case archiveReceiptWindow = "archive_receipt_window"
         case idFilterBytes = "id_filter_bytes"
         case archiveLineWindow = "archive_line_window"
+        case archiveCopyHeldReceipts = "archive_copy_held_receipts"
         case statementChunkLines = "statement_chunk_lines"
         case archiveIntervalMilliseconds = "archive_interval_ms"
     }
@@ -97,6 +100,7 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         }
         try c.encode(idFilterBytes, forKey: .idFilterBytes)
         try c.encode(archiveLineWindow, forKey: .archiveLineWindow)
+        try c.encode(archiveCopyHeldReceipts, forKey: .archiveCopyHeldReceipts)
         try c.encode(statementChunkLines, forKey: .statementChunkLines)
         try c.encode(archiveIntervalMilliseconds, forKey: .archiveIntervalMilliseconds)
     }
@@ -161,6 +165,12 @@ public struct ClusterFile: Codable, Hashable, Sendable {
                 debugDescription: "id_filter_bytes must be a power of two of at least 64 (got \(idFilterBytes))")
         }
         archiveLineWindow = try c.decodeIfPresent(Int.self, forKey: .archiveLineWindow) ?? defaults.archiveLineWindow
+        archiveCopyHeldReceipts = try c.decodeIfPresent(Int.self, forKey: .archiveCopyHeldReceipts)
+            ?? defaults.archiveCopyHeldReceipts
+        guard archiveCopyHeldReceipts >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .archiveCopyHeldReceipts, in: c,
+                                                   debugDescription: "archive_copy_held_receipts must be at least 0")
+        }
         statementChunkLines = try c.decodeIfPresent(Int.self, forKey: .statementChunkLines) ?? defaults.statementChunkLines
         guard archiveLineWindow >= 0, statementChunkLines >= 1, statementChunkLines & (statementChunkLines - 1) == 0,
               statementChunkLines <= 1 << 20 else {
@@ -220,6 +230,7 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         settings.archiveReceiptWindow = archiveReceiptWindow
         settings.idFilterByteCount = idFilterBytes
         settings.archiveLineWindow = archiveLineWindow
+        settings.copyHeldReceipts = archiveCopyHeldReceipts
         settings.statementChunkShift = statementChunkLines.trailingZeroBitCount
         settings.archiveIntervalNanos = .milliseconds(archiveIntervalMilliseconds)
         return settings

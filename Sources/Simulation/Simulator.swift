@@ -142,6 +142,8 @@ public final class Simulator {
             // Copies of a store in many small pieces, some waiting to be stored while the next arrive.
             ledgerSettings.historyPieceBytes = Int(random.between(100, 4_000))
             ledgerSettings.historyPiecesInFlight = Int(random.between(1, 4))
+            // A copying follower holds a few receipts of its own before it archives them during the copy.
+            ledgerSettings.copyHeldReceipts = Int(random.between(0, 40))
         }
         self.ledgerSettings = ledgerSettings
         var gatewaySettings = GatewaySettings()

@@ -153,6 +153,7 @@ final class HistoryBench {
                          hotLines: progress.hotLines.load(ordering: .relaxed))
         try driveRestartTail(cluster, admin, firstBatch: perClient / options.batchSize)
         try measureRestarts(cluster, admin)
+        try measureWipedFollowerUnderLoad(cluster, admin)
     }
 
     /// Leaves the restarts a journal tail just short of a checkpoint interval, the most a restart replays: batches
@@ -375,6 +376,62 @@ final class HistoryBench {
             + "\(report["leader_restore_ms"] as? Int ?? -1) ms); wiped follower → in sync "
             + "\(formatInt(report["wiped_follower_to_in_sync_ms"] as? Double ?? 0)) ms")
         say("  after: \(describe(after.merging(["tenth": 0, "transfers": 0, "tps": 0.0]) { a, _ in a }))")
+    }
+
+    /// A wiped follower brought back while the leader serves a steady load (20,000 transfers/s from 4 connections):
+    /// how long until it is the in-sync follower again, and the highest RssAnon it reaches meanwhile — it installs
+    /// the leader's checkpoint and copies the history store while it replicates what the load adds, and it must
+    /// let go of that history as it goes rather than hold it until the copy is done.
+    private func measureWipedFollowerUnderLoad(_ cluster: BenchCluster, _ admin: SimpleClient) throws {
+        guard let leader = admin.status()?.leader.flatMap(BenchCluster.Node.init(rawValue:)) else {
+            throw BenchError.check("no leader before the wipe under load")
+        }
+        let wiped: BenchCluster.Node = leader == .primary ? .backup : .primary
+        let ratePerSecond = 20_000.0, sockets = 4
+        let shared = LoadShared()
+        for index in 0..<sockets {
+            let worker = PipelineSettings(endpoint: cluster.gatewayEndpoint, accounts: accountIDs, prefix: "wl-",
+                                          index: index, window: 1024, ratePerSecond: ratePerSecond / Double(sockets),
+                                          timeoutNanos: 30_000_000_000, record: false)
+            let context = self.context
+            shared.spawn { runPipelinedWorker(context: context, settings: worker, shared: shared) }
+        }
+        defer { _ = shared.stopAndJoin(timeoutSeconds: 60) }
+        sleepSeconds(2)
+        let beforeMB = cluster.pids[wiped.rawValue].flatMap(Self.rssAnonMegabytes)
+        let offset = cluster.logSize(wiped)
+        cluster.kill9(wiped)
+        try FileManager.default.removeItem(atPath: cluster.file.dataRoot + "/" + wiped.rawValue)
+        let start = shared.snapshot(), t0 = monoNanos()
+        try cluster.start(wiped)
+        var peakMB = 0
+        var restoredAt: UInt64?
+        while true {
+            if let mb = cluster.pids[wiped.rawValue].flatMap(Self.rssAnonMegabytes) { peakMB = max(peakMB, mb) }
+            if restoredAt == nil, cluster.log(wiped, from: offset).contains("state restored in") { restoredAt = monoNanos() }
+            if let restoredAt, let status = admin.status(), status.hasLeaderAndFollower(freshMs: 150),
+               let age = status.node(wiped.rawValue)?.heartbeatAgeMs, UInt64(age) * 1_000_000 < monoNanos() - restoredAt {
+                break
+            }
+            guard monoNanos() - t0 < 600_000_000_000 else {
+                throw BenchError.timeout("the wiped follower did not get in sync under load within 600 s")
+            }
+            usleep(100_000)
+        }
+        let elapsedMs = Double(monoNanos() - t0) / 1e6
+        let during = shared.snapshot()
+        report["wiped_follower_under_load"] = [
+            "offered_per_s": ratePerSecond,
+            "to_in_sync_ms": elapsedMs,
+            "transfers_answered_meanwhile": during.answered - start.answered,
+            "errors_meanwhile": during.errors - start.errors,
+            "rss_anon_peak_mb": peakMB,
+            "rss_anon_before_wipe_mb": beforeMB ?? NSNull(),
+            "installed_checkpoint": cluster.log(wiped, from: offset).contains("installed the leader's checkpoint"),
+        ] as [String: Any]
+        say("  wiped follower under \(formatInt(ratePerSecond)) transfers/s → in sync \(formatInt(elapsedMs)) ms, "
+            + "\(formatInt(Double(during.answered - start.answered))) transfers answered meanwhile; its RssAnon peak "
+            + "\(peakMB) MB (before the wipe \(beforeMB.map(String.init) ?? "?") MB)")
     }
 
     // MARK: - Helpers

@@ -34,7 +34,7 @@ final class ClusterHarness {
             case .off: ",\"archive_receipt_window\":null"
             case let .window(receipts):
                 ",\"archive_receipt_window\":\(receipts),\"archive_interval_ms\":100,\"id_filter_bytes\":64,"
-                    + "\"archive_line_window\":16,\"statement_chunk_lines\":64"
+                    + "\"archive_line_window\":16,\"statement_chunk_lines\":64,\"archive_copy_held_receipts\":16"
             }
         }
     }
