@@ -43,7 +43,7 @@ bench: deps ## Benchmark a fresh cluster of its own (report: var/bench/report.js
 	swift build -c release
 	$(BIN)/bank-bench $(if $(filter-out 0,$(QUICK)),--quick) $(ARCHIVE_ARGS) $(BENCH_ARGS)
 
-bench-history: deps ## History phase: 20 M transfers (QUICK=1: 2 M), memory (and its peak) and disk at each tenth, restarts with a tail of 90% of the checkpoint interval, deep reads; ARCHIVE=off or n as for bench
+bench-history: deps ## History phase: 20 M transfers (QUICK=1: 2 M), memory (and its peak) and disk at each tenth, restarts with a tail of 90% of the checkpoint interval, a wiped follower idle and under load, deep reads; ARCHIVE=off or n as for bench
 	swift build -c release
 	$(BIN)/bank-bench --history $(if $(filter-out 0,$(QUICK)),--quick) $(ARCHIVE_ARGS) $(BENCH_ARGS)
 
