@@ -229,6 +229,15 @@ extension ArchiveBatch {
     /// Receipts, holds and lines in the batch.
     public var itemCount: Int { receipts.count + closedHolds.count + lines.count }
 
+    /// Leaves out what is at or below `seq` (the store already holds it): the batch then starts after `seq`.
+    public mutating func dropThrough(_ seq: Seq) {
+        guard seq > afterSeq else { return }
+        receipts.removeAll { $0.receipt.seq <= seq }
+        closedHolds.removeAll { $0.closedSeq <= seq }
+        lines.removeAll { $0.seq <= seq } // a prefix of each account's lines: the rest stay consecutive
+        afterSeq = min(seq, throughSeq)
+    }
+
     /// Adds the batch that follows this one (its `afterSeq` is this one's `throughSeq`).
     public mutating func append(_ next: ArchiveBatch) {
         invariant(next.afterSeq == throughSeq, "archive batches must follow each other")

@@ -940,6 +940,9 @@ public struct LedgerNode {
         guard due || now.nanos(since: lastArchiveNanos) >= settings.archiveIntervalNanos else { return }
         pendingArchive = nil
         archiveInFlight = true
+        // Never written again once the store holds it (gathered during a copy that then brought it): a leader's
+        // store changes no index entry a follower's copy may be reading (`HistoryReading.items(after:maxBytes:)`).
+        if historyComplete { batch.dropThrough(archivedSeq) }
         batch.advancesWatermark = historyComplete
         archiveInFlightAdvances = historyComplete
         archiveSentSeq = batch.throughSeq

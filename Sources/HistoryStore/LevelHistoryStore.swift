@@ -195,6 +195,9 @@ public final class LevelHistoryStore: HistoryReading, @unchecked Sendable {
     /// While a copy from the leader is under way (`advancesWatermark` false), the batch is stored durably but the
     /// watermark stays: the store lacks what the copy brings. Its chunks go below the copy's (`copyGap`).
     public func write(_ batch: ArchiveBatch) throws(HistoryStoreError) {
+        // Outside a copy, above every chunk held, an abandoned copy's included: a copy of this store reads chunks in
+        // number order while it is written, and must never find a new chunk below where it has read.
+        if batch.advancesWatermark { nextChunk = max(nextChunk, copyEnd) }
         var writer = ChunkWriter(firstChunk: nextChunk, chunkBytes: chunkBytes, compressor: compressor)
         ArchiveCodec.forEachItem(of: batch) { key, value in writer.add(key, value) }
         try commit(&writer, watermark: batch.advancesWatermark ? batch.throughSeq : nil, synced: true, copying: false)

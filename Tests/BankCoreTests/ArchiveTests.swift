@@ -415,6 +415,28 @@ final class MemoryHistory: HistoryReading, @unchecked Sendable {
         #expect(groups == expected)
     }
 
+    /// A batch gathered while a follower copied the leader's store may hold what the copy then brought: sent after
+    /// the copy, it leaves that out (a leader's store never rewrites an index entry a follower may be copying).
+    @Test func aBatchLeavesOutWhatTheStoreAlreadyHolds() throws {
+        var bank = TestBank()
+        bank.ledger.configureArchive(filterByteCount: 1 << 12, receiptWindow: 0, reader: NoHistory())
+        for name in ["alice", "bob"] { bank.open(name, funded: 100) }
+        for index in 0..<20 {
+            try bank.must(.transfer(from: acct("alice"), to: acct("bob"), amountMinor: 1, reference: nil), id: "t-\(index)")
+        }
+        let last = bank.ledger.lastAppliedSeq
+        var batch = bank.ledger.archiveBatch(after: 0, through: last, maxItems: 10_000)
+        let cut = last - 5
+        batch.dropThrough(cut)
+        #expect(batch.afterSeq == cut && batch.throughSeq == last)
+        #expect(!batch.receipts.isEmpty && batch.receipts.allSatisfy { $0.receipt.seq > cut })
+        #expect(!batch.lines.isEmpty && batch.lines.allSatisfy { $0.seq > cut })
+        // Still encodable: each account's remaining lines are consecutive.
+        #expect(!ArchiveCodec.items(for: batch).isEmpty)
+        batch.dropThrough(last + 3)
+        #expect(batch.itemCount == 0 && batch.afterSeq == batch.throughSeq)
+    }
+
     /// Two batchings of the same account's lines — a follower's own while it copies the leader's store, from where
     /// its memory starts, and the copy's — are both kept, whichever is written last: a group's key names both its
     /// ends. With the last number alone, a group of one batching overwrote the other's that ended at the same line,

@@ -139,6 +139,36 @@ import Testing
         #expect(try reopened.hold(HoldID("h-100")!)?.closedSeq == 100)
     }
 
+    /// A copy abandoned halfway (its chunks stay, numbered high) and then batches that move the watermark again (the
+    /// follower became complete another way): their chunks go above the abandoned copy's, so a copy of this store —
+    /// which reads chunks in number order while the store is written — never finds a new chunk below where it read.
+    @Test func batchesAfterAnAbandonedCopyGoAboveItsChunks() throws {
+        let source = Directory(), target = Directory()
+        let leader = try LevelHistoryStore(directory: source.path, chunkBytes: 300)
+        defer { leader.close() }
+        try leader.write(Self.batch(after: 0, through: 50, ids: (0..<40).map { "leader-\($0)" }))
+        let store = try LevelHistoryStore(directory: target.path, chunkBytes: 300)
+        defer { store.close() }
+        try store.write(Self.batch(after: 0, through: 5, ids: ["own-before"]))
+        let (piece, complete) = try leader.items(after: [], maxBytes: 600)
+        #expect(!complete)
+        try store.importItems(piece, watermark: nil, startsCopy: true) // then abandoned
+        try store.write(Self.batch(after: 5, through: 60, ids: ["own-after"]))
+        var chunkNumbers: [UInt64] = []
+        var pointer: UInt64?
+        let (all, _) = try store.items(after: [], maxBytes: 1 << 20)
+        all.forEach { key, value in
+            if key.first == 1 { chunkNumbers.append(LevelHistoryStore.chunkNumber(key.dropFirst())!) }
+            if Array(key) == [2] + ArchiveCodec.key(for: RequestID("own-after")!) {
+                pointer = value.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            }
+        }
+        #expect(chunkNumbers.count > 2, "the store's own chunk, the abandoned copy's and the new one")
+        #expect(pointer == chunkNumbers.max(), "the new batch's chunk is the highest")
+        #expect(try store.receipt(for: RequestID("own-after")!) != nil)
+        #expect(try store.receipt(for: RequestID("own-before")!) != nil)
+    }
+
     /// A copy onto a store that holds items of its own, started over from another source halfway (a new leader):
     /// its chunks go above everything the store held, so its own items, the second copy's and what it writes
     /// afterwards all read back.
