@@ -5,13 +5,18 @@ PORT_BASE ?= 5555
 VAR ?= $(if $(filter 5555,$(PORT_BASE)),var,var/cluster-$(PORT_BASE))
 BIN := .build/release
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-NODE := VAR=$(VAR) PORT_BASE=$(PORT_BASE) BIN=$(BIN) deploy/local/node.sh
+NODE_SH := VAR=$(VAR) PORT_BASE=$(PORT_BASE) BIN=$(BIN) deploy/local/node.sh
 SEEDS ?= 500
 FIRST ?= 1
+# The network-namespace test bed (root): state in var/netns, namespaces bank-gateway, bank-primary, bank-backup.
+NETNS_BED := VAR=var/netns BIN=$(BIN) deploy/netns/netns.sh
+LOSS ?= 0
+DELAY ?= 0ms
 
 .PHONY: help deps build test cluster stop status clean switchover bench bench-history simulate \
         kill-primary kill-backup kill-gateway start-primary start-backup start-gateway \
-        pause-primary pause-backup resume-primary resume-backup
+        pause-primary pause-backup resume-primary resume-backup \
+        netns-deps netns-cluster netns-kill netns-start partition heal netem
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -48,18 +53,19 @@ bench-history: deps ## History phase: 20 M transfers (QUICK=1: 2 M), memory (and
 	$(BIN)/bank-bench --history $(if $(filter-out 0,$(QUICK)),--quick) $(ARCHIVE_ARGS) $(BENCH_ARGS)
 
 cluster: build ## Start gateway, primary and backup in the background (only what is missing)
-	@$(NODE) start primary
-	@$(NODE) start backup
-	@$(NODE) start gateway
-	@$(NODE) wait-leader
+	@$(NODE_SH) start primary
+	@$(NODE_SH) start backup
+	@$(NODE_SH) start gateway
+	@$(NODE_SH) wait-leader
 	@$(BIN)/bankctl status --gateway tcp://127.0.0.1:$(PORT_BASE)
 	@echo
 	@echo "The cluster is up. Try:"
 	@echo "  export BANK_GATEWAY=tcp://127.0.0.1:$(PORT_BASE) PATH=\$$PWD/$(BIN):\$$PATH"
 	@echo "  bankctl open alice && bankctl deposit alice 100.00 && bankctl balance alice"
 
-stop: ## Stop all three processes (SIGTERM)
-	@$(NODE) stop gateway; $(NODE) stop primary; $(NODE) stop backup
+stop: ## Stop all three processes (SIGTERM), and the network-namespace test bed if it is up
+	@$(NODE_SH) stop gateway; $(NODE_SH) stop primary; $(NODE_SH) stop backup
+	@if ip netns list 2>/dev/null | grep -q '^bank-'; then $(NETNS_BED) down; fi
 
 status: ## Show leader, epoch and each ledger's state
 	@$(BIN)/bankctl status --gateway tcp://127.0.0.1:$(PORT_BASE)
@@ -68,25 +74,53 @@ switchover: ## Move leadership to the in-sync follower (planned maintenance)
 	@$(BIN)/bankctl switchover --gateway tcp://127.0.0.1:$(PORT_BASE)
 
 kill-primary: ## SIGKILL the primary ledger
-	@$(NODE) kill primary
+	@$(NODE_SH) kill primary
 kill-backup: ## SIGKILL the backup ledger
-	@$(NODE) kill backup
+	@$(NODE_SH) kill backup
 kill-gateway: ## SIGKILL the gateway
-	@$(NODE) kill gateway
+	@$(NODE_SH) kill gateway
 start-primary: ## Start the primary ledger if it is not running
-	@$(NODE) start primary
+	@$(NODE_SH) start primary
 start-backup: ## Start the backup ledger if it is not running
-	@$(NODE) start backup
+	@$(NODE_SH) start backup
 start-gateway: ## Start the gateway if it is not running
-	@$(NODE) start gateway
+	@$(NODE_SH) start gateway
 pause-primary: ## SIGSTOP the primary ledger
-	@$(NODE) pause primary
+	@$(NODE_SH) pause primary
 pause-backup: ## SIGSTOP the backup ledger
-	@$(NODE) pause backup
+	@$(NODE_SH) pause backup
 resume-primary: ## SIGCONT the primary ledger
-	@$(NODE) resume primary
+	@$(NODE_SH) resume primary
 resume-backup: ## SIGCONT the backup ledger
-	@$(NODE) resume backup
+	@$(NODE_SH) resume backup
 
 clean: stop ## Stop the cluster and remove var/
 	rm -rf $(VAR)
+
+netns-deps: ## Install iproute2 and nftables (for the test bed) when they are missing
+	@if ! command -v ip >/dev/null || ! command -v nft >/dev/null; then \
+	  echo "installing iproute2 nftables"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iproute2 nftables >/dev/null; \
+	fi
+
+netns-cluster: build netns-deps ## Start the three processes in network namespaces of their own, joined by a bridge (root); make stop removes it
+	@$(NETNS_BED) up
+	@$(BIN)/bankctl status --gateway $$($(NETNS_BED) gateway)
+	@echo
+	@echo "The test bed is up: gateway $$($(NETNS_BED) gateway | sed 's|tcp://||;s|:.*||'), primary 10.77.0.2, backup 10.77.0.3. Try:"
+	@echo "  export BANK_GATEWAY=$$($(NETNS_BED) gateway) PATH=\$$PWD/$(BIN):\$$PATH"
+	@echo "  make partition A=gateway B=primary; make heal; make netem LOSS=1; make netns-kill NODE=primary"
+
+netns-kill: ## SIGKILL NODE=gateway|primary|backup on the test bed
+	@$(NETNS_BED) kill $(NODE)
+netns-start: ## Start NODE=gateway|primary|backup on the test bed if it is not running
+	@$(NETNS_BED) start $(NODE)
+
+partition: netns-deps ## Cut the test bed's link between A= and B= (gateway, primary, backup); ONEWAY=1: only what A sends to B is lost
+	@$(NETNS_BED) partition $(A) $(B) $(if $(filter-out 0,$(ONEWAY)),oneway)
+
+heal: ## Remove every cut on the test bed
+	@$(NETNS_BED) heal
+
+netem: netns-deps ## Shape every test-bed link: LOSS=percent DELAY=2ms JITTER=1ms (LOSS=0 DELAY=0ms: unshaped); delay needs the kernel's tc netem
+	@$(NETNS_BED) shape $(LOSS) $(DELAY) $(JITTER)

@@ -51,9 +51,11 @@ let package = Package(
         .target(name: "Cluster", dependencies: [
             "BankCore", "BankProtocol", "Storage", .product(name: "DequeModule", package: "swift-collections"),
         ]),
+        // The cluster's named processes and how they reach each other (the cluster file's `processes`).
+        .target(name: "Topology", dependencies: ["Cluster"]),
         // Thin drivers: ZeroMQ event loops that carry out the state machines' actions.
         .target(name: "Runtime", dependencies: [
-            "Cluster", "ZeroMQ", "Storage", "BankProtocol", "HistoryStore", "CMalloc",
+            "Cluster", "Topology", "ZeroMQ", "Storage", "BankProtocol", "HistoryStore", "CMalloc",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Deterministic simulation: the real state machines against a simulated network, disk and clock.
@@ -86,6 +88,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SeededRandom"]),
         .testTarget(name: "HistoryStoreTests", dependencies: ["HistoryStore", "BankCore", "CLevelDB"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "Runtime"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "EndToEndTests", dependencies: [
             "ZeroMQ", "BankProtocol", "Runtime", "SeededRandom", "LocalCluster",

@@ -32,4 +32,41 @@ public struct ClusterConfig: Hashable, Sendable, Codable, CustomStringConvertibl
     }
 }
 
-extension NodeID: Codable {}
+extension ClusterConfig {
+    enum CodingKeys: String, CodingKey {
+        case epoch, leader, leaderDataID, follower, followerDataID
+    }
+
+    /// Ledgers are saved by name. A file written before topologies saved them as numbers (1: primary, 2: backup).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func ledger(_ key: CodingKeys) throws -> NodeID? {
+            guard c.contains(key), try !c.decodeNil(forKey: key) else { return nil }
+            if let legacy = try? c.decode(UInt8.self, forKey: key) {
+                switch legacy {
+                case 1: return .primary
+                case 2: return .backup
+                default: throw DecodingError.dataCorruptedError(forKey: key, in: c,
+                                                                debugDescription: "unknown ledger number \(legacy)")
+                }
+            }
+            let name = try c.decode(String.self, forKey: key)
+            guard let node = NodeID(kind: .ledger, name: name) else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not a ledger name: \(name)")
+            }
+            return node
+        }
+        self.init(epoch: try c.decode(UInt64.self, forKey: .epoch), leader: try ledger(.leader),
+                  leaderDataID: try c.decode(UInt64.self, forKey: .leaderDataID), follower: try ledger(.follower),
+                  followerDataID: try c.decodeIfPresent(UInt64.self, forKey: .followerDataID) ?? 0)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(epoch, forKey: .epoch)
+        try c.encodeIfPresent(leader?.name, forKey: .leader)
+        try c.encode(leaderDataID, forKey: .leaderDataID)
+        try c.encodeIfPresent(follower?.name, forKey: .follower)
+        try c.encode(followerDataID, forKey: .followerDataID)
+    }
+}

@@ -33,6 +33,8 @@ public enum GatewayAction: Hashable, Sendable {
 /// backlog goes to the new leader through the same window.
 public struct GatewayCore {
     public let settings: GatewaySettings
+    /// The ledger pair (the topology's), in order of preference between equal journals.
+    public let ledgers: [NodeID]
     public private(set) var config: ClusterConfig
     /// The leader has reported that it leads `config.epoch`.
     public private(set) var leaderConfirmed = false
@@ -66,10 +68,15 @@ public struct GatewayCore {
 
     /// - Parameter config: the configuration persisted by an earlier run, or `.initial` for a new cluster.
     ///   A new gateway elects only once it has heard both ledgers, so it can pick the most complete journal.
-    public init(config: ClusterConfig, settings: GatewaySettings = GatewaySettings(), startedAt: Instant) {
+    /// - Parameter ledgers: the two ledgers; by default the local pair.
+    public init(config: ClusterConfig, ledgers: [NodeID] = NodeID.ledgers, settings: GatewaySettings = GatewaySettings(),
+                startedAt: Instant) {
+        invariant(ledgers.count == 2 && ledgers.allSatisfy(\.isLedger) && ledgers[0] != ledgers[1],
+                  "a gateway serves a pair of ledgers")
         self.config = config
+        self.ledgers = ledgers
         self.settings = settings
-        for node in NodeID.ledgers {
+        for node in ledgers {
             // Until a failure timeout has passed since start, nobody is presumed dead: no needless failover.
             nodes[node] = NodeHealth(lastHeardNanos: startedAt.monotonicNanos, report: nil)
         }
@@ -242,7 +249,7 @@ public struct GatewayCore {
     // MARK: - Ledgers
 
     private mutating func receive(_ message: PeerMessage, from node: NodeID) {
-        guard node.isLedger else { return }
+        guard nodes[node] != nil else { return }
         switch message {
         case let .report(report):
             guard report.node == node else { return }
@@ -301,7 +308,7 @@ public struct GatewayCore {
 
     private mutating func sendHeartbeats() {
         lastHeartbeatNanos = now.monotonicNanos
-        for node in NodeID.ledgers {
+        for node in ledgers {
             actions.append(.send(to: node, .heartbeat(config)))
         }
     }
@@ -319,7 +326,7 @@ public struct GatewayCore {
 
     /// Decides, from what the ledgers last said, whether the configuration must change.
     private mutating func evaluate() {
-        let reports = NodeID.ledgers.compactMap(report)
+        let reports = ledgers.compactMap(report)
         if let newest = reports.map(\.epoch).max(), newest > config.epoch {
             // A ledger knows a newer epoch than our state: our state is older than the cluster's. Elect afresh.
             actions.append(.log("a ledger reports epoch \(newest), newer than ours (\(config.epoch)); electing anew"))
@@ -330,7 +337,7 @@ public struct GatewayCore {
             bootstrap(reports)
             return
         }
-        let follower = leader.peer
+        let follower = ledgers[0] == leader ? ledgers[1] : ledgers[0]
         let leaderReport = report(leader)
         if !leaderConfirmed, let r = leaderReport, r.epoch == config.epoch, r.role == .leader,
            r.dataID == config.leaderDataID {
@@ -389,15 +396,15 @@ public struct GatewayCore {
     }
 
     private mutating func bootstrap(_ reports: [NodeReport]) {
-        guard reports.count == NodeID.ledgers.count else {
+        guard reports.count == ledgers.count else {
             bootstrapWaitLoggedNanos = nil
             return
         }
         // The most up-to-date journal (by last record's epoch, then length) holds every committed record; between
         // equal journals, one whose history store is complete.
         let best = reports.max { a, b in
-            (a.lastEpoch, a.lastSeq, a.historyComplete ? 1 : 0, a.node == .primary ? 1 : 0)
-                < (b.lastEpoch, b.lastSeq, b.historyComplete ? 1 : 0, b.node == .primary ? 1 : 0)
+            (a.lastEpoch, a.lastSeq, a.historyComplete ? 1 : 0, a.node == ledgers[0] ? 1 : 0)
+                < (b.lastEpoch, b.lastSeq, b.historyComplete ? 1 : 0, b.node == ledgers[0] ? 1 : 0)
         }!
         // Not with its history store incomplete: receipts that left memory would be missing, and a retry of an
         // acknowledged request would be applied again. Nor the other, whose shorter journal may lack acknowledged
@@ -489,7 +496,7 @@ public struct GatewayCore {
         writer.key("nodes")
         writer.beginArray()
         let leaderReport = config.leader.flatMap(report)
-        for node in NodeID.ledgers {
+        for node in ledgers {
             writer.beginObject()
             writer.key("name"); writer.string(node.name)
             writer.key("role"); writer.string(role(of: node))

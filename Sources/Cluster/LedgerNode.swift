@@ -119,6 +119,8 @@ public struct LedgerNode {
     }
 
     public let id: NodeID
+    /// The other ledger of the pair: the only sender of appends, checkpoints and history this node accepts.
+    public let peerID: NodeID
     public private(set) var metadata: NodeMetadata
     public private(set) var ledger: Ledger
     public private(set) var role: Role = .recovering
@@ -202,12 +204,16 @@ public struct LedgerNode {
     ///   - checkpointSeq: the newest durable checkpoint's seq, 0 for none.
     ///   - checkpoints: the checkpoint files, read to send one to a follower below the floor.
     ///   - history: the history store's reader, and `archivedSeq` its durable watermark.
-    public init(id: NodeID, metadata: NodeMetadata, ledger: Ledger, journal: any JournalReading,
+    ///   - peerID: the other ledger (the topology's); by default the other of the local pair.
+    public init(id: NodeID, peerID: NodeID? = nil, metadata: NodeMetadata, ledger: Ledger, journal: any JournalReading,
                 checkpoints: any CheckpointReading = NoCheckpoints(), settings: LedgerSettings = LedgerSettings(),
                 commitFloor: Seq = 0, checkpointSeq: Seq = 0, history: any HistoryReading = NoHistory(),
                 archivedSeq: Seq = 0) {
-        invariant(id.isLedger, "a ledger node must be the primary or the backup")
+        invariant(id.isLedger, "a ledger node must be a ledger")
         self.id = id
+        let peerID = peerID ?? NodeID.ledgers.first { $0 != id }!
+        invariant(peerID.isLedger && peerID != id, "a ledger's peer must be the other ledger")
+        self.peerID = peerID
         self.metadata = metadata
         self.ledger = ledger
         self.journal = journal
@@ -262,10 +268,10 @@ public struct LedgerNode {
     private mutating func handle(_ event: LedgerEvent) {
         if storageFailed {
             // Only heartbeats are answered (as recovering); anything else would need the disk.
-            if case .received(from: .gateway, .heartbeat) = event {
-                send(.report(report()), to: .gateway)
-            } else if case let .received(from: .gateway, .forward(_, token, _)) = event {
-                send(.redirect(epoch: metadata.epoch, token: token), to: .gateway)
+            if case let .received(from: gateway, .heartbeat) = event, gateway.isGateway {
+                send(.report(report()), to: gateway)
+            } else if case let .received(from: gateway, .forward(_, token, _)) = event, gateway.isGateway {
+                send(.redirect(epoch: metadata.epoch, token: token), to: gateway)
             }
             return
         }
@@ -334,33 +340,34 @@ public struct LedgerNode {
     private mutating func receive(_ message: PeerMessage, from sender: NodeID) {
         switch message {
         case let .heartbeat(config):
-            guard sender == .gateway else { return }
+            guard sender.isGateway else { return }
             adopt(config)
-            send(.report(report()), to: .gateway)
+            send(.report(report()), to: sender)
         case let .forward(epoch: epoch, token: token, body: body):
-            guard sender == .gateway else { return }
+            // Tokens are the forwarding gateway's: its reply goes back to it.
+            guard sender.isGateway else { return }
             guard role == .leader, epoch == metadata.epoch else {
-                send(.redirect(epoch: metadata.epoch, token: token), to: .gateway)
+                send(.redirect(epoch: metadata.epoch, token: token), to: sender)
                 return
             }
-            serve(token: token, body: body)
+            serve(token: token, body: body, from: sender)
         case let .append(append):
-            guard sender == id.peer else { return }
+            guard sender == peerID else { return }
             receiveAppend(append, from: sender)
         case let .appendAck(ack):
-            guard sender == id.peer else { return }
+            guard sender == peerID else { return }
             receiveAck(ack)
         case let .checkpointChunk(chunk):
-            guard sender == id.peer else { return }
+            guard sender == peerID else { return }
             receiveCheckpointChunk(chunk, from: sender)
         case let .checkpointAck(ack):
-            guard sender == id.peer else { return }
+            guard sender == peerID else { return }
             receiveCheckpointAck(ack)
         case let .historyRequest(request):
-            guard sender == id.peer else { return }
+            guard sender == peerID else { return }
             answerHistoryRequest(request)
         case let .historyChunk(chunk):
-            guard sender == id.peer else { return }
+            guard sender == peerID else { return }
             receiveHistoryChunk(chunk, from: sender)
         case .report, .reply, .redirect:
             break // Meant for the gateway.
@@ -373,7 +380,7 @@ public struct LedgerNode {
         if config.epoch > metadata.epoch {
             raiseEpoch(to: config.epoch, leader: config.leader)
             if config.leader == id && config.leaderDataID == metadata.dataID {
-                becomeLeader(peerRequired: config.follower == id.peer)
+                becomeLeader(peerRequired: config.follower == peerID)
             } else if let leader = config.leader, leader != id {
                 becomeFollower(of: leader)
             } else {
@@ -382,7 +389,7 @@ public struct LedgerNode {
         } else if config.epoch == metadata.epoch {
             switch role {
             case .leader:
-                if config.leader == id, config.follower == id.peer, !peer.required {
+                if config.leader == id, config.follower == peerID, !peer.required {
                     // The gateway recorded our peer as in sync; it may be promoted, so it must stay required.
                     peer.required = true
                     peer.syncBaseline = commitSeq
@@ -441,12 +448,12 @@ public struct LedgerNode {
 
     // MARK: - Serving client requests (leader)
 
-    private mutating func serve(token: UInt64, body: [UInt8]) {
+    private mutating func serve(token: UInt64, body: [UInt8], from gateway: NodeID) {
         let request: LedgerRequest
         switch RequestDecoder.decode(body) {
         case let .failure(error):
             // Decided without looking at any state: nothing to wait for.
-            send(.reply(epoch: metadata.epoch, token: token, body: ReplyEncoder.error(error)), to: .gateway)
+            send(.reply(epoch: metadata.epoch, token: token, body: ReplyEncoder.error(error)), to: gateway)
             return
         case let .success(decoded):
             request = decoded
@@ -455,7 +462,7 @@ public struct LedgerNode {
         if ledger.historyReadFailed {
             // The request was refused as unavailable (nothing applied); the store is treated as a failed disk.
             send(.reply(epoch: metadata.epoch, token: token, body: ReplyEncoder.encode(response, for: request)),
-                 to: .gateway)
+                 to: gateway)
             failStorage()
             return
         }
@@ -467,9 +474,9 @@ public struct LedgerNode {
         let replyBody = ReplyEncoder.encode(response, for: request)
         // Every answer, a refusal or a read included, may reflect records not yet committed; it waits for them.
         if commitSeq >= lastSeq {
-            send(.reply(epoch: metadata.epoch, token: token, body: replyBody), to: .gateway)
+            send(.reply(epoch: metadata.epoch, token: token, body: replyBody), to: gateway)
         } else {
-            pendingReplies.append(PendingReply(requiredSeq: lastSeq, token: token, body: replyBody))
+            pendingReplies.append(PendingReply(requiredSeq: lastSeq, gateway: gateway, token: token, body: replyBody))
         }
     }
 
@@ -594,7 +601,7 @@ public struct LedgerNode {
         let append = Append(epoch: metadata.epoch, prevSeq: prevSeq, prevHash: hash(at: prevSeq),
                             commitSeq: commitSeq, leaderLastSeq: lastSeq, records: records)
         peer.lastSendNanos = now.monotonicNanos
-        send(.append(append), to: id.peer)
+        send(.append(append), to: peerID)
     }
 
     private mutating func advanceCommit() {
@@ -614,7 +621,7 @@ public struct LedgerNode {
         guard role == .leader else { return }
         while let first = pendingReplies.first, first.requiredSeq <= commitSeq {
             pendingReplies.removeFirst()
-            send(.reply(epoch: metadata.epoch, token: first.token, body: first.body), to: .gateway)
+            send(.reply(epoch: metadata.epoch, token: first.token, body: first.body), to: first.gateway)
         }
     }
 
@@ -787,7 +794,7 @@ public struct LedgerNode {
             }
             transfer.totalBytes = total
             send(.checkpointChunk(CheckpointChunk(epoch: metadata.epoch, position: transfer.position, totalBytes: total,
-                                                  offset: transfer.sentBytes, bytes: bytes)), to: id.peer)
+                                                  offset: transfer.sentBytes, bytes: bytes)), to: peerID)
             transfer.sentBytes += UInt64(bytes.count)
             peer.lastSendNanos = now.monotonicNanos
         }
@@ -995,7 +1002,7 @@ public struct LedgerNode {
         do {
             let (items, complete) = try history.items(after: stream.afterKey, maxBytes: settings.historyPieceBytes)
             send(.historyChunk(HistoryChunk(epoch: metadata.epoch, afterKey: stream.afterKey, watermark: archivedSeq,
-                                            complete: complete, items: items)), to: id.peer)
+                                            complete: complete, items: items)), to: peerID)
             stream.remaining -= 1
             if let last = items.lastKey { stream.afterKey = last }
             historyStream = complete || stream.remaining == 0 ? nil : stream
@@ -1163,6 +1170,8 @@ struct CheckpointTransfer {
 
 struct PendingReply {
     var requiredSeq: Seq
+    /// The gateway that forwarded the request; `token` is its own.
+    var gateway: NodeID
     var token: UInt64
     var body: [UInt8]
 }

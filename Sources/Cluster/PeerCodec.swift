@@ -5,28 +5,80 @@ import Storage
 /// one ZeroMQ message (a bundle), so that a busy loop pays the per-message cost once per iteration, not per
 /// request. Journal records travel in their on-disk encoding, which carries its own hash.
 public enum PeerCodec {
-    static let bundleVersion: UInt8 = 1
+    /// 2: nodes by kind and name (1 had three fixed node numbers), and the sender's stamp.
+    static let bundleVersion: UInt8 = 2
 
     public enum DecodingError: Error, Hashable, Sendable {
         case malformed(String)
     }
 
-    public static func encodeBundle(from sender: NodeID, _ messages: [PeerMessage]) -> [UInt8] {
+    public static func encodeBundle(from sender: NodeID, stamp: BundleStamp = .none, _ messages: [PeerMessage]) -> [UInt8] {
         var writer = BinaryWriter()
-        writer.write(bundleVersion)
-        writer.write(sender.rawValue)
-        writer.write(UInt32(messages.count))
+        let countOffset = writeHeader(sender: sender, stamp: stamp, into: &writer)
         for message in messages {
             encode(message, into: &writer)
         }
+        patchCount(UInt32(messages.count), at: countOffset, in: &writer)
         return writer.bytes
     }
 
-    public static func decodeBundle(_ bytes: [UInt8]) throws(DecodingError) -> (sender: NodeID, messages: [PeerMessage]) {
+    /// The messages in as few bundles as hold them within `maxBytes` each, in order; a message larger than that
+    /// travels alone. Bounding a bundle's size bounds, with the sockets' high-water marks (which count messages),
+    /// the bytes that can queue for a peer.
+    public static func encodeBundles(from sender: NodeID, stamp: BundleStamp = .none, _ messages: [PeerMessage],
+                                     maxBytes: Int) -> [[UInt8]] {
+        var bundles: [[UInt8]] = []
+        var writer = BinaryWriter()
+        var countOffset = writeHeader(sender: sender, stamp: stamp, into: &writer)
+        var headerBytes = writer.bytes.count
+        var count: UInt32 = 0
+        for message in messages {
+            let before = writer.bytes.count
+            encode(message, into: &writer)
+            if count > 0, writer.bytes.count > maxBytes {
+                // Too big with this message: close the bundle before it and start the next one with it.
+                let encoded = Array(writer.bytes[before...])
+                writer.bytes.removeSubrange(before...)
+                patchCount(count, at: countOffset, in: &writer)
+                bundles.append(writer.bytes)
+                writer = BinaryWriter(reservingCapacity: max(256, encoded.count + headerBytes))
+                countOffset = writeHeader(sender: sender, stamp: stamp, into: &writer)
+                headerBytes = writer.bytes.count
+                writer.write(bytes: encoded)
+                count = 0
+            }
+            count += 1
+        }
+        if count > 0 {
+            patchCount(count, at: countOffset, in: &writer)
+            bundles.append(writer.bytes)
+        }
+        return bundles
+    }
+
+    /// Returns the offset of the message count, written once the count is known.
+    private static func writeHeader(sender: NodeID, stamp: BundleStamp, into writer: inout BinaryWriter) -> Int {
+        writer.write(bundleVersion)
+        writeNode(sender, into: &writer)
+        writer.write(stamp.incarnation)
+        writer.write(stamp.sentMilliseconds)
+        let offset = writer.bytes.count
+        writer.write(UInt32(0))
+        return offset
+    }
+
+    private static func patchCount(_ count: UInt32, at offset: Int, in writer: inout BinaryWriter) {
+        withUnsafeBytes(of: count.littleEndian) { raw in
+            for (index, byte) in raw.enumerated() { writer.bytes[offset + index] = byte }
+        }
+    }
+
+    public static func decodeBundle(_ bytes: [UInt8]) throws(DecodingError) -> PeerBundle {
         var reader = BinaryReader(bytes)
         do {
             guard try reader.readU8() == bundleVersion else { throw DecodingError.malformed("unknown bundle version") }
-            guard let sender = NodeID(rawValue: try reader.readU8()) else { throw DecodingError.malformed("unknown sender") }
+            guard let sender = try readNode(&reader) else { throw DecodingError.malformed("a bundle without a sender") }
+            let stamp = BundleStamp(incarnation: try reader.readU64(), sentMilliseconds: try reader.readU64())
             let count = try reader.readU32()
             var messages: [PeerMessage] = []
             messages.reserveCapacity(Int(min(count, 65_536)))
@@ -34,7 +86,7 @@ public enum PeerCodec {
                 messages.append(try decodeMessage(&reader))
             }
             guard reader.isAtEnd else { throw DecodingError.malformed("trailing bytes") }
-            return (sender, messages)
+            return PeerBundle(sender: sender, stamp: stamp, messages: messages)
         } catch let error as DecodingError {
             throw error
         } catch {
@@ -54,13 +106,13 @@ public enum PeerCodec {
         case let .heartbeat(config):
             writer.write(Tag.heartbeat.rawValue)
             writer.write(config.epoch)
-            writer.write(config.leader?.rawValue ?? 0xFF)
+            writeNode(config.leader, into: &writer)
             writer.write(config.leaderDataID)
-            writer.write(config.follower?.rawValue ?? 0xFF)
+            writeNode(config.follower, into: &writer)
             writer.write(config.followerDataID)
         case let .report(r):
             writer.write(Tag.report.rawValue)
-            writer.write(r.node.rawValue)
+            writeNode(r.node, into: &writer)
             writer.write(r.dataID)
             writer.write(r.epoch)
             writer.write(r.role.rawValue)
@@ -143,10 +195,28 @@ public enum PeerCodec {
         return try reader.readBytes(count: Int(count))
     }
 
+    /// A node: its kind (0xFF: none) and its name (u8 length, UTF-8).
+    private static func writeNode(_ node: NodeID?, into writer: inout BinaryWriter) {
+        guard let node else {
+            writer.write(UInt8(0xFF))
+            return
+        }
+        writer.write(node.kind.rawValue)
+        let name = Array(node.name.utf8)
+        writer.write(UInt8(name.count))
+        writer.write(bytes: name)
+    }
+
     private static func readNode(_ reader: inout BinaryReader) throws -> NodeID? {
         let raw = try reader.readU8()
         if raw == 0xFF { return nil }
-        guard let node = NodeID(rawValue: raw) else { throw DecodingError.malformed("unknown node \(raw)") }
+        guard let kind = NodeID.Kind(rawValue: raw) else { throw DecodingError.malformed("unknown node kind \(raw)") }
+        let count = Int(try reader.readU8())
+        guard count <= reader.remaining else { throw DecodingError.malformed("a node name beyond the message's end") }
+        let bytes = try reader.readBytes(count: count)
+        guard let name = String(validating: bytes, as: UTF8.self), let node = NodeID(kind: kind, name: name) else {
+            throw DecodingError.malformed("an invalid node name")
+        }
         return node
     }
 
@@ -257,4 +327,25 @@ public enum PeerCodec {
                                               complete: complete, items: items))
         }
     }
+}
+
+/// When and by which run of its process a bundle was sent: the incarnation is drawn at random when the process
+/// starts, the time is its monotonic clock's. Comparing stamps of one sender needs no shared clock.
+public struct BundleStamp: Hashable, Sendable {
+    public var incarnation: UInt64
+    public var sentMilliseconds: UInt64
+
+    public init(incarnation: UInt64, sentMilliseconds: UInt64) {
+        self.incarnation = incarnation
+        self.sentMilliseconds = sentMilliseconds
+    }
+
+    /// Not stamped (tests): never judged stale.
+    public static let none = BundleStamp(incarnation: 0, sentMilliseconds: 0)
+}
+
+public struct PeerBundle: Hashable, Sendable {
+    public var sender: NodeID
+    public var stamp: BundleStamp
+    public var messages: [PeerMessage]
 }

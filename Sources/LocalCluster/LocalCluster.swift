@@ -17,6 +17,9 @@ public final class LocalCluster {
     public let logDirectory: URL
     /// Told each node's pid when it starts and 0 once it is gone (the bench keeps them for its crash handler).
     public var onPidChange: ((Node, Int32) -> Void)?
+    /// A command each node's program is run under, e.g. `ip netns exec <namespace>` (it must exec the program in
+    /// its own process, so that the pid is the program's); nil: run directly.
+    public var launcher: (@Sendable (Node) -> [String])?
     private var processes: [Node: Process] = [:]
 
     public init(configPath: String, binDirectory: URL, logDirectory: URL) {
@@ -40,6 +43,10 @@ public final class LocalCluster {
         case .primary, .backup:
             process.executableURL = binDirectory.appendingPathComponent("bank-ledger")
             arguments += ["--node", node.rawValue]
+        }
+        if let prefix = launcher?(node), let command = prefix.first {
+            arguments = Array(prefix.dropFirst()) + [process.executableURL!.path] + arguments
+            process.executableURL = URL(fileURLWithPath: command)
         }
         process.arguments = arguments
         let log = logURL(node)

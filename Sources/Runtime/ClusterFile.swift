@@ -1,14 +1,27 @@
 import Cluster
 import Foundation
 import Storage
+import Topology
 
-/// The cluster configuration file (`deploy/local/cluster.json`): ports, data directories and timeouts.
+/// The cluster configuration file (`deploy/local/cluster.json`): the processes, data directories and timeouts.
 ///
-/// Ports are derived from one base so two clusters can run side by side: the gateway's client endpoint is
-/// `port_base`, its inbox `port_base + 1`, the primary's inbox `+ 2` and the backup's `+ 3`.
+/// With a `processes` list (`Topology`; `deploy/three-hosts/cluster.json`), every process is named with its
+/// endpoints. Without one, the file describes the local cluster: ports derived from one base, so two clusters can
+/// run side by side: the gateway's client endpoint is `port_base`, its inbox `port_base + 1`, the primary's inbox
+/// `+ 2` and the backup's `+ 3`.
 public struct ClusterFile: Codable, Hashable, Sendable {
-    public var host: String = "127.0.0.1"
-    public var portBase: Int = 5555
+    public var host: String = "127.0.0.1" {
+        didSet { topology = Self.topology(processes, host: host, portBase: portBase) }
+    }
+    public var portBase: Int = 5555 {
+        didSet { topology = Self.topology(processes, host: host, portBase: portBase) }
+    }
+    /// The named processes; nil: the local cluster on `host` from `portBase`.
+    public var processes: [ProcessSpec]? {
+        didSet { topology = Self.topology(processes, host: host, portBase: portBase) }
+    }
+    /// The processes, from `processes` or the local layout (validated when the file is read).
+    public private(set) var topology = Topology.local(host: "127.0.0.1", portBase: 5555)
     /// Data, logs and pid files live below this directory (relative to the working directory).
     public var dataRoot: String = "var"
     public var heartbeatIntervalMilliseconds: UInt64 = 50
@@ -46,9 +59,16 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     /// Committed history goes to the store at most this often (or once a batch is full).
     public var archiveIntervalMilliseconds: UInt64 = LedgerSettings().archiveIntervalNanos / 1_000_000
 
+    /// Links between processes on a real network (`PeerLinkSettings`).
+    public var peerHeartbeatIntervalMilliseconds = PeerLinkSettings().heartbeatIntervalMilliseconds
+    public var peerHeartbeatTimeoutMilliseconds = PeerLinkSettings().heartbeatTimeoutMilliseconds
+    public var peerQueueBytes = PeerLinkSettings().queueBytesPerPeer
+    public var peerMessageMaxAgeMilliseconds = PeerLinkSettings().maxMessageAgeMilliseconds
+
     enum CodingKeys: String, CodingKey {
         case host
         case portBase = "port_base"
+        case processes
         case dataRoot = "data_root"
         case heartbeatIntervalMilliseconds = "heartbeat_interval_ms"
         case failureTimeoutMilliseconds = "failure_timeout_ms"
@@ -69,6 +89,10 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case archiveCopyHeldReceipts = "archive_copy_held_receipts"
         case statementChunkLines = "statement_chunk_lines"
         case archiveIntervalMilliseconds = "archive_interval_ms"
+        case peerHeartbeatIntervalMilliseconds = "peer_heartbeat_interval_ms"
+        case peerHeartbeatTimeoutMilliseconds = "peer_heartbeat_timeout_ms"
+        case peerQueueBytes = "peer_queue_bytes"
+        case peerMessageMaxAgeMilliseconds = "peer_message_max_age_ms"
     }
 
     public init() {}
@@ -79,6 +103,7 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(host, forKey: .host)
         try c.encode(portBase, forKey: .portBase)
+        try c.encodeIfPresent(processes, forKey: .processes)
         try c.encode(dataRoot, forKey: .dataRoot)
         try c.encode(heartbeatIntervalMilliseconds, forKey: .heartbeatIntervalMilliseconds)
         try c.encode(failureTimeoutMilliseconds, forKey: .failureTimeoutMilliseconds)
@@ -103,6 +128,10 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         try c.encode(archiveCopyHeldReceipts, forKey: .archiveCopyHeldReceipts)
         try c.encode(statementChunkLines, forKey: .statementChunkLines)
         try c.encode(archiveIntervalMilliseconds, forKey: .archiveIntervalMilliseconds)
+        try c.encode(peerHeartbeatIntervalMilliseconds, forKey: .peerHeartbeatIntervalMilliseconds)
+        try c.encode(peerHeartbeatTimeoutMilliseconds, forKey: .peerHeartbeatTimeoutMilliseconds)
+        try c.encode(peerQueueBytes, forKey: .peerQueueBytes)
+        try c.encode(peerMessageMaxAgeMilliseconds, forKey: .peerMessageMaxAgeMilliseconds)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -111,6 +140,15 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         host = try c.decodeIfPresent(String.self, forKey: .host) ?? defaults.host
         portBase = try c.decodeIfPresent(Int.self, forKey: .portBase) ?? defaults.portBase
         dataRoot = try c.decodeIfPresent(String.self, forKey: .dataRoot) ?? defaults.dataRoot
+        if let listed = try c.decodeIfPresent([ProcessSpec].self, forKey: .processes) {
+            do {
+                _ = try Topology(processes: listed)
+            } catch {
+                throw DecodingError.dataCorruptedError(forKey: .processes, in: c, debugDescription: "\(error)")
+            }
+            processes = listed
+        }
+        topology = Self.topology(processes, host: host, portBase: portBase)
         heartbeatIntervalMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .heartbeatIntervalMilliseconds)
             ?? defaults.heartbeatIntervalMilliseconds
         failureTimeoutMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .failureTimeoutMilliseconds)
@@ -183,6 +221,26 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             throw DecodingError.dataCorruptedError(forKey: .archiveIntervalMilliseconds, in: c, debugDescription:
                 "archive_interval_ms must be at most 60000 (got \(archiveIntervalMilliseconds))")
         }
+        peerHeartbeatIntervalMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .peerHeartbeatIntervalMilliseconds)
+            ?? defaults.peerHeartbeatIntervalMilliseconds
+        peerHeartbeatTimeoutMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .peerHeartbeatTimeoutMilliseconds)
+            ?? defaults.peerHeartbeatTimeoutMilliseconds
+        guard (10...60_000).contains(peerHeartbeatIntervalMilliseconds),
+              (peerHeartbeatIntervalMilliseconds...600_000).contains(peerHeartbeatTimeoutMilliseconds) else {
+            throw DecodingError.dataCorruptedError(forKey: .peerHeartbeatTimeoutMilliseconds, in: c, debugDescription:
+                "peer_heartbeat_interval_ms must be 10 to 60000 and peer_heartbeat_timeout_ms from it to 600000")
+        }
+        peerQueueBytes = try c.decodeIfPresent(Int.self, forKey: .peerQueueBytes) ?? defaults.peerQueueBytes
+        guard peerQueueBytes >= 1 << 20 else {
+            throw DecodingError.dataCorruptedError(forKey: .peerQueueBytes, in: c, debugDescription:
+                "peer_queue_bytes must be at least 1048576 (got \(peerQueueBytes))")
+        }
+        peerMessageMaxAgeMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .peerMessageMaxAgeMilliseconds)
+            ?? defaults.peerMessageMaxAgeMilliseconds
+        guard peerMessageMaxAgeMilliseconds >= 100 else {
+            throw DecodingError.dataCorruptedError(forKey: .peerMessageMaxAgeMilliseconds, in: c, debugDescription:
+                "peer_message_max_age_ms must be at least 100 (got \(peerMessageMaxAgeMilliseconds))")
+        }
         guard checkpointIntervalRecords >= 1, checkpointIntervalMutations >= 1 else {
             throw DecodingError.dataCorruptedError(forKey: .checkpointIntervalRecords, in: c,
                 debugDescription: "checkpoint_interval_records and checkpoint_interval_mutations must be at least 1")
@@ -194,19 +252,30 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         return try JSONDecoder().decode(ClusterFile.self, from: data)
     }
 
-    public var clientEndpoint: String { "tcp://\(host):\(portBase)" }
-
-    public func inboxEndpoint(of node: NodeID) -> String {
-        let offset: Int
-        switch node {
-        case .gateway: offset = 1
-        case .primary: offset = 2
-        case .backup: offset = 3
+    private static func topology(_ processes: [ProcessSpec]?, host: String, portBase: Int) -> Topology {
+        guard let processes else { return .local(host: host, portBase: portBase) }
+        do {
+            return try Topology(processes: processes)
+        } catch {
+            preconditionFailure("\(error)")
         }
-        return "tcp://\(host):\(portBase + offset)"
     }
 
-    public func dataDirectory(of node: NodeID) -> String { "\(dataRoot)/\(node.name)" }
+    /// Where clients reach the (first) gateway.
+    public var clientEndpoint: String { topology.process(topology.gateways[0])!.clientEndpoint! }
+
+    /// Where the others reach `node`'s inbox.
+    public func inboxEndpoint(of node: NodeID) -> String { spec(node).peerEndpoint }
+
+    /// Where `node` binds its inbox.
+    public func inboxBind(of node: NodeID) -> String { spec(node).peerBind }
+
+    public func dataDirectory(of node: NodeID) -> String { spec(node).dataDirectory ?? "\(dataRoot)/\(node.name)" }
+
+    private func spec(_ node: NodeID) -> ProcessSpec {
+        guard let spec = topology.process(node) else { preconditionFailure("\(node) is not a process of this cluster") }
+        return spec
+    }
 
     public var gatewaySettings: GatewaySettings {
         var settings = GatewaySettings()
@@ -218,6 +287,15 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         settings.overloadRetryAfterMilliseconds = max(0, overloadRetryAfterMilliseconds)
         settings.maxForwardedRequests = maxForwardedRequests
         settings.failoverAdmissionFactor = failoverAdmissionFactor
+        return settings
+    }
+
+    public var peerLinkSettings: PeerLinkSettings {
+        var settings = PeerLinkSettings()
+        settings.heartbeatIntervalMilliseconds = peerHeartbeatIntervalMilliseconds
+        settings.heartbeatTimeoutMilliseconds = peerHeartbeatTimeoutMilliseconds
+        settings.queueBytesPerPeer = peerQueueBytes
+        settings.maxMessageAgeMilliseconds = peerMessageMaxAgeMilliseconds
         return settings
     }
 

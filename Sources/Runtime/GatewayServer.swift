@@ -21,20 +21,32 @@ public final class GatewayServer {
     private var droppedReplies = 0
     private var droppedRepliesLoggedNanos: UInt64 = 0
 
-    public init(file: ClusterFile, logger: Logger) throws {
+    /// - Parameter name: which gateway of the topology this is (nil: its only gateway).
+    public init(file: ClusterFile, name: String? = nil, logger: Logger) throws {
         self.file = file
         self.logger = logger
-        let directory = file.dataDirectory(of: .gateway)
+        let topology = file.topology
+        guard let me = name.map({ topology.process(named: $0)?.node }) ?? topology.gateways.first, me.isGateway,
+              let spec = topology.process(me) else {
+            throw ServerStartError("\(name ?? "?") is not a gateway of the cluster file (gateways: "
+                + topology.gateways.map(\.name).joined(separator: ", ") + ")")
+        }
+        let directory = file.dataDirectory(of: me)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         statePath = directory + "/config.json"
         var config = ClusterConfig.initial
         if let bytes = try DurableFile.read(path: statePath) {
             config = try JSONDecoder().decode(ClusterConfig.self, from: Data(bytes))
             logger.info("gateway: resuming with \(config)")
+            for ledger in [config.leader, config.follower].compactMap({ $0 }) where !topology.ledgers.contains(ledger) {
+                throw ServerStartError("the saved configuration (\(statePath)) names ledger \(ledger), which the cluster "
+                    + "file does not list (ledgers: " + topology.ledgers.map(\.name).joined(separator: ", ") + ")")
+            }
         } else {
             logger.info("gateway: no saved configuration; electing once both ledgers answer")
         }
-        core = GatewayCore(config: config, settings: file.gatewaySettings, startedAt: SystemClock.now())
+        core = GatewayCore(config: config, ledgers: topology.ledgers, settings: file.gatewaySettings,
+                           startedAt: SystemClock.now())
         context = try ZMQContext()
         clients = try context.makeSocket(.router)
         // Replies to a vanished client fail loudly instead of disappearing; we drop them ourselves.
@@ -43,9 +55,13 @@ public final class GatewayServer {
         try clients.setReceiveHighWaterMark(1_000_000)
         // Far above the 1 MiB request limit, so oversized requests are answered `too_large`, not cut off.
         try clients.setMaximumMessageSizeBytes(64 << 20)
-        try clients.bind(file.clientEndpoint)
-        links = try PeerLinks(context: context, me: .gateway, file: file, peers: NodeID.ledgers, logger: logger)
-        logger.info("gateway: clients at \(file.clientEndpoint)")
+        // A client machine that vanishes silently is let go of after a minute without a sound (clients' ZeroMQ
+        // answers PINGs on its own); its pending requests still end by their deadline.
+        try clients.setHeartbeatIntervalMilliseconds(10_000)
+        try clients.setHeartbeatTimeoutMilliseconds(60_000)
+        try clients.bind(spec.clientBind!)
+        links = try PeerLinks(context: context, me: me, file: file, logger: logger)
+        logger.info("gateway \(me): clients at \(spec.clientBind!) (reached at \(spec.clientEndpoint!))")
     }
 
     public func run(until stop: StopSignal) throws {

@@ -45,7 +45,7 @@ public final class LedgerServer {
         node = storage.node
         history = storage.history
         context = try ZMQContext()
-        links = try PeerLinks(context: context, me: id, file: file, peers: [.gateway, id.peer], logger: logger)
+        links = try PeerLinks(context: context, me: id, file: file, logger: logger)
     }
 
     /// Runs until `stop` is raised.

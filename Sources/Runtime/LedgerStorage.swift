@@ -50,7 +50,7 @@ struct LedgerStorage {
         if ledger.archives || file.archiveReceiptWindow != nil {
             logger.info("\(id): the history store holds everything archived up to seq \(history.watermark); memory lacks what was archived up to seq \(ledger.evictedThrough)")
         }
-        let node = LedgerNode(id: id, metadata: metadata, ledger: ledger, journal: journal,
+        let node = LedgerNode(id: id, peerID: file.topology.peerLedger(of: id), metadata: metadata, ledger: ledger, journal: journal,
                               checkpoints: FileCheckpointReader(dataDirectory: directory), settings: file.ledgerSettings,
                               commitFloor: commitFloor, checkpointSeq: checkpointSeq,
                               history: history, archivedSeq: history.watermark)

@@ -12,7 +12,13 @@ import ZeroMQ
 /// heartbeat on the control connection is received at once even when thousands of data messages wait on the data
 /// connection of the same peer; on a single connection it would wait behind all of them (first in, first out).
 ///
-/// Messages queued during one loop iteration go out together as one bundle per destination and kind.
+/// Messages queued during one loop iteration go out together as bundles per destination and kind.
+///
+/// Silent networks (`PeerLinkSettings`): a peer that vanishes without a TCP reset (packets dropped) is noticed by
+/// ZeroMQ's own heartbeats within `heartbeatTimeout`; the connection is then dropped with what it had queued, and
+/// connect attempts are cut short so that a healed network is used at once. What can queue for one peer is
+/// bounded in bytes: bundles are cut at a size bound, and the high-water marks (which count messages) are that
+/// many bundles. Bundles that a partition held back are dropped on arrival (`StaleBundleFilter`).
 final class PeerLinks {
     let me: NodeID
     let inbox: ZMQSocket
@@ -21,30 +27,46 @@ final class PeerLinks {
     private var outbox: [NodeID: [PeerMessage]] = [:]
     private var controlOutbox: [NodeID: [PeerMessage]] = [:]
     private let logger: Logger
+    private let settings: PeerLinkSettings
+    /// This run of the process, in every bundle's stamp.
+    private let incarnation = UInt64.random(in: 1...UInt64.max)
+    private var staleFilter: StaleBundleFilter
     private(set) var droppedBundles = 0
+    /// Messages only from these (the topology's peers of `me`): a bundle from anyone else is dropped.
+    private let known: Set<NodeID>
 
-    init(context: ZMQContext, me: NodeID, file: ClusterFile, peers: [NodeID], logger: Logger) throws {
+    init(context: ZMQContext, me: NodeID, file: ClusterFile, logger: Logger) throws {
         self.me = me
         self.logger = logger
+        settings = file.peerLinkSettings
+        staleFilter = StaleBundleFilter(maxAgeMilliseconds: settings.maxMessageAgeMilliseconds)
+        let peers = file.topology.peers(of: me)
+        known = Set(peers)
         inbox = try context.makeSocket(.router)
-        try inbox.setReceiveHighWaterMark(1_000_000)
-        try inbox.bind(file.inboxEndpoint(of: me))
-        func makeDealer(to peer: NodeID) throws -> ZMQSocket {
+        try inbox.setReceiveHighWaterMark(settings.dataHighWaterMark)
+        try settings.detectSilentPeers(on: inbox)
+        try inbox.bind(file.inboxBind(of: me))
+        func makeDealer(to peer: NodeID, highWaterMark: Int32) throws -> ZMQSocket {
             let dealer = try context.makeSocket(.dealer)
             // Queue only to live connections: a message for a dead peer is dropped, not delivered much later.
             try dealer.setImmediate(true)
-            try dealer.setSendHighWaterMark(1_000_000)
+            try dealer.setSendHighWaterMark(highWaterMark)
             try dealer.setReconnectIntervalMilliseconds(20)
+            try dealer.setConnectTimeoutMilliseconds(Int32(clamping: settings.heartbeatTimeoutMilliseconds))
+            try settings.detectSilentPeers(on: dealer)
             try dealer.connect(file.inboxEndpoint(of: peer))
             return dealer
         }
         for peer in peers {
-            dealers[peer] = try makeDealer(to: peer)
-            controlDealers[peer] = try makeDealer(to: peer)
+            dealers[peer] = try makeDealer(to: peer, highWaterMark: settings.dataHighWaterMark)
+            controlDealers[peer] = try makeDealer(to: peer, highWaterMark: settings.controlHighWaterMark)
             outbox[peer] = []
             controlOutbox[peer] = []
         }
     }
+
+    /// Bundles dropped on arrival as stale, since start.
+    var staleBundles: Int { staleFilter.droppedCount }
 
     func queue(_ message: PeerMessage, to node: NodeID) {
         if message.isControl {
@@ -54,23 +76,26 @@ final class PeerLinks {
         }
     }
 
-    /// Sends everything queued, one bundle per destination and kind, control first.
+    /// Sends everything queued, bundles per destination and kind, control first.
     func flush() {
-        flush(&controlOutbox, through: controlDealers)
-        flush(&outbox, through: dealers)
+        let stamp = BundleStamp(incarnation: incarnation, sentMilliseconds: SystemClock.now().monotonicNanos / 1_000_000)
+        flush(&controlOutbox, through: controlDealers, stamp: stamp, maxBundleBytes: PeerLinkSettings.controlBundleBytes)
+        flush(&outbox, through: dealers, stamp: stamp, maxBundleBytes: PeerLinkSettings.dataBundleBytes)
     }
 
-    private func flush(_ box: inout [NodeID: [PeerMessage]], through sockets: [NodeID: ZMQSocket]) {
+    private func flush(_ box: inout [NodeID: [PeerMessage]], through sockets: [NodeID: ZMQSocket], stamp: BundleStamp,
+                       maxBundleBytes: Int) {
         for (node, messages) in box where !messages.isEmpty {
             box[node]!.removeAll(keepingCapacity: true)
             guard let dealer = sockets[node] else { continue }
-            let bundle = PeerCodec.encodeBundle(from: me, messages)
-            do {
-                if try !dealer.send([bundle], dontWait: true) {
-                    droppedBundles += 1
+            for bundle in PeerCodec.encodeBundles(from: me, stamp: stamp, messages, maxBytes: maxBundleBytes) {
+                do {
+                    if try !dealer.send([bundle], dontWait: true) {
+                        droppedBundles += 1
+                    }
+                } catch {
+                    logger.warning("sending to \(node) failed: \(error)")
                 }
-            } catch {
-                logger.warning("sending to \(node) failed: \(error)")
             }
         }
     }
@@ -91,8 +116,13 @@ final class PeerLinks {
                 continue
             }
             do {
-                let (sender, messages) = try PeerCodec.decodeBundle(frames[1])
-                for message in messages { body(sender, message) }
+                let bundle = try PeerCodec.decodeBundle(frames[1])
+                guard known.contains(bundle.sender) else {
+                    logger.warning("inbox: dropped a bundle from \(bundle.sender) (\(bundle.sender.kind)), not a peer in the cluster file")
+                    continue
+                }
+                guard staleFilter.admit(from: bundle.sender, bundle.stamp) else { continue }
+                for message in bundle.messages { body(bundle.sender, message) }
             } catch {
                 logger.warning("inbox: dropped an undecodable bundle: \(error)")
             }
@@ -103,5 +133,38 @@ final class PeerLinks {
         inbox.close()
         for dealer in dealers.values { dealer.close() }
         for dealer in controlDealers.values { dealer.close() }
+    }
+}
+
+/// How the links behave on a real network (the cluster file's `peer_*` keys).
+public struct PeerLinkSettings: Hashable, Sendable {
+    /// ZeroMQ PINGs on an idle connection this often; answered by the peer's I/O thread, so a busy process still
+    /// answers them.
+    public var heartbeatIntervalMilliseconds: UInt64 = 100
+    /// A connection that hears nothing (no message, no PONG) for this long is dropped, with what it queued, and
+    /// connected again; also the limit of one connect attempt.
+    public var heartbeatTimeoutMilliseconds: UInt64 = 1_000
+    /// Bytes that may queue for one peer, per kind (data, control): the high-water marks are this many bundles.
+    public var queueBytesPerPeer = 64 << 20
+    /// A bundle sent this long before the newest already received from the same sender is dropped on arrival.
+    public var maxMessageAgeMilliseconds: UInt64 = 2_000
+
+    public init() {}
+
+    /// Data bundles are cut at this size; a single message may be larger (a request up to 1 MiB, a history
+    /// piece), and those are few: the protocols' windows bound them.
+    static let dataBundleBytes = 256 << 10
+    /// Control messages are small (a heartbeat, a report, an acknowledgement: under 200 bytes).
+    static let controlBundleBytes = 16 << 10
+
+    var dataHighWaterMark: Int32 { Int32(clamping: max(16, queueBytesPerPeer / Self.dataBundleBytes)) }
+    var controlHighWaterMark: Int32 { Int32(clamping: max(16, queueBytesPerPeer / Self.controlBundleBytes)) }
+
+    func detectSilentPeers(on socket: ZMQSocket) throws {
+        try socket.setHeartbeatIntervalMilliseconds(Int32(clamping: heartbeatIntervalMilliseconds))
+        try socket.setHeartbeatTimeoutMilliseconds(Int32(clamping: heartbeatTimeoutMilliseconds))
+        try socket.setHeartbeatTTLMilliseconds(Int32(clamping: heartbeatTimeoutMilliseconds))
+        // A backstop for whatever the heartbeats miss: the kernel's probes after 10 s of silence.
+        try socket.setTCPKeepalive(true, idleSeconds: 10, intervalSeconds: 2, probeCount: 3)
     }
 }

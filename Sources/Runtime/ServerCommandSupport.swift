@@ -21,3 +21,9 @@ public enum ServerCommandSupport {
         return Logger(label: label)
     }
 }
+
+/// A server cannot start as configured (the message says why and what to change).
+public struct ServerStartError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -44,7 +44,7 @@ extension Simulator {
 
     func finalChecks() {
         guard let leaderID = gateway?.config.leader, let leader = ledgers[leaderID]?.node,
-              let follower = ledgers[leaderID.peer]?.node else { return }
+              let follower = ledgers[leaderID == .primary ? .backup : .primary]?.node else { return }
         checkLeaderHoldsAcknowledged(leaderID)
         if leader.ledger.stateDigest != follower.ledger.stateDigest {
             fail("the ledgers' balances differ although their journals are identical")

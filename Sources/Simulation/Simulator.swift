@@ -514,7 +514,7 @@ public final class Simulator {
     }
 
     /// A link between two processes, the same whichever end names it.
-    static func link(_ a: NodeID, _ b: NodeID) -> [NodeID] { [a, b].sorted { $0.rawValue < $1.rawValue } }
+    static func link(_ a: NodeID, _ b: NodeID) -> [NodeID] { [a, b].sorted() }
 
     func injectFault() {
         let targets: [NodeID] = [.primary, .backup, .gateway]

@@ -99,6 +99,19 @@ extension ZMQSocket {
         try setOption(ZMQ_HEARTBEAT_TIMEOUT, milliseconds, "ZMQ_HEARTBEAT_TIMEOUT")
     }
 
+    /// Tells the remote end to drop the connection if it hears nothing for this long (sent with each PING; rounded
+    /// to tenths of a second), so both ends of a silently dead link let go.
+    public func setHeartbeatTTLMilliseconds(_ milliseconds: Int32) throws {
+        try setOption(ZMQ_HEARTBEAT_TTL, milliseconds, "ZMQ_HEARTBEAT_TTL")
+    }
+
+    /// Gives up a TCP connect attempt after this long and tries again at the reconnect interval (0: the OS's limit,
+    /// minutes). Without it, a connect begun during a partition goes on backing off (SYN retries at 1, 2, 4, ... s)
+    /// long after the network healed.
+    public func setConnectTimeoutMilliseconds(_ milliseconds: Int32) throws {
+        try setOption(ZMQ_CONNECT_TIMEOUT, milliseconds, "ZMQ_CONNECT_TIMEOUT")
+    }
+
     /// TCP keepalive (SO_KEEPALIVE) and, where given, its idle time, probe interval and probe count; nil leaves the
     /// OS default. Catches half-open connections when heartbeats are not in use.
     public func setTCPKeepalive(

@@ -7,10 +7,13 @@ struct BankGateway: ParsableCommand {
         commandName: "bank-gateway",
         abstract: "The clients' entry point: elects the leader ledger and forwards requests to it.")
 
+    @Option(help: "Which gateway of the cluster file this is (default: its only one).")
+    var node: String?
+
     @Option(help: "Cluster configuration file (JSON).")
     var config: String?
 
-    @Option(help: "Overrides the file's port_base.")
+    @Option(help: "Overrides the file's port_base (local layout only).")
     var portBase: Int?
 
     @Option(help: "Overrides the file's data_root.")
@@ -21,7 +24,7 @@ struct BankGateway: ParsableCommand {
         let logger = ServerCommandSupport.makeLogger(label: "bank-gateway")
         let stop = StopSignal()
         stop.installSignalHandlers()
-        let server = try GatewayServer(file: file, logger: logger)
+        let server = try GatewayServer(file: file, name: node, logger: logger)
         try server.run(until: stop)
     }
 }

@@ -14,7 +14,7 @@ import Testing
 
     static func report(_ node: NodeID, epoch: UInt64, role: NodeReport.Role, lastSeq: UInt64 = 0, lastEpoch: UInt64 = 0,
                        dataID: UInt64? = nil, peerInSync: Bool = false, peerStalled: Bool = false) -> NodeReport {
-        NodeReport(node: node, dataID: dataID ?? UInt64(node.rawValue) * 100, epoch: epoch, role: role,
+        NodeReport(node: node, dataID: dataID ?? (node == .primary ? 100 : 200), epoch: epoch, role: role,
                    lastSeq: lastSeq, lastEpoch: lastEpoch, lastHash: .zero, commitSeq: lastSeq,
                    peerInSync: peerInSync, peerMatchSeq: lastSeq, peerStalled: peerStalled)
     }

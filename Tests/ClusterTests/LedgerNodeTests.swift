@@ -50,6 +50,41 @@ import Testing
         #expect(Self.replies(after) == [9])
     }
 
+    /// Tokens are each gateway's own: a reply goes back to the gateway that forwarded the request, at once or after
+    /// the commit; a ledger with named peers takes replication only from its own peer.
+    @Test mutating func repliesGoBackToTheGatewayThatForwarded() {
+        let east = NodeID(kind: .gateway, name: "east")!, west = NodeID(kind: .gateway, name: "west")!
+        let a = NodeID(kind: .ledger, name: "ledger-a")!, b = NodeID(kind: .ledger, name: "ledger-b")!
+        let journal = MemoryJournal()
+        var node = LedgerNode(id: a, peerID: b, metadata: NodeMetadata(dataID: 7, epoch: 0, leader: nil),
+                              ledger: Ledger(), journal: journal)
+        let config = ClusterConfig(epoch: 1, leader: a, leaderDataID: 7)
+        let heard = node.step(.received(from: west, .heartbeat(config)), now: clock.now)
+        let reports = Self.sends(heard).compactMap { if case let (to, .report) = $0 { to } else { nil } }
+        #expect(reports == [west], "the report goes to the gateway that asked")
+        #expect(node.role == .leader)
+        var actions = node.step(.received(from: east, .forward(epoch: 1, token: 5, body: Self.body(
+            #"{"op":"open_account","request_id":"o1","account":"alice"}"#))), now: clock.now)
+        actions += node.step(.received(from: west, .forward(epoch: 1, token: 5, body: Self.body(
+            #"{"op":"open_account","request_id":"o2","account":"bob"}"#))), now: clock.now)
+        // Not a gateway: ignored.
+        actions += node.step(.received(from: b, .forward(epoch: 1, token: 6, body: Self.body(
+            #"{"op":"open_account","request_id":"o3","account":"carol"}"#))), now: clock.now)
+        Self.write(actions, to: journal)
+        journal.sync()
+        let after = node.step(.persisted(through: journal.lastSeq), now: clock.now)
+        let replies = Self.sends(after).compactMap { if case let (to, .reply(_, token, _)) = $0 { (to, token) } else { nil } }
+        #expect(replies.map(\.0) == [east, west] && replies.map(\.1) == [5, 5])
+        #expect(journal.lastSeq == 2)
+        // A redirect, too, goes to the asking gateway; appends from anyone but the peer are ignored.
+        let other = NodeID(kind: .ledger, name: "ledger-c")!
+        let stale = node.step(.received(from: east, .forward(epoch: 0, token: 8, body: [])), now: clock.now)
+        #expect(Self.sends(stale).map(\.0) == [east])
+        let foreign = node.step(.received(from: other, .append(Append(epoch: 2, prevSeq: 0, prevHash: .zero,
+            commitSeq: 0, leaderLastSeq: 0, records: []))), now: clock.now)
+        #expect(foreign.isEmpty && node.role == .leader && node.metadata.epoch == 1)
+    }
+
     @Test mutating func aRequiredFollowerMustAcknowledgeBeforeTheLeaderAnswers() {
         let journal = MemoryJournal()
         var node = Self.makeNode(.primary, journal: journal)

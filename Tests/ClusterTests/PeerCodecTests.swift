@@ -31,11 +31,67 @@ import Testing
         ]
     }()
 
+    /// Nodes travel by kind and name; a name the codec cannot hold or a kind it does not know is refused.
+    @Test func namedNodesSurviveARoundTripAndBadOnesAreRefused() throws {
+        let sender = NodeID(kind: .gateway, name: "gw-east.2")!
+        let leader = NodeID(kind: .ledger, name: "ledger-a")!
+        let message = PeerMessage.heartbeat(ClusterConfig(epoch: 1, leader: leader, leaderDataID: 3))
+        let bytes = PeerCodec.encodeBundle(from: sender, [message])
+        let bundle = try PeerCodec.decodeBundle(bytes)
+        #expect(bundle.sender == sender && bundle.sender.kind == .gateway && bundle.messages == [message])
+        var unknownKind = bytes
+        unknownKind[1] = 7
+        #expect(throws: PeerCodec.DecodingError.self) { try PeerCodec.decodeBundle(unknownKind) }
+        var badName = bytes
+        badName[3] = UInt8(ascii: " ")
+        #expect(throws: PeerCodec.DecodingError.self) { try PeerCodec.decodeBundle(badName) }
+        #expect(NodeID(kind: .ledger, name: "") == nil && NodeID(kind: .ledger, name: String(repeating: "a", count: 33)) == nil)
+    }
+
+    /// Split by size, the messages arrive in order, every bundle within the bound unless one message alone is
+    /// larger, each carrying the sender's stamp.
+    @Test func bundlesSplitBySizeKeepOrderAndStamp() throws {
+        let stamp = BundleStamp(incarnation: 77, sentMilliseconds: 123_456)
+        let messages: [PeerMessage] = (0..<50).map { index in
+            .forward(epoch: 1, token: UInt64(index), body: [UInt8](repeating: 7, count: index == 20 ? 5_000 : 100))
+        }
+        let bundles = PeerCodec.encodeBundles(from: .gateway, stamp: stamp, messages, maxBytes: 1_000)
+        var decoded: [PeerMessage] = []
+        for bytes in bundles {
+            let bundle = try PeerCodec.decodeBundle(bytes)
+            #expect(bundle.stamp == stamp && bundle.sender == .gateway)
+            #expect(bytes.count <= 1_000 || bundle.messages.count == 1)
+            decoded += bundle.messages
+        }
+        #expect(decoded == messages)
+        #expect(bundles.count > 5)
+        #expect(PeerCodec.encodeBundles(from: .gateway, [], maxBytes: 1_000).isEmpty)
+        #expect(try PeerCodec.decodeBundle(PeerCodec.encodeBundles(from: .gateway, messages, maxBytes: 1 << 20)[0])
+            .messages == messages)
+    }
+
+    /// Late bundles of a sender's run are dropped once a fresher one came; another run starts afresh.
+    @Test func staleBundlesAreDroppedOnArrival() {
+        var filter = StaleBundleFilter(maxAgeMilliseconds: 1_000)
+        var admitted: [Bool] = []
+        for (sender, run, ms) in [(NodeID.primary, 1, 10_000), (.primary, 1, 9_500), (.primary, 1, 12_000),
+                                  (.primary, 1, 10_500), (.backup, 3, 10_500), (.primary, 2, 5), (.primary, 2, 6)]
+            as [(NodeID, UInt64, UInt64)] {
+            admitted.append(filter.admit(from: sender, BundleStamp(incarnation: run, sentMilliseconds: ms)))
+        }
+        // Reordered within the age between connections: taken. Held back 1.5 s behind a fresher one: dropped.
+        // Another sender has its own clock; a restarted sender starts afresh.
+        #expect(admitted == [true, true, true, false, true, true, true])
+        let unstamped = filter.admit(from: .primary, .none)
+        #expect(unstamped)
+        #expect(filter.droppedCount == 1)
+    }
+
     @Test func everyMessageSurvivesARoundTrip() throws {
         for message in Self.messages {
             let bytes = PeerCodec.encodeBundle(from: .primary, [message])
-            let (sender, decoded) = try PeerCodec.decodeBundle(bytes)
-            #expect(sender == .primary && decoded == [message], "\(message)")
+            let bundle = try PeerCodec.decodeBundle(bytes)
+            #expect(bundle.sender == .primary && bundle.messages == [message], "\(message)")
         }
         let bundle = PeerCodec.encodeBundle(from: .gateway, Self.messages)
         #expect(try PeerCodec.decodeBundle(bundle).messages == Self.messages)

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The network-namespace test bed: the gateway, primary and backup each in a network namespace of its own, with an
+# address of its own, joined by a bridge; this machine reaches them through the bridge. Partitions are nftables
+# rules inside the namespaces (packets dropped silently, as on a real network: no resets); loss and delay shape
+# every link (tc netem where the kernel has it, else loss with nftables; see `shape`).
+#
+#   netns.sh check                      exit 0 if this process can create network namespaces
+#   netns.sh up                         namespaces, bridge, cluster file, the three processes; waits for a leader
+#   netns.sh down                       stops the processes, removes namespaces, bridge and rules
+#   netns.sh net-up | net-down          only the namespaces and the bridge (the tests start their own processes)
+#   netns.sh start|kill|stop|pause|resume NODE
+#   netns.sh partition A B [oneway]     cut A<->B (oneway: only what A sends to B is lost)
+#   netns.sh heal                       remove every cut
+#   netns.sh shape LOSS_PERCENT DELAY [JITTER]   e.g. shape 1 2ms 1ms; shape 0 0ms removes the shaping
+#   netns.sh gateway                    prints the gateway's client endpoint
+#
+# NETNS (name prefix, default bank), SUBNET (first three octets, default 10.77.0), VAR (state, default var/netns)
+# and BIN (default .build/release) let several beds exist side by side (the tests use their own).
+set -euo pipefail
+: "${NETNS:=bank}" "${SUBNET:=10.77.0}" "${VAR:=var/netns}" "${BIN:=.build/release}"
+action=${1:-}; shift || true
+nodes=(gateway primary backup)
+bridge="${NETNS}br0"
+
+addr() {
+  case "$1" in
+    gateway) echo "$SUBNET.1" ;; primary) echo "$SUBNET.2" ;; backup) echo "$SUBNET.3" ;;
+    *) echo "unknown node '$1' (gateway, primary or backup)" >&2; exit 2 ;;
+  esac
+}
+ns() { addr "$1" >/dev/null; echo "$NETNS-$1"; }
+pidfile() { echo "$VAR/$1.pid"; }
+running() { [ -f "$(pidfile "$1")" ] && kill -0 "$(cat "$(pidfile "$1")")" 2>/dev/null; }
+exists() { ip netns list 2>/dev/null | grep -qw "^$(ns "$1")"; }
+
+can_create_namespaces() {
+  local probe="${NETNS}-probe-$$"
+  ip netns add "$probe" 2>/dev/null || return 1
+  ip netns del "$probe"
+}
+
+write_cluster_file() {
+  mkdir -p "$VAR"
+  cat >"$VAR/cluster.json" <<EOF
+{
+  "data_root": "$VAR",
+  "processes": [
+    {"name": "gateway", "kind": "gateway",
+     "client_bind": "tcp://$(addr gateway):5555", "peer_bind": "tcp://$(addr gateway):5556"},
+    {"name": "primary", "kind": "ledger", "peer_bind": "tcp://$(addr primary):5557"},
+    {"name": "backup", "kind": "ledger", "peer_bind": "tcp://$(addr backup):5557"}
+  ]
+}
+EOF
+}
+
+start() {
+  local node=$1
+  if running "$node"; then echo "$node already running (pid $(cat "$(pidfile "$node")"))"; return; fi
+  local cmd
+  case "$node" in
+    gateway) cmd=("$BIN/bank-gateway") ;;
+    *) cmd=("$BIN/bank-ledger" --node "$node") ;;
+  esac
+  # `ip netns exec` enters the namespace and executes the program in its own process: the pid is the server's.
+  nohup ip netns exec "$(ns "$node")" "${cmd[@]}" --config "$VAR/cluster.json" >>"$VAR/$node.log" 2>&1 &
+  echo $! >"$(pidfile "$node")"
+  echo "started $node in namespace $(ns "$node") at $(addr "$node") (pid $!, log $VAR/$node.log)"
+}
+
+signal() {
+  local sig=$1 node=$2
+  if ! running "$node"; then echo "$node is not running"; rm -f "$(pidfile "$node")"; return; fi
+  kill -s "$sig" "$(cat "$(pidfile "$node")")"
+  if [ "$sig" = KILL ] || [ "$sig" = TERM ]; then
+    for _ in $(seq 100); do running "$node" || break; sleep 0.05; done
+    [ "$sig" = KILL ] || kill -s CONT "$(cat "$(pidfile "$node")")" 2>/dev/null || true
+    rm -f "$(pidfile "$node")"
+  fi
+  echo "$sig $node"
+}
+
+net_up() {
+  if ! can_create_namespaces; then
+    echo "this process cannot create network namespaces (it needs CAP_SYS_ADMIN and CAP_NET_ADMIN: run as root)" >&2
+    exit 1
+  fi
+  if ! ip link show "$bridge" >/dev/null 2>&1; then
+    ip link add "$bridge" type bridge
+    ip addr add "$SUBNET.254/24" dev "$bridge"
+    ip link set "$bridge" up
+  fi
+  local i=0
+  for node in "${nodes[@]}"; do
+    i=$((i + 1))
+    if ! exists "$node"; then
+      ip netns add "$(ns "$node")"
+      ip link add "${NETNS}v$i" type veth peer name eth0 netns "$(ns "$node")"
+      ip link set "${NETNS}v$i" master "$bridge" up
+      ip -n "$(ns "$node")" addr add "$(addr "$node")/24" dev eth0
+      ip -n "$(ns "$node")" link set eth0 up
+      ip -n "$(ns "$node")" link set lo up
+    fi
+  done
+}
+
+net_down() {
+  for node in "${nodes[@]}"; do
+    if exists "$node"; then ip netns del "$(ns "$node")"; fi
+  done
+  if ip link show "$bridge" >/dev/null 2>&1; then ip link del "$bridge"; fi
+}
+
+up() {
+  net_up
+  write_cluster_file
+  for node in primary backup gateway; do start "$node"; done
+  for _ in $(seq 300); do
+    if "$BIN/bankctl" status --json --gateway "tcp://$(addr gateway):5555" --timeout 1 2>/dev/null \
+        | grep -Eq '"leader":"(primary|backup)"'; then return 0; fi
+    sleep 0.1
+  done
+  echo "the gateway reported no leader within 30 s; see $VAR/*.log" >&2
+  exit 1
+}
+
+down() {
+  for node in "${nodes[@]}"; do
+    if running "$node"; then signal TERM "$node" >/dev/null; fi
+    rm -f "$(pidfile "$node")"
+  done
+  net_down
+  echo "test bed $NETNS removed"
+}
+
+nft_in() { ip netns exec "$(ns "$1")" nft "${@:2}"; }
+
+partition() {
+  local a=$1 b=$2 oneway=${3:-}
+  [ "$a" != "$b" ] || { echo "partition needs two different nodes" >&2; exit 2; }
+  command -v nft >/dev/null || { echo "nft (Debian's nftables) is missing: make netns-deps installs it" >&2; exit 1; }
+  nft_in "$a" add table inet bank_partition
+  nft_in "$a" add chain inet bank_partition output '{ type filter hook output priority 0; }'
+  nft_in "$a" add chain inet bank_partition input '{ type filter hook input priority 0; }'
+  nft_in "$a" add rule inet bank_partition output ip daddr "$(addr "$b")" drop
+  if [ "$oneway" = oneway ]; then
+    echo "cut $a -> $b (what $a sends to $b is lost; $b -> $a still flows)"
+  else
+    nft_in "$a" add rule inet bank_partition input ip saddr "$(addr "$b")" drop
+    echo "cut $a <-> $b"
+  fi
+}
+
+heal() {
+  for node in "${nodes[@]}"; do
+    exists "$node" && nft_in "$node" delete table inet bank_partition 2>/dev/null || true
+  done
+  echo "healed: no cuts"
+}
+
+# Loss and delay on every link (each namespace's outgoing traffic). tc netem shapes both when the kernel has it
+# (CONFIG_NET_SCH_NETEM); without it, loss is dropped by nftables at random and a delay cannot be applied.
+shape() {
+  local loss=${1:-0} delay=${2:-0ms} jitter=${3:-}
+  for node in "${nodes[@]}"; do
+    ip netns exec "$(ns "$node")" tc qdisc del dev eth0 root 2>/dev/null || true
+    nft_in "$node" delete table inet bank_shape 2>/dev/null || true
+  done
+  if [ "$loss" = 0 ] && { [ "$delay" = 0ms ] || [ "$delay" = 0 ]; }; then echo "links unshaped"; return; fi
+  local netem=(netem)
+  [ "$delay" = 0ms ] || [ "$delay" = 0 ] || netem+=(delay "$delay" ${jitter:+"$jitter"})
+  [ "$loss" = 0 ] || netem+=(loss "$loss%")
+  if ip netns exec "$(ns gateway)" tc qdisc add dev eth0 root "${netem[@]}" 2>/dev/null; then
+    for node in primary backup; do ip netns exec "$(ns "$node")" tc qdisc add dev eth0 root "${netem[@]}"; done
+    echo "every link: ${netem[*]:1} (tc netem)"
+    return
+  fi
+  if [ "$delay" != 0ms ] && [ "$delay" != 0 ]; then
+    echo "this kernel has no tc netem (CONFIG_NET_SCH_NETEM), so no delay can be applied here" >&2
+    exit 3
+  fi
+  command -v nft >/dev/null || { echo "nft (Debian's nftables) is missing: make netns-deps installs it" >&2; exit 1; }
+  # numgen draws 0..9999 per packet: drop below loss% x 100.
+  local threshold
+  threshold=$(awk -v p="$loss" 'BEGIN { printf "%d", p * 100 }')
+  for node in "${nodes[@]}"; do
+    nft_in "$node" add table inet bank_shape
+    nft_in "$node" add chain inet bank_shape output '{ type filter hook output priority 0; }'
+    nft_in "$node" add rule inet bank_shape output oifname eth0 numgen random mod 10000 '<' "$threshold" drop
+  done
+  echo "every link: loss $loss% (nftables; this kernel has no tc netem)"
+}
+
+case "$action" in
+  check) can_create_namespaces ;;
+  up) up ;;
+  down) down ;;
+  net-up) net_up ;;
+  net-down) net_down ;;
+  start) start "$1" ;;
+  kill) signal KILL "$1" ;;
+  stop) signal TERM "$1" ;;
+  pause) signal STOP "$1" ;;
+  resume) signal CONT "$1" ;;
+  partition) partition "$@" ;;
+  heal) heal ;;
+  shape) shape "$@" ;;
+  gateway) echo "tcp://$(addr gateway):5555" ;;
+  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+esac
