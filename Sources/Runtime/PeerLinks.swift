@@ -32,6 +32,7 @@ final class PeerLinks {
     private let incarnation = UInt64.random(in: 1...UInt64.max)
     private var staleFilter: StaleBundleFilter
     private(set) var droppedBundles = 0
+    private var staleLoggedNanos: UInt64 = 0
     /// Messages only from these (the topology's peers of `me`): a bundle from anyone else is dropped.
     private let known: Set<NodeID>
 
@@ -64,9 +65,6 @@ final class PeerLinks {
             controlOutbox[peer] = []
         }
     }
-
-    /// Bundles dropped on arrival as stale, since start.
-    var staleBundles: Int { staleFilter.droppedCount }
 
     func queue(_ message: PeerMessage, to node: NodeID) {
         if message.isControl {
@@ -121,7 +119,17 @@ final class PeerLinks {
                     logger.warning("inbox: dropped a bundle from \(bundle.sender) (\(bundle.sender.kind)), not a peer in the cluster file")
                     continue
                 }
-                guard staleFilter.admit(from: bundle.sender, bundle.stamp) else { continue }
+                guard staleFilter.admit(from: bundle.sender, bundle.stamp) else {
+                    let now = SystemClock.now().monotonicNanos
+                    if now - staleLoggedNanos >= 1_000_000_000 {
+                        staleLoggedNanos = now
+                        logger.info("""
+                            inbox: dropped a bundle from \(bundle.sender) sent over \(settings.maxMessageAgeMilliseconds) \
+                            ms before its newest (\(staleFilter.droppedCount) stale bundle(s) since start)
+                            """)
+                    }
+                    continue
+                }
                 for message in bundle.messages { body(bundle.sender, message) }
             } catch {
                 logger.warning("inbox: dropped an undecodable bundle: \(error)")

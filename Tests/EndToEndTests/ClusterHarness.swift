@@ -39,20 +39,24 @@ final class ClusterHarness {
         }
     }
 
+    /// - Parameter bed: run each process in its own network namespace of this test bed (nil: all on loopback).
     init(failureTimeoutMilliseconds: Int = 400, checkpointIntervalRecords: Int = 200_000,
-         archive: Archive = .asShipped) throws {
+         archive: Archive = .asShipped, requestDeadlineMilliseconds: Int = 8000, bed: NetnsBed? = nil) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("bank-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        portBase = try LocalCluster.freePortBase()
+        self.bed = bed
+        portBase = bed == nil ? try LocalCluster.freePortBase() : 5555
         let config = """
-        {"host":"127.0.0.1","port_base":\(portBase),"data_root":"\(root.path)/data",
-         "heartbeat_interval_ms":50,"failure_timeout_ms":\(failureTimeoutMilliseconds),"request_deadline_ms":8000,
+        {"host":"127.0.0.1","port_base":\(portBase),"data_root":"\(root.path)/data",\(bed?.processesKey ?? "")
+         "heartbeat_interval_ms":50,"failure_timeout_ms":\(failureTimeoutMilliseconds),
+         "request_deadline_ms":\(requestDeadlineMilliseconds),
          "checkpoint_interval_records":\(checkpointIntervalRecords),
          "commit_floor_interval_ms":20\(archive.clusterFileKeys)}
         """
         let configURL = root.appendingPathComponent("cluster.json")
         try config.write(to: configURL, atomically: true, encoding: .utf8)
         processes = LocalCluster(configPath: configURL.path, binDirectory: Self.findBinDirectory(), logDirectory: root)
+        processes.launcher = bed?.launcher
     }
 
     deinit {
@@ -60,7 +64,9 @@ final class ClusterHarness {
         try? FileManager.default.removeItem(at: root)
     }
 
-    var gatewayEndpoint: String { "tcp://127.0.0.1:\(portBase)" }
+    let bed: NetnsBed?
+
+    var gatewayEndpoint: String { bed?.gatewayEndpoint ?? "tcp://127.0.0.1:\(portBase)" }
 
     func dataDirectory(of node: Node) -> String { root.path + "/data/" + node.rawValue }
 
@@ -132,6 +138,39 @@ final class ClusterHarness {
             let hashes = nodes.compactMap { $0["last_hash"]?.stringValue }
             return seqs.count == 2 && seqs[0] == seqs[1] && hashes.count == 2 && hashes[0] == hashes[1]
         }
+    }
+
+    // MARK: - A fault under load
+
+    /// Starts the cluster, waits for two in-sync ledgers, runs `fault` while transfers flow from `clients` clients,
+    /// then checks the books: every acknowledged transfer applied exactly once, no refused one applied, money
+    /// conserved, no balance below its limit, and both journals converged to the same hash.
+    /// - Parameter clientsSeeNoErrors: the fault must show clients nothing but a delay (no timeout, no
+    ///   `unavailable`).
+    func runUnderLoad(clientsSeeNoErrors: Bool = true, clients: Int = 3,
+                      _ fault: (ClusterHarness, BankClient, TransferLoad) throws -> Void) throws {
+        try startAll()
+        let admin = try BankClient(endpoint: gatewayEndpoint)
+        try waitForLeader(client: admin)
+        let load = TransferLoad(endpoint: gatewayEndpoint)
+        try load.setUp()
+        try waitForConvergence(client: admin)
+        let threads = load.start(clients: clients)
+        try waitForProgress(load, atLeast: 50)
+        try fault(self, admin, load)
+        let reached = load.acknowledgedCount
+        try waitForProgress(load, atLeast: reached + 50)
+        try load.stop(threads)
+        if clientsSeeNoErrors {
+            #expect(load.unknownCount == 0, "clients saw \(load.unknownCount) timeouts or unavailable replies")
+        }
+        try waitForConvergence(client: admin, seconds: 40)
+        try load.verifyBooks()
+        try waitForConvergence(client: admin)
+    }
+
+    func waitForProgress(_ load: TransferLoad, atLeast count: Int, seconds: Double = 40) throws {
+        try waitUntil("\(count) acknowledged transfers", seconds: seconds) { load.acknowledgedCount >= count }
     }
 
     // MARK: - Set-up helpers

@@ -17,28 +17,11 @@ import Glibc
                   _ fault: (ClusterHarness, BankClient, TransferLoad) throws -> Void) throws {
         let harness = try ClusterHarness(checkpointIntervalRecords: checkpointIntervalRecords,
                                          archive: archive)
-        try harness.startAll()
-        let admin = try BankClient(endpoint: harness.gatewayEndpoint)
-        try harness.waitForLeader(client: admin)
-        let load = TransferLoad(endpoint: harness.gatewayEndpoint)
-        try load.setUp()
-        try harness.waitForConvergence(client: admin)
-        let threads = load.start(clients: 3)
-        try waitForProgress(load, harness, atLeast: 50)
-        try fault(harness, admin, load)
-        let reached = load.acknowledgedCount
-        try waitForProgress(load, harness, atLeast: reached + 50)
-        try load.stop(threads)
-        if clientsSeeNoErrors {
-            #expect(load.unknownCount == 0, "clients saw \(load.unknownCount) timeouts or unavailable replies")
-        }
-        try harness.waitForConvergence(client: admin, seconds: 40)
-        try load.verifyBooks()
-        try harness.waitForConvergence(client: admin)
+        try harness.runUnderLoad(clientsSeeNoErrors: clientsSeeNoErrors, fault)
     }
 
     func waitForProgress(_ load: TransferLoad, _ harness: ClusterHarness, atLeast count: Int) throws {
-        try harness.waitUntil("\(count) acknowledged transfers", seconds: 40) { load.acknowledgedCount >= count }
+        try harness.waitForProgress(load, atLeast: count)
     }
 
     static func leader(_ admin: BankClient, _ harness: ClusterHarness) throws -> ClusterHarness.Node {
