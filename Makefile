@@ -97,12 +97,13 @@ resume-backup: ## SIGCONT the backup ledger
 clean: stop ## Stop the cluster and remove var/
 	rm -rf $(VAR)
 
-netns-deps: ## Install iproute2 and nftables (for the test bed, which needs root) when they are missing and we are root
-	@if ! command -v ip >/dev/null || ! command -v nft >/dev/null; then \
+netns-deps: ## Install what the test bed uses (iproute2, nftables, iptables, libnetfilter-queue-dev) when missing and we are root
+	@if ! command -v ip >/dev/null || ! command -v nft >/dev/null || ! command -v iptables >/dev/null \
+	    || [ ! -f /usr/include/libnetfilter_queue/libnetfilter_queue.h ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing iproute2 nftables"; \
-	    apt-get update -qq && apt-get install -y -qq iproute2 nftables >/dev/null; \
-	  else echo "not root: the network-namespace test bed (and its tests) need root; skipping iproute2/nftables"; fi; \
+	    echo "installing iproute2 nftables iptables libnetfilter-queue-dev"; \
+	    apt-get update -qq && apt-get install -y -qq iproute2 nftables iptables libnetfilter-queue-dev gcc >/dev/null; \
+	  else echo "not root: the network-namespace test bed (and its tests) need root; not installing its tools"; fi; \
 	fi
 
 netns-cluster: build netns-deps ## Start the three processes in network namespaces of their own, joined by a bridge (root); make stop removes it
@@ -111,7 +112,7 @@ netns-cluster: build netns-deps ## Start the three processes in network namespac
 	@echo
 	@echo "The test bed is up: gateway $$($(NETNS_BED) gateway | sed 's|tcp://||;s|:.*||'), primary 10.77.0.2, backup 10.77.0.3. Try:"
 	@echo "  export BANK_GATEWAY=$$($(NETNS_BED) gateway) PATH=\$$PWD/$(BIN):\$$PATH"
-	@echo "  make partition A=gateway B=primary; make heal; make netem LOSS=1; make netns-kill NODE=primary"
+	@echo "  make partition A=gateway B=primary; make heal; make netem DELAY=2ms LOSS=1; make netns-kill NODE=primary"
 
 netns-kill: ## SIGKILL NODE=gateway|primary|backup on the test bed
 	@$(NETNS_BED) kill $(NODE)
@@ -124,5 +125,5 @@ partition: netns-deps ## Cut the test bed's link between A= and B= (gateway, pri
 heal: ## Remove every cut on the test bed
 	@$(NETNS_BED) heal
 
-netem: netns-deps ## Shape every test-bed link: LOSS=percent DELAY=2ms JITTER=1ms (LOSS=0 DELAY=0ms: unshaped); delay needs the kernel's tc netem
+netem: netns-deps ## Shape every test-bed link: LOSS=percent DELAY=2ms JITTER=1ms (LOSS=0 DELAY=0ms: unshaped); tc netem, or netdelay (NFQUEUE) where the kernel lacks it
 	@$(NETNS_BED) shape $(LOSS) $(DELAY) $(JITTER)

@@ -2,7 +2,7 @@
 # The network-namespace test bed: the gateway, primary and backup each in a network namespace of its own, with an
 # address of its own, joined by a bridge; this machine reaches them through the bridge. Partitions are nftables
 # rules inside the namespaces (packets dropped silently, as on a real network: no resets); loss and delay shape
-# every link (tc netem where the kernel has it, else loss with nftables; see `shape`).
+# every link (tc netem where the kernel has it, else netdelay.c on an NFQUEUE queue; see `shape`).
 #
 #   netns.sh check                      exit 0 if this process can create network namespaces
 #   netns.sh up                         namespaces, bridge, cluster file, the three processes; waits for a leader
@@ -21,6 +21,10 @@ set -euo pipefail
 action=${1:-}; shift || true
 nodes=(gateway primary backup)
 bridge="${NETNS}br0"
+# Delayers' pids and logs (one per namespace while a delay is applied without tc netem).
+shaping="${TMPDIR:-/tmp}/bank-netns-$NETNS"
+netdelay_source="$(dirname "$0")/netdelay.c"
+netdelay_bin=".build/netdelay"
 
 addr() {
   case "$1" in
@@ -105,10 +109,12 @@ net_up() {
 }
 
 net_down() {
+  stop_delayers
   for node in "${nodes[@]}"; do
     if exists "$node"; then ip netns del "$(ns "$node")"; fi
   done
   if ip link show "$bridge" >/dev/null 2>&1; then ip link del "$bridge"; fi
+  rm -rf "$shaping"
 }
 
 up() {
@@ -158,26 +164,74 @@ heal() {
   echo "healed: no cuts"
 }
 
+# A duration (2ms, 0.5ms, 500us, 0) in microseconds.
+microseconds() {
+  awk -v d="$1" 'BEGIN {
+    if (d ~ /us$/) { sub(/us$/, "", d); printf "%d", d }
+    else if (d ~ /ms$/) { sub(/ms$/, "", d); printf "%d", d * 1000 }
+    else if (d ~ /s$/) { sub(/s$/, "", d); printf "%d", d * 1000000 }
+    else printf "%d", d * 1000 }'
+}
+
+stop_delayers() {
+  for node in "${nodes[@]}"; do
+    local pid="$shaping/netdelay-$node.pid"
+    if [ -f "$pid" ]; then kill "$(cat "$pid")" 2>/dev/null || true; rm -f "$pid"; fi
+    exists "$node" && ip netns exec "$(ns "$node")" iptables -t mangle -F OUTPUT 2>/dev/null || true
+  done
+}
+
+# Without tc netem: every namespace's outgoing packets go through an NFQUEUE queue to netdelay, which holds each
+# for the delay (plus jitter) and drops the loss share.
+start_delayers() {
+  local delay_us=$1 jitter_us=$2 loss_ppm=$3
+  command -v iptables >/dev/null && [ -f /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || {
+    echo "a delay without tc netem needs iptables and libnetfilter-queue-dev: make netns-deps installs them" >&2; exit 1; }
+  if [ ! -x "$netdelay_bin" ] || [ "$netdelay_source" -nt "$netdelay_bin" ]; then
+    mkdir -p "$(dirname "$netdelay_bin")"
+    cc -O2 -o "$netdelay_bin" "$netdelay_source" -lnetfilter_queue -lnfnetlink
+  fi
+  mkdir -p "$shaping"
+  for node in "${nodes[@]}"; do
+    nohup ip netns exec "$(ns "$node")" "$netdelay_bin" 0 "$delay_us" "$jitter_us" "$loss_ppm" \
+      </dev/null >"$shaping/netdelay-$node.log" 2>&1 &
+    echo $! >"$shaping/netdelay-$node.pid"
+  done
+  # The queue exists once netdelay has bound it; only then may packets be queued to it (with --queue-bypass they
+  # would pass undelayed before, not be lost).
+  for node in "${nodes[@]}"; do
+    for _ in $(seq 100); do grep -q "^netdelay: queue" "$shaping/netdelay-$node.log" 2>/dev/null && break; sleep 0.02; done
+    ip netns exec "$(ns "$node")" iptables -t mangle -A OUTPUT -o eth0 -j NFQUEUE --queue-num 0 --queue-bypass
+  done
+}
+
 # Loss and delay on every link (each namespace's outgoing traffic). tc netem shapes both when the kernel has it
-# (CONFIG_NET_SCH_NETEM); without it, loss is dropped by nftables at random and a delay cannot be applied.
+# (CONFIG_NET_SCH_NETEM); without it, a delay goes through netdelay (user space, NFQUEUE) and loss alone through
+# nftables.
 shape() {
   local loss=${1:-0} delay=${2:-0ms} jitter=${3:-}
+  stop_delayers
   for node in "${nodes[@]}"; do
     ip netns exec "$(ns "$node")" tc qdisc del dev eth0 root 2>/dev/null || true
     nft_in "$node" delete table inet bank_shape 2>/dev/null || true
   done
-  if [ "$loss" = 0 ] && { [ "$delay" = 0ms ] || [ "$delay" = 0 ]; }; then echo "links unshaped"; return; fi
+  local delay_us jitter_us
+  delay_us=$(microseconds "$delay"); jitter_us=$(microseconds "${jitter:-0}")
+  if [ "$loss" = 0 ] && [ "$delay_us" = 0 ]; then echo "links unshaped"; return; fi
   local netem=(netem)
-  [ "$delay" = 0ms ] || [ "$delay" = 0 ] || netem+=(delay "$delay" ${jitter:+"$jitter"})
+  [ "$delay_us" = 0 ] || netem+=(delay "$delay" ${jitter:+"$jitter"})
   [ "$loss" = 0 ] || netem+=(loss "$loss%")
   if ip netns exec "$(ns gateway)" tc qdisc add dev eth0 root "${netem[@]}" 2>/dev/null; then
     for node in primary backup; do ip netns exec "$(ns "$node")" tc qdisc add dev eth0 root "${netem[@]}"; done
     echo "every link: ${netem[*]:1} (tc netem)"
     return
   fi
-  if [ "$delay" != 0ms ] && [ "$delay" != 0 ]; then
-    echo "this kernel has no tc netem (CONFIG_NET_SCH_NETEM), so no delay can be applied here" >&2
-    exit 3
+  if [ "$delay_us" != 0 ]; then
+    local loss_ppm
+    loss_ppm=$(awk -v p="$loss" 'BEGIN { printf "%d", p * 10000 }')
+    start_delayers "$delay_us" "$jitter_us" "$loss_ppm"
+    echo "every link: delay $delay${jitter:+ ± $jitter}, loss $loss% (netdelay on NFQUEUE; this kernel has no tc netem)"
+    return
   fi
   command -v nft >/dev/null || { echo "nft (Debian's nftables) is missing: make netns-deps installs it" >&2; exit 1; }
   # numgen draws 0..9999 per packet: drop below loss% x 100.
