@@ -44,9 +44,14 @@ simulate: deps ## Deterministic simulation: SEEDS=N seeds (default 500, FIRST=1)
 
 ARCHIVE_ARGS = $(if $(filter off,$(ARCHIVE)),--no-archive,$(if $(ARCHIVE),--archive-receipt-window $(ARCHIVE)))
 
-bench: deps ## Benchmark a fresh cluster of its own (report: var/bench/report.json); QUICK=1 for short phases; ARCHIVE=off: history archive off, ARCHIVE=n: n receipts in memory
+bench: deps $(if $(filter-out 0,$(NETNS)),netns-deps) ## Benchmark a fresh cluster of its own (report: var/bench/report.json); QUICK=1 for short phases; ARCHIVE=off: history archive off, ARCHIVE=n: n receipts in memory; NETNS=1 DELAY=0ms,0.5ms,2ms: on a network-namespace test bed (root), one run per delay (var/bench/netns-DELAY/)
 	swift build -c release
-	$(BIN)/bank-bench $(if $(filter-out 0,$(QUICK)),--quick) $(ARCHIVE_ARGS) $(BENCH_ARGS)
+	@if [ -n "$(filter-out 0,$(NETNS))" ]; then \
+	  for delay in $$(echo "$(DELAY)" | tr ',|' '  '); do \
+	    $(BIN)/bank-bench --netns --delay $$delay --dir var/bench/netns-$$delay $(if $(filter-out 0,$(QUICK)),--quick) \
+	      $(ARCHIVE_ARGS) $(BENCH_ARGS) || exit 1; \
+	  done; \
+	else $(BIN)/bank-bench $(if $(filter-out 0,$(QUICK)),--quick) $(ARCHIVE_ARGS) $(BENCH_ARGS); fi
 
 bench-history: deps ## History phase: 20 M transfers (QUICK=1: 2 M), memory (and its peak) and disk at each tenth, restarts with a tail of 90% of the checkpoint interval, a wiped follower idle and under load, deep reads; ARCHIVE=off or n as for bench
 	swift build -c release

@@ -78,7 +78,7 @@ let package = Package(
         ]),
         // Benchmark: starts its own cluster, measures throughput, latency, failover and catch-up (`make bench`).
         .executableTarget(name: "bank-bench", dependencies: [
-            "ZeroMQ", "BankProtocol", "Runtime", "SeededRandom", "LocalCluster",
+            "ZeroMQ", "BankProtocol", "Runtime", "Topology", "SeededRandom", "LocalCluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),

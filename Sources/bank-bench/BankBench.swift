@@ -2,6 +2,7 @@ import ArgumentParser
 import BankProtocol
 import Dispatch
 import Foundation
+import LocalCluster
 import Histogram
 import Runtime
 import SeededRandom
@@ -103,6 +104,12 @@ struct BankBench: ParsableCommand {
     @Option(help: "Keep this many receipts in memory with the history archive (make bench[-history] ARCHIVE=n).")
     var archiveReceiptWindow: Int?
 
+    @Flag(help: "Run the cluster on a network-namespace test bed of its own (root; make bench NETNS=1).")
+    var netns = false
+
+    @Option(help: "With --netns: delay on every link, e.g. 0.5ms or 2ms (tc netem, or deploy/netns/netdelay.c).")
+    var delay = "0ms"
+
     @Flag(help: "Turn the history archive off: every receipt and statement line in memory, and checkpoints every 20 M mutations as before the archive (ARCHIVE=off).")
     var noArchive = false
 
@@ -178,6 +185,8 @@ struct Settings {
     var timeoutMs: Int
     var dir: String
     var binDir: String?
+    var netns: Bool
+    var delay: String
     var clusterTemplate: String
     /// The cluster file the bench's cluster starts from (the template, with the archive when asked for).
     var template: ClusterFile
@@ -211,6 +220,8 @@ struct Settings {
         timeoutMs = o.timeoutMs
         dir = o.dir
         binDir = o.binDir
+        netns = o.netns
+        delay = o.delay
         clusterTemplate = o.clusterTemplate
         template = try o.loadTemplate()
     }
@@ -344,9 +355,20 @@ final class BenchRunner {
     }
 
     private func setUp() throws {
-        let cluster = try BenchCluster(directory: directory, binDirectory: binDirectory(), template: settings.template)
+        var bed: NetnsBed?
+        if settings.netns {
+            if let reason = NetnsBed.unavailableReason { throw BenchError.setup("no test bed here: \(reason)") }
+            bed = try NetnsBed()
+        }
+        let cluster = try BenchCluster(directory: directory, binDirectory: binDirectory(), template: settings.template,
+                                       bed: bed)
         self.cluster = cluster
         let f = cluster.file
+        if let bed {
+            let shaped = try bed.shape(lossPercent: "0", delay: settings.delay)
+            say("network-namespace test bed \(bed.name) on \(bed.subnet).0/24: "
+                + shaped.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         say("bank-bench\(settings.quick ? " (quick)" : ""): \(ProcessInfo.processInfo.activeProcessorCount) cores, "
             + "load average \(loadAtStart); cluster on \(f.clientEndpoint) (+1…+3), data \(f.dataRoot)")
         say("  heartbeat \(f.heartbeatIntervalMilliseconds) ms, failure timeout \(f.failureTimeoutMilliseconds) ms, "

@@ -1,6 +1,7 @@
 import Foundation
 import LocalCluster
 import Runtime
+import Topology
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +17,11 @@ final class BenchCluster {
     let file: ClusterFile
     private let processes: LocalCluster
 
-    init(directory: URL, binDirectory: URL, template: ClusterFile) throws {
+    /// The test bed the processes run in (nil: all on loopback).
+    let bed: NetnsBed?
+
+    init(directory: URL, binDirectory: URL, template: ClusterFile, bed: NetnsBed? = nil) throws {
+        self.bed = bed
         self.directory = directory
         for executable in ["bank-gateway", "bank-ledger"] {
             let path = binDirectory.appendingPathComponent(executable).path
@@ -31,6 +36,9 @@ final class BenchCluster {
         file.host = "127.0.0.1"
         file.portBase = try LocalCluster.freePortBase()
         file.dataRoot = data.path
+        if let bed {
+            file.processes = try JSONDecoder().decode([ProcessSpec].self, from: Data(bed.processesJSON.utf8))
+        }
         self.file = file
         let configURL = directory.appendingPathComponent("cluster.json")
         let encoder = JSONEncoder()
@@ -38,6 +46,7 @@ final class BenchCluster {
         try encoder.encode(file).write(to: configURL)
         processes = LocalCluster(configPath: configURL.path, binDirectory: binDirectory, logDirectory: directory)
         processes.onPidChange = { node, pid in ChildGuard.register(pid, slot: node.slot) }
+        processes.launcher = bed?.launcher
         for node in Node.allCases {
             // Fresh logs for every run.
             _ = FileManager.default.createFile(atPath: logURL(node).path, contents: nil)

@@ -47,7 +47,7 @@ final class ClusterHarness {
         self.bed = bed
         portBase = bed == nil ? try LocalCluster.freePortBase() : 5555
         let config = """
-        {"host":"127.0.0.1","port_base":\(portBase),"data_root":"\(root.path)/data",\(bed?.processesKey ?? "")
+        {"host":"127.0.0.1","port_base":\(portBase),"data_root":"\(root.path)/data",\(bed.map { "\"processes\":\($0.processesJSON)," } ?? "")
          "heartbeat_interval_ms":50,"failure_timeout_ms":\(failureTimeoutMilliseconds),
          "request_deadline_ms":\(requestDeadlineMilliseconds),
          "checkpoint_interval_records":\(checkpointIntervalRecords),

@@ -1,4 +1,5 @@
 import Foundation
+import LocalCluster
 import Testing
 
 /// The cluster across a network: each process in a network namespace of its own, links cut silently (packets

@@ -1,18 +1,21 @@
 import Foundation
-import LocalCluster
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// A network-namespace test bed of the test's own (deploy/netns/netns.sh with a name and subnet of its own): the
+/// A network-namespace test bed of its owner's own (deploy/netns/netns.sh with a name and subnet of its own): the
 /// gateway, primary and backup each in a namespace with its own address, joined by a bridge this process is on.
 /// Cuts and shaping go through the same script as `make partition`, `make heal` and `make netem`. Removed (with
-/// its rules) when it goes away.
-final class NetnsBed: @unchecked Sendable {
-    typealias Node = LocalCluster.Node
+/// its rules) when it goes away. Used by the process-level tests and by `make bench NETNS=1`; run from the
+/// repository's root (the script's path is relative).
+public final class NetnsBed: @unchecked Sendable {
+    public typealias Node = LocalCluster.Node
 
     static let script = "deploy/netns/netns.sh"
 
     /// Why the bed cannot be built here, or nil: creating namespaces needs CAP_SYS_ADMIN and CAP_NET_ADMIN, and
     /// cuts need nftables' `nft`.
-    static let unavailableReason: String? = {
+    public static let unavailableReason: String? = {
         guard let ip = findTool("ip") else { return "iproute2's ip is missing" }
         guard findTool("nft") != nil else { return "nftables' nft is missing (make netns-deps installs it)" }
         let probe = "bankprobe\(getpid())"
@@ -23,11 +26,11 @@ final class NetnsBed: @unchecked Sendable {
         return nil
     }()
 
-    let name: String
-    let subnet: String
+    public let name: String
+    public let subnet: String
     private let ip: String
 
-    init() throws {
+    public init() throws {
         ip = Self.findTool("ip") ?? "/usr/sbin/ip"
         var generator = SystemRandomNumberGenerator()
         name = "bt" + String(UInt32.random(in: 0x100000...0xFFFFFF, using: &generator), radix: 16)
@@ -39,7 +42,7 @@ final class NetnsBed: @unchecked Sendable {
         _ = try? script(["net-down"])
     }
 
-    func address(_ node: Node) -> String {
+    public func address(_ node: Node) -> String {
         switch node {
         case .gateway: "\(subnet).1"
         case .primary: "\(subnet).2"
@@ -47,33 +50,32 @@ final class NetnsBed: @unchecked Sendable {
         }
     }
 
-    var gatewayEndpoint: String { "tcp://\(address(.gateway)):5555" }
+    public var gatewayEndpoint: String { "tcp://\(address(.gateway)):5555" }
 
-    /// The cluster file's `processes` for this bed (with a trailing comma).
-    var processesKey: String {
+    /// The cluster file's `processes` list for this bed (JSON).
+    public var processesJSON: String {
         """
-        "processes":[
-         {"name":"gateway","kind":"gateway","client_bind":"tcp://\(address(.gateway)):5555",
+        [{"name":"gateway","kind":"gateway","client_bind":"tcp://\(address(.gateway)):5555",
           "peer_bind":"tcp://\(address(.gateway)):5556"},
          {"name":"primary","kind":"ledger","peer_bind":"tcp://\(address(.primary)):5557"},
-         {"name":"backup","kind":"ledger","peer_bind":"tcp://\(address(.backup)):5557"}],
+         {"name":"backup","kind":"ledger","peer_bind":"tcp://\(address(.backup)):5557"}]
         """
     }
 
     /// Runs a node's program inside its namespace (`ip netns exec` executes it in its own process).
-    var launcher: @Sendable (Node) -> [String] {
+    public var launcher: @Sendable (Node) -> [String] {
         { [ip, name] node in [ip, "netns", "exec", "\(name)-\(node.rawValue)"] }
     }
 
-    func partition(_ a: Node, _ b: Node, oneWay: Bool = false) throws {
+    public func partition(_ a: Node, _ b: Node, oneWay: Bool = false) throws {
         try script(["partition", a.rawValue, b.rawValue] + (oneWay ? ["oneway"] : []))
     }
 
-    func heal() throws { try script(["heal"]) }
+    public func heal() throws { try script(["heal"]) }
 
     /// Loss (percent) and delay on every link; returns what the script said it applied, or throws its refusal.
     @discardableResult
-    func shape(lossPercent: String, delay: String = "0ms", jitter: String? = nil) throws -> String {
+    public func shape(lossPercent: String, delay: String = "0ms", jitter: String? = nil) throws -> String {
         try script(["shape", lossPercent, delay] + (jitter.map { [$0] } ?? []))
     }
 
@@ -85,10 +87,10 @@ final class NetnsBed: @unchecked Sendable {
         return result.output
     }
 
-    struct BedError: Error, CustomStringConvertible {
+    public struct BedError: Error, CustomStringConvertible {
         var command: String
         var output: String
-        var description: String { "netns.sh \(command) failed: \(output)" }
+        public var description: String { "netns.sh \(command) failed: \(output)" }
     }
 
     static func findTool(_ name: String) -> String? {
