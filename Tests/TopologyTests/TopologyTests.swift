@@ -120,3 +120,38 @@ import Topology
         }
     }
 }
+
+/// The systemd units parse without a warning (systemd-analyze verify, where it is installed), each as an instance
+/// for a process of the example file, with the program swapped for /bin/true (the real one is not installed here).
+@Suite struct SystemdUnitTests {
+    static let analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test(.enabled(if: analyze != nil, "systemd-analyze is not installed; skipped"),
+          arguments: ["bank-ledger@primary", "bank-ledger@backup", "bank-gateway@gateway"])
+    func theUnitsVerifyCleanly(instance: String) throws {
+        let template = instance.replacingOccurrences(of: #"@.*"#, with: "@", options: .regularExpression)
+        let text = try String(contentsOfFile: "deploy/systemd/\(template).service", encoding: .utf8)
+        #expect(text.contains("ExecStart=/usr/local/bin/\(template.dropLast()) --node %i --config /etc/bank/cluster.json"))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("units-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let unit = directory.appendingPathComponent("\(instance).service")
+        try text.replacingOccurrences(of: #"ExecStart=/usr/local/bin/\S+"#, with: "ExecStart=/bin/true",
+                                      options: .regularExpression)
+            .write(to: unit, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.analyze!)
+        process.arguments = ["verify", "--man=no", unit.path]
+        let output = directory.appendingPathComponent("out")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        try handle.close()
+        let said = try String(contentsOf: output, encoding: .utf8)
+        #expect(process.terminationStatus == 0 && said.isEmpty, "\(said)")
+    }
+}
