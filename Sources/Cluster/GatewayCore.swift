@@ -69,12 +69,17 @@ public struct GatewayCore {
     /// - Parameter config: the configuration persisted by an earlier run, or `.initial` for a new cluster.
     ///   A new gateway elects only once it has heard both ledgers, so it can pick the most complete journal.
     /// - Parameter ledgers: the two ledgers; by default the local pair.
+    /// - Parameter firstToken: where this run's request tokens start. A leader may still hold replies to the
+    ///   previous run's tokens (waiting for their commit) and sends them to this gateway under the same epoch; each
+    ///   run must start far from the last, or such a reply would answer a new request (the driver draws it at
+    ///   random; the simulator from the run's number).
     public init(config: ClusterConfig, ledgers: [NodeID] = NodeID.ledgers, settings: GatewaySettings = GatewaySettings(),
-                startedAt: Instant) {
+                startedAt: Instant, firstToken: UInt64 = 1) {
         invariant(ledgers.count == 2 && ledgers.allSatisfy(\.isLedger) && ledgers[0] != ledgers[1],
                   "a gateway serves a pair of ledgers")
         self.config = config
         self.ledgers = ledgers
+        nextToken = firstToken
         self.settings = settings
         for node in ledgers {
             // Until a failure timeout has passed since start, nobody is presumed dead: no needless failover.

@@ -73,6 +73,21 @@ public enum PeerCodec {
         }
     }
 
+    /// The sender and stamp alone, so that a bundle can be judged before its messages are decoded (and journal
+    /// records hashed).
+    public static func decodeBundleHeader(_ bytes: [UInt8]) throws(DecodingError) -> (sender: NodeID, stamp: BundleStamp) {
+        var reader = BinaryReader(bytes)
+        do {
+            guard try reader.readU8() == bundleVersion else { throw DecodingError.malformed("unknown bundle version") }
+            guard let sender = try readNode(&reader) else { throw DecodingError.malformed("a bundle without a sender") }
+            return (sender, BundleStamp(incarnation: try reader.readU64(), sentMilliseconds: try reader.readU64()))
+        } catch let error as DecodingError {
+            throw error
+        } catch {
+            throw DecodingError.malformed("\(error)")
+        }
+    }
+
     public static func decodeBundle(_ bytes: [UInt8]) throws(DecodingError) -> PeerBundle {
         var reader = BinaryReader(bytes)
         do {
@@ -81,7 +96,8 @@ public enum PeerCodec {
             let stamp = BundleStamp(incarnation: try reader.readU64(), sentMilliseconds: try reader.readU64())
             let count = try reader.readU32()
             var messages: [PeerMessage] = []
-            messages.reserveCapacity(Int(min(count, 65_536)))
+            // Every message takes at least one byte: a count beyond what is left is a lie, not a reason to allocate.
+            messages.reserveCapacity(min(Int(count), reader.remaining, 65_536))
             for _ in 0..<count {
                 messages.append(try decodeMessage(&reader))
             }

@@ -1,36 +1,69 @@
-/// Drops, on arrival, bundles that a partition or a stall held back: one sent more than `maxAgeMilliseconds`
-/// before the newest bundle already received from the same run of the same sender.
+/// Drops, on arrival, bundles that spent longer than `maxAgeMilliseconds` on the way — beyond the fastest trip
+/// recently seen from the same run of the same sender — such as what a partition held back and delivers after the
+/// network heals.
 ///
-/// After a network heals, what queued during the partition arrives late, behind fresher messages on the sender's
-/// other connection (control and data travel apart). The protocols would discard most of it anyway (older epochs,
-/// acknowledgements already superseded), but only after decoding and handling it; this keeps a healing link from
-/// flooding a process with the past. Ages are measured on the sender's own clock (its stamps), so no clocks need
-/// to agree across machines. A bundle from a new run of the sender (another incarnation) starts afresh.
+/// Each bundle carries its sender's stamp (its monotonic clock). The receiver notes `offset = arrival − stamp` on
+/// its own clock: the two clocks are unrelated, but their difference is constant but for the trip, so
+/// `offset − smallest offset` is how much longer this bundle travelled than the fastest one. The smallest offset
+/// may creep up by 200 µs per second of the receiver's time (clocks drift apart by up to ±100 ppm each), so the
+/// judgement holds over any length of time. No clocks need to agree across machines. A bundle of another run of
+/// the sender (another incarnation) is judged against that run's own fastest trip.
+///
+/// A link whose queue takes longer than the age to drain would see good bundles dropped (and resent, and dropped
+/// again): the queues are bounded by the protocols' windows (a few MiB: a fraction of a second on any link of
+/// 100 Mbit/s or more), and `peer_message_max_age_ms` must stay above what a slower link needs.
 public struct StaleBundleFilter: Sendable {
     public let maxAgeMilliseconds: UInt64
-    private var newest: [NodeID: BundleStamp] = [:]
+    /// Per sender, the runs seen lately (at most `runsKept`), newest use last.
+    private var runs: [NodeID: [Run]] = [:]
+    private static let runsKept = 4
     /// Bundles dropped as stale, since start.
     public private(set) var droppedCount = 0
+
+    private struct Run {
+        var incarnation: UInt64
+        /// The smallest `arrival − stamp` seen (ms, wrapping arithmetic: only differences are used).
+        var fastestOffset: UInt64
+        /// The receiver's time of the last update of `fastestOffset`, for its drift allowance.
+        var updatedAt: UInt64
+    }
 
     public init(maxAgeMilliseconds: UInt64) {
         self.maxAgeMilliseconds = maxAgeMilliseconds
     }
 
-    /// Whether to handle a bundle `sender` stamped so; records its stamp.
-    public mutating func admit(from sender: NodeID, _ stamp: BundleStamp) -> Bool {
+    /// Whether to handle a bundle `sender` stamped so, arriving at `arrivalMilliseconds` of the receiver's
+    /// monotonic clock.
+    public mutating func admit(from sender: NodeID, _ stamp: BundleStamp, arrivalMilliseconds: UInt64) -> Bool {
         guard stamp != .none else { return true }
-        guard let seen = newest[sender], seen.incarnation == stamp.incarnation else {
-            newest[sender] = stamp
+        let offset = arrivalMilliseconds &- stamp.sentMilliseconds
+        var known = runs[sender, default: []]
+        guard let index = known.firstIndex(where: { $0.incarnation == stamp.incarnation }) else {
+            known.append(Run(incarnation: stamp.incarnation, fastestOffset: offset, updatedAt: arrivalMilliseconds))
+            if known.count > Self.runsKept { known.removeFirst() }
+            runs[sender] = known
             return true
         }
-        if stamp.sentMilliseconds > seen.sentMilliseconds {
-            newest[sender] = stamp
-            return true
+        var run = known.remove(at: index)
+        // Drift allowance: the fastest trip may look up to 0.02% slower for every millisecond since it was seen.
+        let elapsed = arrivalMilliseconds &- run.updatedAt
+        let allowance = elapsed / 5_000
+        if allowance > 0 {
+            run.fastestOffset = run.fastestOffset &+ allowance
+            run.updatedAt = run.updatedAt &+ allowance * 5_000
         }
-        if seen.sentMilliseconds - stamp.sentMilliseconds > maxAgeMilliseconds {
-            droppedCount += 1
-            return false
+        let extra = offset &- run.fastestOffset
+        let admitted: Bool
+        if Int64(bitPattern: extra) <= 0 {
+            run.fastestOffset = offset
+            run.updatedAt = arrivalMilliseconds
+            admitted = true
+        } else {
+            admitted = extra <= maxAgeMilliseconds
         }
-        return true
+        known.append(run)
+        runs[sender] = known
+        if !admitted { droppedCount += 1 }
+        return admitted
     }
 }

@@ -226,9 +226,11 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         peerHeartbeatTimeoutMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .peerHeartbeatTimeoutMilliseconds)
             ?? defaults.peerHeartbeatTimeoutMilliseconds
         guard (10...60_000).contains(peerHeartbeatIntervalMilliseconds),
-              (peerHeartbeatIntervalMilliseconds...600_000).contains(peerHeartbeatTimeoutMilliseconds) else {
+              (max(100, peerHeartbeatIntervalMilliseconds)...600_000).contains(peerHeartbeatTimeoutMilliseconds) else {
+            // ZeroMQ sends the timeout to the far end in tenths of a second: below 100 ms it would be 0 (off).
             throw DecodingError.dataCorruptedError(forKey: .peerHeartbeatTimeoutMilliseconds, in: c, debugDescription:
-                "peer_heartbeat_interval_ms must be 10 to 60000 and peer_heartbeat_timeout_ms from it to 600000")
+                "peer_heartbeat_interval_ms must be 10 to 60000, and peer_heartbeat_timeout_ms at least the interval "
+                    + "and 100, at most 600000")
         }
         peerQueueBytes = try c.decodeIfPresent(Int.self, forKey: .peerQueueBytes) ?? defaults.peerQueueBytes
         guard peerQueueBytes >= 1 << 20 else {
@@ -237,9 +239,9 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         }
         peerMessageMaxAgeMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .peerMessageMaxAgeMilliseconds)
             ?? defaults.peerMessageMaxAgeMilliseconds
-        guard peerMessageMaxAgeMilliseconds >= 100 else {
+        guard peerMessageMaxAgeMilliseconds >= 500 else {
             throw DecodingError.dataCorruptedError(forKey: .peerMessageMaxAgeMilliseconds, in: c, debugDescription:
-                "peer_message_max_age_ms must be at least 100 (got \(peerMessageMaxAgeMilliseconds))")
+                "peer_message_max_age_ms must be at least 500 (got \(peerMessageMaxAgeMilliseconds))")
         }
         guard checkpointIntervalRecords >= 1, checkpointIntervalMutations >= 1 else {
             throw DecodingError.dataCorruptedError(forKey: .checkpointIntervalRecords, in: c,

@@ -46,7 +46,7 @@ public final class GatewayServer {
             logger.info("gateway: no saved configuration; electing once both ledgers answer")
         }
         core = GatewayCore(config: config, ledgers: topology.ledgers, settings: file.gatewaySettings,
-                           startedAt: SystemClock.now())
+                           startedAt: SystemClock.now(), firstToken: UInt64.random(in: 1...(1 << 62)))
         context = try ZMQContext()
         clients = try context.makeSocket(.router)
         // Replies to a vanished client fail loudly instead of disappearing; we drop them ourselves.

@@ -45,7 +45,11 @@ final class PeerLinks {
         known = Set(peers)
         inbox = try context.makeSocket(.router)
         try inbox.setReceiveHighWaterMark(settings.dataHighWaterMark)
-        try settings.detectSilentPeers(on: inbox)
+        // No heartbeat timeout on the receiving side: a connection whose input is stopped because this process's
+        // inbox is full cannot read PINGs' answers, and would be cut while healthy (and libzmq 4.3 can trip its
+        // `_input_stopped` assertion when such a connection is replaced). The senders detect dead links; the
+        // kernel's keepalive frees what a vanished sender left here.
+        try inbox.setTCPKeepalive(true, idleSeconds: 10, intervalSeconds: 2, probeCount: 3)
         try inbox.bind(file.inboxBind(of: me))
         func makeDealer(to peer: NodeID, highWaterMark: Int32) throws -> ZMQSocket {
             let dealer = try context.makeSocket(.dealer)
@@ -114,23 +118,23 @@ final class PeerLinks {
                 continue
             }
             do {
-                let bundle = try PeerCodec.decodeBundle(frames[1])
-                guard known.contains(bundle.sender) else {
-                    logger.warning("inbox: dropped a bundle from \(bundle.sender) (\(bundle.sender.kind)), not a peer in the cluster file")
+                let (sender, stamp) = try PeerCodec.decodeBundleHeader(frames[1])
+                guard known.contains(sender) else {
+                    logger.warning("inbox: dropped a bundle from \(sender) (\(sender.kind)), not a peer in the cluster file")
                     continue
                 }
-                guard staleFilter.admit(from: bundle.sender, bundle.stamp) else {
-                    let now = SystemClock.now().monotonicNanos
+                let now = SystemClock.now().monotonicNanos
+                guard staleFilter.admit(from: sender, stamp, arrivalMilliseconds: now / 1_000_000) else {
                     if now - staleLoggedNanos >= 1_000_000_000 {
                         staleLoggedNanos = now
                         logger.info("""
-                            inbox: dropped a bundle from \(bundle.sender) sent over \(settings.maxMessageAgeMilliseconds) \
-                            ms before its newest (\(staleFilter.droppedCount) stale bundle(s) since start)
+                            inbox: dropped a bundle from \(sender) that travelled over \(settings.maxMessageAgeMilliseconds) \
+                            ms longer than the fastest (\(staleFilter.droppedCount) stale bundle(s) since start)
                             """)
                     }
                     continue
                 }
-                for message in bundle.messages { body(bundle.sender, message) }
+                for message in try PeerCodec.decodeBundle(frames[1]).messages { body(sender, message) }
             } catch {
                 logger.warning("inbox: dropped an undecodable bundle: \(error)")
             }

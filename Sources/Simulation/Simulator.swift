@@ -488,7 +488,8 @@ public final class Simulator {
     func startGateway() {
         gatewayIncarnation += 1
         inboxes[.gateway] = Inbox()
-        gateway = GatewayCore(config: gatewayDisk ?? .initial, settings: gatewaySettings, startedAt: instant)
+        gateway = GatewayCore(config: gatewayDisk ?? .initial, settings: gatewaySettings, startedAt: instant,
+                              firstToken: UInt64(gatewayIncarnation) << 40 | 1)
         schedule(random.between(1, Self.tickNanos), .tick(.gateway, incarnation: gatewayIncarnation))
     }
 

@@ -171,6 +171,29 @@ import Testing
         #expect(gateway.leaderConfirmed)
     }
 
+    /// A restarted gateway resumes under the same epoch while the leader may still hold replies to the previous
+    /// run's requests; the new run's tokens start elsewhere, so such a reply answers nothing.
+    @Test mutating func aReplyToTheLastRunsTokenAnswersNoRequestOfTheNext() {
+        let saved = ClusterConfig(epoch: 7, leader: .backup, leaderDataID: 200, follower: .primary, followerDataID: 100)
+        var forwardedTokens: [[UInt64]] = []
+        for firstToken: UInt64 in [1, 1 << 40] {
+            gateway = GatewayCore(config: saved, startedAt: clock.now, firstToken: firstToken)
+            _ = hear(Self.report(.backup, epoch: 7, role: .leader))
+            _ = hear(Self.report(.primary, epoch: 7, role: .follower))
+            let body = Array(#"{"op":"deposit","request_id":"d\#(firstToken)","account":"a","amount":5}"#.utf8)
+            let actions = gateway.step(.clientRequest(ClientEnvelope(identity: [3], delimited: false), frames: [body]),
+                                       now: clock.now)
+            forwardedTokens.append(actions.compactMap {
+                if case let .send(to: .backup, .forward(epoch: 7, token, _)) = $0 { token } else { nil }
+            })
+        }
+        #expect(forwardedTokens == [[1], [1 << 40]])
+        // The leader's late reply to the first run's token 1 reaches the second run: nobody is answered.
+        let late = gateway.step(.received(from: .backup, .reply(epoch: 7, token: 1, body: [1])), now: clock.now)
+        #expect(!late.contains { if case .reply = $0 { true } else { false } })
+        #expect(gateway.pendingRequestCount == 1)
+    }
+
     @Test mutating func repliesFromAReplacedLeaderAreIgnoredAndRequestsGoToTheNewOne() {
         establishSyncedCluster()
         let envelope = ClientEnvelope(identity: [7], delimited: false)

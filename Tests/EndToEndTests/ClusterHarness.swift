@@ -156,10 +156,14 @@ final class ClusterHarness {
         try load.setUp()
         try waitForConvergence(client: admin)
         let threads = load.start(clients: clients)
+        var stopped = false
+        // A fault or a wait that throws still stops the clients before the cluster goes away.
+        defer { if !stopped { try? load.stop(threads) } }
         try waitForProgress(load, atLeast: 50)
         try fault(self, admin, load)
         let reached = load.acknowledgedCount
         try waitForProgress(load, atLeast: reached + 50)
+        stopped = true
         try load.stop(threads)
         if clientsSeeNoErrors {
             #expect(load.unknownCount == 0, "clients saw \(load.unknownCount) timeouts or unavailable replies")

@@ -35,7 +35,10 @@ addr() {
 ns() { addr "$1" >/dev/null; echo "$NETNS-$1"; }
 pidfile() { echo "$VAR/$1.pid"; }
 running() { [ -f "$(pidfile "$1")" ] && kill -0 "$(cat "$(pidfile "$1")")" 2>/dev/null; }
-exists() { ip netns list 2>/dev/null | grep -qw "^$(ns "$1")"; }
+exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -Fxq "$(ns "$1")"; }
+valid_node() {
+  case "${1:-}" in gateway|primary|backup) ;; *) echo "unknown node '${1:-}' (gateway, primary or backup)" >&2; exit 2 ;; esac
+}
 
 can_create_namespaces() {
   local probe="${NETNS}-probe-$$"
@@ -75,11 +78,19 @@ start() {
 signal() {
   local sig=$1 node=$2
   if ! running "$node"; then echo "$node is not running"; rm -f "$(pidfile "$node")"; return; fi
-  kill -s "$sig" "$(cat "$(pidfile "$node")")"
+  local pid
+  pid=$(cat "$(pidfile "$node")")
+  # A paused process holds a TERM until it is continued.
+  [ "$sig" != TERM ] || kill -s CONT "$pid" 2>/dev/null || true
+  kill -s "$sig" "$pid"
   if [ "$sig" = KILL ] || [ "$sig" = TERM ]; then
     for _ in $(seq 100); do running "$node" || break; sleep 0.05; done
-    [ "$sig" = KILL ] || kill -s CONT "$(cat "$(pidfile "$node")")" 2>/dev/null || true
-    rm -f "$(pidfile "$node")"
+    if running "$node"; then
+      echo "$node did not stop within 5 s of $sig: SIGKILL" >&2
+      kill -s KILL "$pid" 2>/dev/null || true
+      for _ in $(seq 100); do running "$node" || break; sleep 0.05; done
+    fi
+    running "$node" || rm -f "$(pidfile "$node")"
   fi
   echo "$sig $node"
 }
@@ -193,6 +204,7 @@ start_delayers() {
   fi
   mkdir -p "$shaping"
   for node in "${nodes[@]}"; do
+    rm -f "$shaping/netdelay-$node.log"
     nohup ip netns exec "$(ns "$node")" "$netdelay_bin" 0 "$delay_us" "$jitter_us" "$loss_ppm" \
       </dev/null >"$shaping/netdelay-$node.log" 2>&1 &
     echo $! >"$shaping/netdelay-$node.pid"
@@ -200,7 +212,14 @@ start_delayers() {
   # The queue exists once netdelay has bound it; only then may packets be queued to it (with --queue-bypass they
   # would pass undelayed before, not be lost).
   for node in "${nodes[@]}"; do
-    for _ in $(seq 100); do grep -q "^netdelay: queue" "$shaping/netdelay-$node.log" 2>/dev/null && break; sleep 0.02; done
+    for _ in $(seq 250); do grep -q "^netdelay: queue" "$shaping/netdelay-$node.log" 2>/dev/null && break; sleep 0.02; done
+    if ! grep -q "^netdelay: queue" "$shaping/netdelay-$node.log" 2>/dev/null \
+        || ! kill -0 "$(cat "$shaping/netdelay-$node.pid")" 2>/dev/null; then
+      echo "netdelay did not start in $(ns "$node"):" >&2
+      cat "$shaping/netdelay-$node.log" >&2 2>/dev/null || true
+      stop_delayers
+      exit 1
+    fi
     ip netns exec "$(ns "$node")" iptables -t mangle -A OUTPUT -o eth0 -j NFQUEUE --queue-num 0 --queue-bypass
   done
 }
@@ -222,7 +241,11 @@ shape() {
   [ "$delay_us" = 0 ] || netem+=(delay "$delay" ${jitter:+"$jitter"})
   [ "$loss" = 0 ] || netem+=(loss "$loss%")
   if ip netns exec "$(ns gateway)" tc qdisc add dev eth0 root "${netem[@]}" 2>/dev/null; then
-    for node in primary backup; do ip netns exec "$(ns "$node")" tc qdisc add dev eth0 root "${netem[@]}"; done
+    for node in primary backup; do
+      ip netns exec "$(ns "$node")" tc qdisc add dev eth0 root "${netem[@]}" || {
+        for n in "${nodes[@]}"; do ip netns exec "$(ns "$n")" tc qdisc del dev eth0 root 2>/dev/null || true; done
+        echo "tc netem failed in $(ns "$node"); links left unshaped" >&2; exit 1; }
+    done
     echo "every link: ${netem[*]:1} (tc netem)"
     return
   fi
@@ -251,12 +274,12 @@ case "$action" in
   down) down ;;
   net-up) net_up ;;
   net-down) net_down ;;
-  start) start "$1" ;;
-  kill) signal KILL "$1" ;;
-  stop) signal TERM "$1" ;;
-  pause) signal STOP "$1" ;;
-  resume) signal CONT "$1" ;;
-  partition) partition "$@" ;;
+  start) valid_node "${1:-}"; start "$1" ;;
+  kill) valid_node "${1:-}"; signal KILL "$1" ;;
+  stop) valid_node "${1:-}"; signal TERM "$1" ;;
+  pause) valid_node "${1:-}"; signal STOP "$1" ;;
+  resume) valid_node "${1:-}"; signal CONT "$1" ;;
+  partition) valid_node "${1:-}"; valid_node "${2:-}"; partition "$@" ;;
   heal) heal ;;
   shape) shape "$@" ;;
   gateway) echo "tcp://$(addr gateway):5555" ;;
