@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SeededRandom"]),
         .testTarget(name: "HistoryStoreTests", dependencies: ["HistoryStore", "BankCore", "CLevelDB"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
-        .testTarget(name: "TopologyTests", dependencies: ["Topology", "Runtime"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "Runtime", "LocalCluster"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "EndToEndTests", dependencies: [
             "ZeroMQ", "BankProtocol", "Runtime", "SeededRandom", "LocalCluster",

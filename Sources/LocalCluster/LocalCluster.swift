@@ -146,6 +146,31 @@ public final class LocalCluster {
     }
 }
 
+extension LocalCluster {
+    /// Runs a command to its end and returns its exit status and what it printed (stdout and stderr). The output
+    /// goes through a file, not a pipe: what the command leaves running may inherit a pipe, and reading it to its
+    /// end would wait for them.
+    public static func run(_ command: [String], environment: [String: String] = [:]) throws
+        -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString).out")
+        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: outputURL) }
+        let output = try FileHandle(forWritingTo: outputURL)
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        process.waitUntilExit()
+        try output.close()
+        return (process.terminationStatus, (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "")
+    }
+}
+
 public struct NoFreePorts: Error, CustomStringConvertible {
     public var count: Int
     public var description: String { "no \(count) consecutive free ports found on 127.0.0.1" }

@@ -19,10 +19,10 @@ public final class NetnsBed: @unchecked Sendable {
         guard let ip = findTool("ip") else { return "iproute2's ip is missing" }
         guard findTool("nft") != nil else { return "nftables' nft is missing (make netns-deps installs it)" }
         let probe = "bankprobe\(getpid())"
-        guard (try? run([ip, "netns", "add", probe]))?.status == 0 else {
+        guard (try? LocalCluster.run([ip, "netns", "add", probe]))?.status == 0 else {
             return "this process cannot create network namespaces (needs CAP_SYS_ADMIN and CAP_NET_ADMIN, e.g. root)"
         }
-        _ = try? run([ip, "netns", "del", probe])
+        _ = try? LocalCluster.run([ip, "netns", "del", probe])
         return nil
     }()
 
@@ -81,7 +81,7 @@ public final class NetnsBed: @unchecked Sendable {
 
     @discardableResult
     private func script(_ arguments: [String]) throws -> String {
-        let result = try Self.run(["/bin/bash", Self.script] + arguments,
+        let result = try LocalCluster.run(["/bin/bash", Self.script] + arguments,
                                   environment: ["NETNS": name, "SUBNET": subnet])
         guard result.status == 0 else { throw BedError(command: arguments.joined(separator: " "), output: result.output) }
         return result.output
@@ -98,24 +98,4 @@ public final class NetnsBed: @unchecked Sendable {
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    static func run(_ command: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        // Output to a file, not a pipe: what the script leaves running (the delayers) may inherit the pipe, and
-        // reading it to its end would wait for them.
-        let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("netns-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: outputURL) }
-        let output = try FileHandle(forWritingTo: outputURL)
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        try output.close()
-        return (process.terminationStatus, (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "")
-    }
 }

@@ -32,67 +32,70 @@ struct NetworkPartitionTests {
         }
     }
 
-    /// Cut off from the gateway and from its follower, the leader is replaced by the follower; clients see a delay.
-    @Test func isolatingTheLeaderFailsOver() throws {
+    /// A process by its part in the cluster when the fault begins.
+    enum Part { case gateway, leader, follower }
+
+    static func node(_ part: Part, leader: Node) -> Node {
+        switch part {
+        case .gateway: .gateway
+        case .leader: leader
+        case .follower: other(leader)
+        }
+    }
+
+    /// Makes the cuts, waits for the follower to lead, for 50 more transfers, then heals.
+    func failsOver(cuts: [(Part, Part)], oneWay: Bool = false) throws {
         try scenario { harness, bed, admin, load in
             let leader = try Self.leader(admin, harness)
-            try bed.partition(leader, .gateway)
-            try bed.partition(leader, Self.other(leader))
+            for (a, b) in cuts {
+                try bed.partition(Self.node(a, leader: leader), Self.node(b, leader: leader), oneWay: oneWay)
+            }
             try Self.waitForLeader(Self.other(leader), harness, admin)
             try harness.waitForProgress(load, atLeast: load.acknowledgedCount + 50)
             try bed.heal()
         }
+    }
+
+    /// Cuts the follower from `part`, waits for the gateway to let the leader go on alone under a new epoch, for
+    /// 50 more transfers, then heals; the follower catches up.
+    func leaderGoesOnAlone(cutFrom part: Part) throws {
+        try scenario { harness, bed, admin, load in
+            let leader = try Self.leader(admin, harness)
+            let epoch = try harness.epoch(client: admin)
+            try bed.partition(Self.node(part, leader: leader), Self.other(leader))
+            try harness.waitForEpoch(after: epoch, client: admin)
+            #expect(try Self.leader(admin, harness) == leader)
+            try harness.waitForProgress(load, atLeast: load.acknowledgedCount + 50)
+            try bed.heal()
+        }
+    }
+
+    /// Cut off from the gateway and from its follower, the leader is replaced by the follower; clients see a delay.
+    @Test func isolatingTheLeaderFailsOver() throws {
+        try failsOver(cuts: [(.leader, .gateway), (.leader, .follower)])
     }
 
     /// The gateway loses the leader, which can still reach its follower: the follower is promoted, and the old
     /// leader's appends are refused by the new epoch.
     @Test func cuttingTheGatewayFromTheLeaderFailsOver() throws {
-        try scenario { harness, bed, admin, load in
-            let leader = try Self.leader(admin, harness)
-            try bed.partition(.gateway, leader)
-            try Self.waitForLeader(Self.other(leader), harness, admin)
-            try harness.waitForProgress(load, atLeast: load.acknowledgedCount + 50)
-            try bed.heal()
-        }
+        try failsOver(cuts: [(.gateway, .leader)])
     }
 
     /// The leader loses its follower: it stalls, the gateway lets it go on alone under a new epoch, and the
     /// follower catches up after the heal.
     @Test func cuttingTheLeaderFromItsFollowerLetsTheLeaderGoOnAlone() throws {
-        try scenario { harness, bed, admin, load in
-            let leader = try Self.leader(admin, harness)
-            let epoch = try harness.epoch(client: admin)
-            try bed.partition(leader, Self.other(leader))
-            try harness.waitForEpoch(after: epoch, client: admin)
-            #expect(try Self.leader(admin, harness) == leader)
-            try harness.waitForProgress(load, atLeast: load.acknowledgedCount + 50)
-            try bed.heal()
-        }
+        try leaderGoesOnAlone(cutFrom: .leader)
     }
 
     /// The gateway loses the follower: the leader goes on alone under a new epoch.
     @Test func cuttingTheGatewayFromTheFollowerKeepsTheLeader() throws {
-        try scenario { harness, bed, admin, load in
-            let leader = try Self.leader(admin, harness)
-            let epoch = try harness.epoch(client: admin)
-            try bed.partition(.gateway, Self.other(leader))
-            try harness.waitForEpoch(after: epoch, client: admin)
-            #expect(try Self.leader(admin, harness) == leader)
-            try harness.waitForProgress(load, atLeast: load.acknowledgedCount + 50)
-            try bed.heal()
-        }
+        try leaderGoesOnAlone(cutFrom: .gateway)
     }
 
     /// What the leader sends the gateway is lost (its reports and replies) while the gateway still reaches it: the
     /// gateway takes it for dead and promotes the follower; the old leader hears the new epoch and steps down.
     @Test func aOneWayCutFromTheLeaderToTheGatewayFailsOver() throws {
-        try scenario { harness, bed, admin, load in
-            let leader = try Self.leader(admin, harness)
-            try bed.partition(leader, .gateway, oneWay: true)
-            try Self.waitForLeader(Self.other(leader), harness, admin)
-            try harness.waitForProgress(load, atLeast: load.acknowledgedCount + 50)
-            try bed.heal()
-        }
+        try failsOver(cuts: [(.leader, .gateway)], oneWay: true)
     }
 
     /// The gateway loses both ledgers for longer than the request deadline: clients get `unavailable` (and retry
