@@ -14,7 +14,7 @@
 /// 100 Mbit/s or more), and `peer_message_max_age_ms` must stay above what a slower link needs.
 public struct StaleBundleFilter: Sendable {
     public let maxAgeMilliseconds: UInt64
-    /// Per sender, the runs seen lately (at most `runsKept`), newest use last.
+    /// Per sender, the runs seen lately (at most `runsKept`; the oldest seen goes first).
     private var runs: [NodeID: [Run]] = [:]
     private static let runsKept = 4
     /// Bundles dropped as stale, since start.
@@ -37,14 +37,21 @@ public struct StaleBundleFilter: Sendable {
     public mutating func admit(from sender: NodeID, _ stamp: BundleStamp, arrivalMilliseconds: UInt64) -> Bool {
         guard stamp != .none else { return true }
         let offset = arrivalMilliseconds &- stamp.sentMilliseconds
-        var known = runs[sender, default: []]
-        guard let index = known.firstIndex(where: { $0.incarnation == stamp.incarnation }) else {
-            known.append(Run(incarnation: stamp.incarnation, fastestOffset: offset, updatedAt: arrivalMilliseconds))
-            if known.count > Self.runsKept { known.removeFirst() }
-            runs[sender] = known
+        // In place: this runs for every bundle received.
+        guard let index = runs[sender]?.firstIndex(where: { $0.incarnation == stamp.incarnation }) else {
+            runs[sender, default: []].append(Run(incarnation: stamp.incarnation, fastestOffset: offset,
+                                                 updatedAt: arrivalMilliseconds))
+            if runs[sender]!.count > Self.runsKept { runs[sender]!.removeFirst() }
             return true
         }
-        var run = known.remove(at: index)
+        let admitted = Self.judge(&runs[sender]![index], offset: offset, arrivalMilliseconds: arrivalMilliseconds,
+                                  maxAgeMilliseconds: maxAgeMilliseconds)
+        if !admitted { droppedCount += 1 }
+        return admitted
+    }
+
+    private static func judge(_ run: inout Run, offset: UInt64, arrivalMilliseconds: UInt64,
+                              maxAgeMilliseconds: UInt64) -> Bool {
         // Drift allowance: the fastest trip may look up to 0.02% slower for every millisecond since it was seen.
         let elapsed = arrivalMilliseconds &- run.updatedAt
         let allowance = elapsed / 5_000
@@ -53,17 +60,11 @@ public struct StaleBundleFilter: Sendable {
             run.updatedAt = run.updatedAt &+ allowance * 5_000
         }
         let extra = offset &- run.fastestOffset
-        let admitted: Bool
         if Int64(bitPattern: extra) <= 0 {
             run.fastestOffset = offset
             run.updatedAt = arrivalMilliseconds
-            admitted = true
-        } else {
-            admitted = extra <= maxAgeMilliseconds
+            return true
         }
-        known.append(run)
-        runs[sender] = known
-        if !admitted { droppedCount += 1 }
-        return admitted
+        return extra <= maxAgeMilliseconds
     }
 }
