@@ -239,9 +239,9 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         }
         peerMessageMaxAgeMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .peerMessageMaxAgeMilliseconds)
             ?? defaults.peerMessageMaxAgeMilliseconds
-        guard peerMessageMaxAgeMilliseconds >= 500 else {
+        guard peerMessageMaxAgeMilliseconds == 0 || peerMessageMaxAgeMilliseconds >= 500 else {
             throw DecodingError.dataCorruptedError(forKey: .peerMessageMaxAgeMilliseconds, in: c, debugDescription:
-                "peer_message_max_age_ms must be at least 500 (got \(peerMessageMaxAgeMilliseconds))")
+                "peer_message_max_age_ms must be 0 (off) or at least 500 (got \(peerMessageMaxAgeMilliseconds))")
         }
         guard checkpointIntervalRecords >= 1, checkpointIntervalMutations >= 1 else {
             throw DecodingError.dataCorruptedError(forKey: .checkpointIntervalRecords, in: c,

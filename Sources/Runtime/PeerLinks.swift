@@ -44,7 +44,10 @@ final class PeerLinks {
         let peers = file.topology.peers(of: me)
         known = Set(peers)
         inbox = try context.makeSocket(.router)
-        try inbox.setReceiveHighWaterMark(settings.dataHighWaterMark)
+        // The inbox reads whatever arrives (its senders' marks bound it): a receiving mark that stopped reading
+        // would leave PINGs unanswered and get healthy connections cut while this process works through a
+        // backlog (seen: a follower catching up after a full disk stalled again and again).
+        try inbox.setReceiveHighWaterMark(1_000_000)
         // No heartbeat timeout on the receiving side: a connection whose input is stopped because this process's
         // inbox is full cannot read PINGs' answers, and would be cut while healthy (and libzmq 4.3 can trip its
         // `_input_stopped` assertion when such a connection is replaced). The senders detect dead links; the
@@ -124,7 +127,8 @@ final class PeerLinks {
                     continue
                 }
                 let now = SystemClock.now().monotonicNanos
-                guard staleFilter.admit(from: sender, stamp, arrivalMilliseconds: now / 1_000_000) else {
+                guard settings.maxMessageAgeMilliseconds == 0
+                        || staleFilter.admit(from: sender, stamp, arrivalMilliseconds: now / 1_000_000) else {
                     if now - staleLoggedNanos >= 1_000_000_000 {
                         staleLoggedNanos = now
                         logger.info("""
@@ -158,8 +162,10 @@ public struct PeerLinkSettings: Hashable, Sendable {
     public var heartbeatTimeoutMilliseconds: UInt64 = 1_000
     /// Bytes that may queue for one peer, per kind (data, control): the high-water marks are this many bundles.
     public var queueBytesPerPeer = 64 << 20
-    /// A bundle sent this long before the newest already received from the same sender is dropped on arrival.
-    public var maxMessageAgeMilliseconds: UInt64 = 2_000
+    /// A bundle that travelled this much longer than the fastest from its sender is dropped on arrival; 0: off
+    /// (the default). The trip as the receiver sees it includes its own backlog, so a receiver working through one
+    /// (a follower catching up) would drop what it needs; see docs/DESIGN.md, "Silent networks".
+    public var maxMessageAgeMilliseconds: UInt64 = 0
 
     public init() {}
 
