@@ -10,18 +10,10 @@ import Topology
 /// run side by side: the gateway's client endpoint is `port_base`, its inbox `port_base + 1`, the primary's inbox
 /// `+ 2` and the backup's `+ 3`.
 public struct ClusterFile: Codable, Hashable, Sendable {
-    public var host: String = "127.0.0.1" {
-        didSet { topology = Self.topology(processes, host: host, portBase: portBase) }
-    }
-    public var portBase: Int = 5555 {
-        didSet { topology = Self.topology(processes, host: host, portBase: portBase) }
-    }
+    public var host: String = "127.0.0.1"
+    public var portBase: Int = 5555
     /// The named processes; nil: the local cluster on `host` from `portBase`.
-    public var processes: [ProcessSpec]? {
-        didSet { topology = Self.topology(processes, host: host, portBase: portBase) }
-    }
-    /// The processes, from `processes` or the local layout (validated when the file is read).
-    public private(set) var topology = Topology.local(host: "127.0.0.1", portBase: 5555)
+    public var processes: [ProcessSpec]?
     /// Data, logs and pid files live below this directory (relative to the working directory).
     public var dataRoot: String = "var"
     public var heartbeatIntervalMilliseconds: UInt64 = 50
@@ -148,7 +140,6 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             }
             processes = listed
         }
-        topology = Self.topology(processes, host: host, portBase: portBase)
         heartbeatIntervalMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .heartbeatIntervalMilliseconds)
             ?? defaults.heartbeatIntervalMilliseconds
         failureTimeoutMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .failureTimeoutMilliseconds)
@@ -254,7 +245,9 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         return try JSONDecoder().decode(ClusterFile.self, from: data)
     }
 
-    private static func topology(_ processes: [ProcessSpec]?, host: String, portBase: Int) -> Topology {
+    /// The processes, from `processes` or the local layout (a list is validated when the file is read; one set in
+    /// code must be valid).
+    public var topology: Topology {
         guard let processes else { return .local(host: host, portBase: portBase) }
         do {
             return try Topology(processes: processes)
