@@ -10,13 +10,15 @@ SEEDS ?= 500
 FIRST ?= 1
 # The network-namespace test bed (root): state in var/netns, namespaces bank-gateway, bank-primary, bank-backup.
 NETNS_BED := VAR=var/netns BIN=$(BIN) deploy/netns/netns.sh
+PROM_PORT ?= 9090
+PROMETHEUS := VAR=$(VAR) PORT_BASE=$(PORT_BASE) PROM_PORT=$(PROM_PORT) deploy/local/prometheus.sh
 LOSS ?= 0
 DELAY ?= 0ms
 
 .PHONY: help deps build test cluster stop status clean switchover bench bench-history simulate \
         kill-primary kill-backup kill-gateway start-primary start-backup start-gateway \
         pause-primary pause-backup resume-primary resume-backup \
-        netns-deps netns-cluster netns-kill netns-start partition heal netem
+        netns-deps netns-cluster netns-kill netns-start partition heal netem prometheus-deps prometheus
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -31,7 +33,7 @@ deps: ## Install libzmq, LevelDB and Zstandard (Debian's libzmq3-dev, libleveldb
 build: deps ## Release build of every executable
 	swift build -c release
 
-test: deps netns-deps ## Build and run the whole test suite, then 500 seeds of the simulation and 100 of load alone
+test: deps netns-deps prometheus-deps ## Build and run the whole test suite, then 500 seeds of the simulation and 100 of load alone
 	swift build --build-tests
 	swift test --skip-build
 	$(MAKE) --no-print-directory simulate SEEDS=500
@@ -42,9 +44,10 @@ simulate: deps ## Deterministic simulation: SEEDS=N seeds (default 500, FIRST=1)
 	@if [ -n "$(SEED)" ]; then $(BIN)/bank-sim --seed $(SEED) $(if $(BUG),--bug $(BUG)) $(if $(LOAD_ONLY),--load-only); \
 	else BIN=$(BIN) SIM_ARGS="$(if $(LOAD_ONLY),--load-only)" deploy/local/simulate.sh $(SEEDS) $(FIRST); fi
 
-ARCHIVE_ARGS = $(if $(filter off,$(ARCHIVE)),--no-archive,$(if $(ARCHIVE),--archive-receipt-window $(ARCHIVE)))
+ARCHIVE_ARGS = $(if $(filter off,$(ARCHIVE)),--no-archive,$(if $(ARCHIVE),--archive-receipt-window $(ARCHIVE))) \
+  $(if $(filter 0,$(METRICS)),--no-metrics)
 
-bench: deps $(if $(filter-out 0,$(NETNS)),netns-deps) ## Benchmark a fresh cluster of its own (report: var/bench/report.json); QUICK=1 for short phases; ARCHIVE=off: history archive off, ARCHIVE=n: n receipts in memory; NETNS=1 DELAY=0ms,0.5ms,2ms: on a network-namespace test bed (root), one run per delay (var/bench/netns-DELAY/)
+bench: deps $(if $(filter-out 0,$(NETNS)),netns-deps) ## Benchmark a fresh cluster of its own (report: var/bench/report.json); QUICK=1 for short phases; ARCHIVE=off: history archive off, ARCHIVE=n: n receipts in memory; NETNS=1 DELAY=0ms,0.5ms,2ms: on a network-namespace test bed (root), one run per delay (var/bench/netns-DELAY/); METRICS=0: processes serve no metrics
 	swift build -c release
 	@if [ -n "$(filter-out 0,$(NETNS))" ]; then \
 	  for delay in $$(echo "$(DELAY)" | tr ',|' '  '); do \
@@ -67,9 +70,11 @@ cluster: build ## Start gateway, primary and backup in the background (only what
 	@echo "The cluster is up. Try:"
 	@echo "  export BANK_GATEWAY=tcp://127.0.0.1:$(PORT_BASE) PATH=\$$PWD/$(BIN):\$$PATH"
 	@echo "  bankctl open alice && bankctl deposit alice 100.00 && bankctl balance alice"
+	@echo "Metrics: http://127.0.0.1:$$(($(PORT_BASE)+4))/metrics (gateway), :$$(($(PORT_BASE)+5)) (primary), :$$(($(PORT_BASE)+6)) (backup); make prometheus to scrape them"
 
-stop: ## Stop all three processes (SIGTERM), and the network-namespace test bed if it is up
+stop: ## Stop all three processes (SIGTERM), the local Prometheus, and the network-namespace test bed if it is up
 	@$(NODE_SH) stop gateway; $(NODE_SH) stop primary; $(NODE_SH) stop backup
+	@$(PROMETHEUS) stop
 	@if ip netns list 2>/dev/null | grep -q '^bank-'; then $(NETNS_BED) down; fi
 
 status: ## Show leader, epoch and each ledger's state
@@ -102,6 +107,18 @@ resume-backup: ## SIGCONT the backup ledger
 clean: stop ## Stop the cluster and remove var/
 	rm -rf $(VAR)
 
+prometheus-deps: ## Install Debian's Prometheus server (for its test and make prometheus) when missing and we are root
+	@if ! command -v prometheus >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing prometheus"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+	      || echo "could not install prometheus: its test will be skipped"; \
+	  else echo "not root: not installing prometheus (its test is skipped; sudo apt-get install prometheus)"; fi; \
+	fi
+
+prometheus: ## Run Prometheus (Debian's) on 127.0.0.1:9090 (PROM_PORT=) scraping the local cluster, with deploy/prometheus's alerts; make stop stops it
+	@$(PROMETHEUS) start
+
 netns-deps: ## Install what the test bed uses (iproute2, nftables, iptables, libnetfilter-queue-dev) when missing and we are root
 	@if ! command -v ip >/dev/null || ! command -v nft >/dev/null || ! command -v iptables >/dev/null \
 	    || [ ! -f /usr/include/libnetfilter_queue/libnetfilter_queue.h ]; then \
@@ -119,6 +136,7 @@ netns-cluster: build netns-deps ## Start the three processes in network namespac
 	@echo "The test bed is up: gateway $$($(NETNS_BED) gateway | sed 's|tcp://||;s|:.*||'), primary 10.77.0.2, backup 10.77.0.3. Try:"
 	@echo "  export BANK_GATEWAY=$$($(NETNS_BED) gateway) PATH=\$$PWD/$(BIN):\$$PATH"
 	@echo "  make partition A=gateway B=primary; make heal; make netem DELAY=2ms LOSS=1; make netns-kill NODE=primary"
+	@echo "Metrics: http://10.77.0.1:9464/metrics (gateway), 10.77.0.2:9464 (primary), 10.77.0.3:9464 (backup)"
 
 netns-kill: ## SIGKILL NODE=gateway|primary|backup on the test bed
 	@$(NETNS_BED) kill $(NODE)

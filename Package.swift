@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // libzmq, found through pkg-config; `make` installs libzmq3-dev when it is missing.
@@ -53,10 +56,18 @@ let package = Package(
         ]),
         // The cluster's named processes and how they reach each other (the cluster file's `processes`).
         .target(name: "Topology", dependencies: ["Cluster"]),
+        // Prometheus metrics (swift-metrics, swift-prometheus) served over HTTP (SwiftNIO) by every process.
+        .target(name: "Telemetry", dependencies: [
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // Thin drivers: ZeroMQ event loops that carry out the state machines' actions.
         .target(name: "Runtime", dependencies: [
-            "Cluster", "Topology", "ZeroMQ", "Storage", "BankProtocol", "HistoryStore", "CMalloc",
-            .product(name: "Logging", package: "swift-log"),
+            "Cluster", "Topology", "ZeroMQ", "Storage", "BankProtocol", "HistoryStore", "CMalloc", "Telemetry",
+            .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         // Deterministic simulation: the real state machines against a simulated network, disk and clock.
         .target(name: "Simulation", dependencies: [
@@ -89,6 +100,7 @@ let package = Package(
         .testTarget(name: "HistoryStoreTests", dependencies: ["HistoryStore", "BankCore", "CLevelDB"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Runtime", "LocalCluster"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "EndToEndTests", dependencies: [
             "ZeroMQ", "BankProtocol", "Runtime", "SeededRandom", "LocalCluster",

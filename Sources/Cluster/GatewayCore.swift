@@ -50,7 +50,7 @@ public struct GatewayCore {
     private var pendingByClient: [[UInt8]: Int] = [:]
     /// Requests forwarded under the current epoch and not yet answered (the forward window), and their bytes.
     public private(set) var forwardedCount = 0
-    private var forwardedBytes = 0
+    public private(set) var forwardedBytes = 0
     /// Requests answered `overloaded` since start.
     public private(set) var overloadedReplies = 0
     /// When the current leader was confirmed (admission is wider until `failoverGraceNanos` after it).
@@ -64,6 +64,8 @@ public struct GatewayCore {
     private var lastHeartbeatNanos: UInt64?
     private var switchoverWaiters: [SwitchoverWaiter] = []
     private var actions: [GatewayAction] = []
+    /// The requests answered in the last step: what, how, after how long (for the driver's metrics).
+    public private(set) var answered: [AnsweredRequest] = []
     private var now = Instant(monotonicNanos: 0, wallMillis: 0)
 
     /// - Parameter config: the configuration persisted by an earlier run, or `.initial` for a new cluster.
@@ -96,14 +98,24 @@ public struct GatewayCore {
 
     public mutating func step(_ events: some Sequence<GatewayEvent>, now: Instant) -> [GatewayAction] {
         self.now = now
+        answered.removeAll(keepingCapacity: true)
         for event in events {
             handle(event)
         }
         evaluate()
         forwardWaiting()
         assert(windowCountsAreRight(), "forward window or admission counts out of step with the pending table")
+        assert(answered.count == actions.count { if case .reply = $0 { true } else { false } },
+               "every answer to a client is noted once in `answered`")
         defer { actions.removeAll(keepingCapacity: true) }
         return actions
+    }
+
+    /// Answers a client, noting the request's kind, outcome and time at the gateway.
+    private mutating func answer(_ envelope: ClientEnvelope, body: [UInt8], kind: RequestKind, receivedNanos: UInt64) {
+        actions.append(.reply(to: envelope, body: body))
+        answered.append(AnsweredRequest(kind: kind, outcome: ReplyOutcome(reply: body),
+                                        latencyNanos: now.nanos(since: receivedNanos)))
     }
 
     private mutating func handle(_ event: GatewayEvent) {
@@ -120,18 +132,21 @@ public struct GatewayCore {
     // MARK: - Clients
 
     private mutating func receiveClient(_ envelope: ClientEnvelope, frames: [[UInt8]]) {
+        let receivedNanos = now.monotonicNanos
         guard frames.count == 1 else {
-            actions.append(.reply(to: envelope, body: ReplyEncoder.badFrames(count: frames.count)))
+            answer(envelope, body: ReplyEncoder.badFrames(count: frames.count), kind: .invalid,
+                   receivedNanos: receivedNanos)
             return
         }
         let body = frames[0]
         guard body.count <= ClientLimits.maximumRequestBytes else {
-            actions.append(.reply(to: envelope, body: ReplyEncoder.tooLarge(byteCount: body.count)))
+            answer(envelope, body: ReplyEncoder.tooLarge(byteCount: body.count), kind: .invalid,
+                   receivedNanos: receivedNanos)
             return
         }
         switch RequestPeek.gatewayOperation(in: body) {
         case .status:
-            actions.append(.reply(to: envelope, body: statusReply()))
+            answer(envelope, body: statusReply(), kind: .status, receivedNanos: receivedNanos)
             return
         case .switchover:
             switchover(for: envelope)
@@ -139,17 +154,18 @@ public struct GatewayCore {
         case nil:
             break
         }
+        let kind = RequestPeek.kind(of: body)
         if let refusal = admissionRefusal(envelope, byteCount: body.count) {
             overloadedReplies += 1
-            actions.append(.reply(to: envelope, body: ReplyEncoder.overloaded(
+            answer(envelope, body: ReplyEncoder.overloaded(
                 refusal + "; the request was not forwarded and nothing was applied",
                 retryAfterMilliseconds: settings.overloadRetryAfterMilliseconds,
-                requestID: RequestPeek.requestID(in: body))))
+                requestID: RequestPeek.requestID(in: body)), kind: kind, receivedNanos: receivedNanos)
             return
         }
         let token = nextToken
         nextToken += 1
-        pending[token] = PendingRequest(envelope: envelope, body: body, receivedNanos: now.monotonicNanos)
+        pending[token] = PendingRequest(envelope: envelope, body: body, kind: kind, receivedNanos: receivedNanos)
         pendingBytes += body.count
         pendingByClient[envelope.identity, default: 0] += 1
         // Forwarded after the events of this step, in arrival order, as the window allows.
@@ -263,7 +279,7 @@ public struct GatewayCore {
             guard node == config.leader, epoch == config.epoch, let request = pending[token],
                   request.forwardedEpoch == epoch, let answered = release(token) else { return }
             lastLeaderReplyNanos = now.monotonicNanos
-            actions.append(.reply(to: answered.envelope, body: body))
+            answer(answered.envelope, body: body, kind: answered.kind, receivedNanos: answered.receivedNanos)
         case let .redirect(epoch: _, token: token):
             guard var request = pending[token], request.forwardedEpoch != nil else { return }
             request.forwardedEpoch = nil
@@ -298,16 +314,19 @@ public struct GatewayCore {
         }
         for token in expired {
             guard let request = release(token) else { continue }
-            actions.append(.reply(to: request.envelope, body: ReplyEncoder.error(
+            answer(request.envelope, body: ReplyEncoder.error(
                 code: .unavailable, message: "no leader could serve the request in time; retry with the same request_id",
-                requestID: RequestPeek.requestID(in: request.body))))
+                requestID: RequestPeek.requestID(in: request.body)), kind: request.kind, receivedNanos: request.receivedNanos)
         }
         if !expired.isEmpty { waiting.removeAll { pending[$0] == nil } }
-        switchoverWaiters.removeAll { waiter in
-            guard now.nanos(since: waiter.startedNanos) >= settings.requestDeadlineNanos else { return false }
-            actions.append(.reply(to: waiter.envelope, body: ReplyEncoder.error(
-                code: .unavailable, message: "the new leader did not take over in time")))
-            return true
+        let late = switchoverWaiters.filter { now.nanos(since: $0.startedNanos) >= settings.requestDeadlineNanos }
+        if !late.isEmpty {
+            switchoverWaiters.removeAll { now.nanos(since: $0.startedNanos) >= settings.requestDeadlineNanos }
+            for waiter in late {
+                answer(waiter.envelope, body: ReplyEncoder.error(
+                    code: .unavailable, message: "the new leader did not take over in time"), kind: .switchover,
+                    receivedNanos: waiter.startedNanos)
+            }
         }
     }
 
@@ -316,6 +335,12 @@ public struct GatewayCore {
         for node in ledgers {
             actions.append(.send(to: node, .heartbeat(config)))
         }
+    }
+
+    /// The leader that serves now: elected, confirmed, heard within the failure timeout (what `status` names).
+    public var servingLeader: NodeID? {
+        guard let leader = config.leader, leaderConfirmed, isAlive(leader) else { return nil }
+        return leader
     }
 
     private func isAlive(_ node: NodeID) -> Bool {
@@ -460,8 +485,9 @@ public struct GatewayCore {
     private mutating func switchover(for envelope: ClientEnvelope) {
         guard let leader = config.leader, leaderConfirmed, let follower = config.follower,
               let r = report(follower), r.dataID == config.followerDataID else {
-            actions.append(.reply(to: envelope, body: ReplyEncoder.error(
-                code: .unavailable, message: "switchover needs a leader and an in-sync follower; there is none now")))
+            answer(envelope, body: ReplyEncoder.error(
+                code: .unavailable, message: "switchover needs a leader and an in-sync follower; there is none now"),
+                kind: .switchover, receivedNanos: now.monotonicNanos)
             return
         }
         actions.append(.log("switchover requested: \(follower) takes over from \(leader)"))
@@ -479,7 +505,7 @@ public struct GatewayCore {
             writer.key("leader"); writer.string(leader.name)
             writer.key("epoch"); writer.int(Int64(config.epoch))
             writer.endObject()
-            actions.append(.reply(to: waiter.envelope, body: writer.bytes))
+            answer(waiter.envelope, body: writer.bytes, kind: .switchover, receivedNanos: waiter.startedNanos)
         }
         switchoverWaiters.removeAll()
     }
@@ -492,7 +518,7 @@ public struct GatewayCore {
         writer.beginObject()
         writer.key("ok"); writer.bool(true)
         writer.key("leader")
-        if let leader = config.leader, leaderConfirmed, isAlive(leader) { writer.string(leader.name) } else { writer.null() }
+        if let leader = servingLeader { writer.string(leader.name) } else { writer.null() }
         writer.key("epoch"); writer.int(Int64(config.epoch))
         writer.key("leader_changes"); writer.int(Int64(leaderChanges))
         writer.key("pending_requests"); writer.int(Int64(pending.count))
@@ -539,9 +565,17 @@ struct NodeHealth {
     var report: NodeReport?
 }
 
+/// A request the gateway answered: its kind, how it ended, and its time at the gateway (arrival to answer).
+public struct AnsweredRequest: Hashable, Sendable {
+    public var kind: RequestKind
+    public var outcome: ReplyOutcome
+    public var latencyNanos: UInt64
+}
+
 struct PendingRequest {
     var envelope: ClientEnvelope
     var body: [UInt8]
+    var kind: RequestKind
     var receivedNanos: UInt64
     /// The epoch it was last forwarded under; nil while it waits for a leader.
     var forwardedEpoch: UInt64?

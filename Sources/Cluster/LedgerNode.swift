@@ -1088,6 +1088,20 @@ public struct LedgerNode {
     /// Requests answered but waiting for their records to commit.
     public var pendingReplyCount: Int { pendingReplies.count }
 
+    /// Those replies per gateway (the gateway that forwarded each request).
+    public var pendingRepliesByGateway: [NodeID: Int] {
+        var counts: [NodeID: Int] = [:]
+        for reply in pendingReplies { counts[reply.gateway, default: 0] += 1 }
+        return counts
+    }
+
+    /// While leading: how far the peer is behind — records after the last one it acknowledged, and bytes of appends
+    /// sent to it and not yet acknowledged (records not yet sent count in `records` only). nil otherwise.
+    public var replicationLag: (records: UInt64, bytes: Int)? {
+        guard role == .leader else { return nil }
+        return (lastSeq - min(peer.matchSeq, lastSeq), peer.inflightBytes)
+    }
+
     private mutating func send(_ message: PeerMessage, to node: NodeID) {
         actions.append(.send(to: node, message))
     }

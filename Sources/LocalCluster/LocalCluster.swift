@@ -115,7 +115,8 @@ public final class LocalCluster {
     /// ephemeral port range: while a ledger is down its peers keep reconnecting to its port, and an outgoing
     /// connection given that very port as its local port would keep the restarted ledger from binding it
     /// ("Address already in use").
-    public static func freePortBase(count: Int = 4) throws -> Int {
+    /// The default count is a local cluster's (`Topology.localPortCount`: endpoints and metrics).
+    public static func freePortBase(count: Int = 7) throws -> Int {
         var generator = SystemRandomNumberGenerator()
         var range = 20_000..<60_000
         if let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8),

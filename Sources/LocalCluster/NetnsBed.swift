@@ -56,9 +56,11 @@ public final class NetnsBed: @unchecked Sendable {
     public var processesJSON: String {
         """
         [{"name":"gateway","kind":"gateway","client_bind":"tcp://\(address(.gateway)):5555",
-          "peer_bind":"tcp://\(address(.gateway)):5556"},
-         {"name":"primary","kind":"ledger","peer_bind":"tcp://\(address(.primary)):5557"},
-         {"name":"backup","kind":"ledger","peer_bind":"tcp://\(address(.backup)):5557"}]
+          "peer_bind":"tcp://\(address(.gateway)):5556","metrics_bind":"\(address(.gateway)):9464"},
+         {"name":"primary","kind":"ledger","peer_bind":"tcp://\(address(.primary)):5557",
+          "metrics_bind":"\(address(.primary)):9464"},
+         {"name":"backup","kind":"ledger","peer_bind":"tcp://\(address(.backup)):5557",
+          "metrics_bind":"\(address(.backup)):9464"}]
         """
     }
 

@@ -8,7 +8,7 @@ import Topology
 /// With a `processes` list (`Topology`; `deploy/three-hosts/cluster.json`), every process is named with its
 /// endpoints. Without one, the file describes the local cluster: ports derived from one base, so two clusters can
 /// run side by side: the gateway's client endpoint is `port_base`, its inbox `port_base + 1`, the primary's inbox
-/// `+ 2` and the backup's `+ 3`.
+/// `+ 2` and the backup's `+ 3`; the processes serve metrics at `+ 4`, `+ 5` and `+ 6`.
 public struct ClusterFile: Codable, Hashable, Sendable {
     public var host: String = "127.0.0.1"
     public var portBase: Int = 5555
@@ -56,6 +56,9 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public var peerHeartbeatTimeoutMilliseconds = PeerLinkSettings().heartbeatTimeoutMilliseconds
     public var peerQueueBytes = PeerLinkSettings().queueBytesPerPeer
     public var peerMessageMaxAgeMilliseconds = PeerLinkSettings().maxMessageAgeMilliseconds
+    /// Whether the processes serve Prometheus metrics (where `metrics_bind` says; in the local layout, from the
+    /// port base). `false` turns them off everywhere.
+    public var metrics = true
 
     enum CodingKeys: String, CodingKey {
         case host
@@ -85,6 +88,7 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case peerHeartbeatTimeoutMilliseconds = "peer_heartbeat_timeout_ms"
         case peerQueueBytes = "peer_queue_bytes"
         case peerMessageMaxAgeMilliseconds = "peer_message_max_age_ms"
+        case metrics
     }
 
     public init() {}
@@ -124,6 +128,7 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         try c.encode(peerHeartbeatTimeoutMilliseconds, forKey: .peerHeartbeatTimeoutMilliseconds)
         try c.encode(peerQueueBytes, forKey: .peerQueueBytes)
         try c.encode(peerMessageMaxAgeMilliseconds, forKey: .peerMessageMaxAgeMilliseconds)
+        try c.encode(metrics, forKey: .metrics)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -234,6 +239,7 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             throw DecodingError.dataCorruptedError(forKey: .peerMessageMaxAgeMilliseconds, in: c, debugDescription:
                 "peer_message_max_age_ms must be 0 (off) or at least 500 (got \(peerMessageMaxAgeMilliseconds))")
         }
+        metrics = try c.decodeIfPresent(Bool.self, forKey: .metrics) ?? defaults.metrics
         guard checkpointIntervalRecords >= 1, checkpointIntervalMutations >= 1 else {
             throw DecodingError.dataCorruptedError(forKey: .checkpointIntervalRecords, in: c,
                 debugDescription: "checkpoint_interval_records and checkpoint_interval_mutations must be at least 1")
@@ -248,7 +254,10 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     /// The processes, from `processes` or the local layout (a list is validated when the file is read; one set in
     /// code must be valid).
     public var topology: Topology {
-        guard let processes else { return .local(host: host, portBase: portBase) }
+        guard var processes else { return .local(host: host, portBase: portBase, metrics: metrics) }
+        if !metrics {
+            for index in processes.indices { processes[index].metricsBind = nil }
+        }
         do {
             return try Topology(processes: processes)
         } catch {
@@ -264,6 +273,9 @@ public struct ClusterFile: Codable, Hashable, Sendable {
 
     /// Where `node` binds its inbox.
     public func inboxBind(of node: NodeID) -> String { spec(node).peerBind }
+
+    /// Where `node` serves metrics; nil: it does not.
+    public func metricsBind(of node: NodeID) -> HTTPBindAddress? { spec(node).metricsBind }
 
     public func dataDirectory(of node: NodeID) -> String { spec(node).dataDirectory ?? "\(dataRoot)/\(node.name)" }
 

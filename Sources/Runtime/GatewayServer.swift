@@ -20,6 +20,8 @@ public final class GatewayServer {
     /// logged at most once a second, since a flooding client can cause thousands a second.
     private var droppedReplies = 0
     private var droppedRepliesLoggedNanos: UInt64 = 0
+    private var droppedRepliesTotal: Int64 = 0
+    private let metrics: GatewayMetrics?
 
     /// - Parameter name: which gateway of the topology this is (nil: its only gateway).
     public init(file: ClusterFile, name: String? = nil, logger: Logger) throws {
@@ -61,6 +63,8 @@ public final class GatewayServer {
         try clients.setHeartbeatTimeoutMilliseconds(60_000)
         try clients.bind(spec.clientBind!)
         links = try PeerLinks(context: context, me: me, file: file, logger: logger)
+        metrics = try ProcessMetrics.start(for: me, file: file, logger: logger)
+            .map { GatewayMetrics(process: $0, ledgers: topology.ledgers) }
         logger.info("gateway \(me): clients at \(spec.clientBind!) (reached at \(spec.clientEndpoint!))")
     }
 
@@ -84,12 +88,17 @@ public final class GatewayServer {
                 events.append(.tick)
                 lastTickNanos = now.monotonicNanos
             }
+            if let metrics, metrics.process.isDue(now: now) {
+                metrics.export(core, links: links, droppedReplies: droppedRepliesTotal, now: now)
+            }
             if events.isEmpty { continue }
             try carryOut(core.step(events, now: now))
+            metrics?.record(core.answered)
             links.flush()
         }
         clients.close()
         links.close()
+        metrics?.process.close()
         logger.info("gateway: stopped")
     }
 
@@ -118,6 +127,7 @@ public final class GatewayServer {
                 do {
                     if try !clients.send(frames, dontWait: true) {
                         droppedReplies += 1
+                        droppedRepliesTotal += 1
                         let now = SystemClock.now().monotonicNanos
                         if now - droppedRepliesLoggedNanos >= 1_000_000_000 {
                             logger.warning("client queue full: \(droppedReplies) repl(ies) dropped (a client not reading)")

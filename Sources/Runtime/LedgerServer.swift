@@ -30,6 +30,7 @@ public final class LedgerServer {
     private let directory: String
     private var node: LedgerNode
     private var history: LevelHistoryStore
+    private let metrics: LedgerMetrics?
     private var tickIntervalNanos: UInt64 = .milliseconds(10)
     private static let diskProbeIntervalNanos: UInt64 = .milliseconds(1000)
     private static let diskProbeByteCount = 1 << 20
@@ -46,6 +47,13 @@ public final class LedgerServer {
         history = storage.history
         context = try ZMQContext()
         links = try PeerLinks(context: context, me: id, file: file, logger: logger)
+        metrics = try ProcessMetrics.start(for: id, file: file, logger: logger)
+            .map { LedgerMetrics(process: $0, me: id, peers: file.topology.peers(of: id)) }
+    }
+
+    private func exportMetricsIfDue(now: Instant) {
+        guard let metrics, metrics.process.isDue(now: now) else { return }
+        metrics.export(node, links: links, now: now)
     }
 
     /// Runs until `stop` is raised.
@@ -58,6 +66,7 @@ public final class LedgerServer {
             links.close()
             journal.close()
             history.close()
+            metrics?.process.close()
             logger.info("\(id): stopped")
         }
         while !stop.isRaised {
@@ -97,6 +106,7 @@ public final class LedgerServer {
                 carryOutDegraded(node.step(events, now: now))
                 links.flush()
             }
+            exportMetricsIfDue(now: now)
             if now.nanos(since: lastProbeNanos) >= Self.diskProbeIntervalNanos {
                 lastProbeNanos = now.monotonicNanos
                 if (try? DiskProbe.writeAndSync(in: directory, byteCount: Self.diskProbeByteCount)) != nil { return }
@@ -111,7 +121,8 @@ public final class LedgerServer {
 
     /// The normal loop, until `stop` or a storage failure (thrown).
     private func serve(until stop: StopSignal, wakeups: ZMQSocket, wakeupEndpoint: String) throws {
-        let sync = SyncWorker(context: context, endpoint: wakeupEndpoint, durableSeq: journal.lastSeq)
+        let sync = SyncWorker(context: context, endpoint: wakeupEndpoint, durableSeq: journal.lastSeq,
+                              duration: metrics?.fsyncDuration)
         let checkpoints = CheckpointWorker(directory: directory, context: context, endpoint: wakeupEndpoint,
                                            logger: logger)
         let archive = ArchiveWorker(store: history, context: context, endpoint: wakeupEndpoint, logger: logger)
@@ -169,6 +180,7 @@ public final class LedgerServer {
                                      archive: archive)
                 links.flush()
             }
+            exportMetricsIfDue(now: now)
             if events.isEmpty && node.wantsAnotherTurn { events.append(.turn) }
             if events.isEmpty && !wrote { continue }
             // Replication goes out before the sync is asked for, so the follower's sync overlaps ours.

@@ -35,6 +35,10 @@ final class PeerLinks {
     private var staleLoggedNanos: UInt64 = 0
     /// Messages only from these (the topology's peers of `me`): a bundle from anyone else is dropped.
     private let known: Set<NodeID>
+    /// What went to and came from each peer (for metrics).
+    private(set) var traffic: [NodeID: PeerTraffic] = [:]
+    /// Bundles dropped on arrival as stale, since start.
+    var staleBundles: Int { staleFilter.droppedCount }
 
     init(context: ZMQContext, me: NodeID, file: ClusterFile, logger: Logger) throws {
         self.me = me
@@ -70,6 +74,7 @@ final class PeerLinks {
             controlDealers[peer] = try makeDealer(to: peer, highWaterMark: settings.controlHighWaterMark)
             outbox[peer] = []
             controlOutbox[peer] = []
+            traffic[peer] = PeerTraffic()
         }
     }
 
@@ -95,8 +100,11 @@ final class PeerLinks {
             guard let dealer = sockets[node] else { continue }
             for bundle in PeerCodec.encodeBundles(from: me, stamp: stamp, messages, maxBytes: maxBundleBytes) {
                 do {
-                    if try !dealer.send([bundle], dontWait: true) {
+                    if try dealer.send([bundle], dontWait: true) {
+                        traffic[node]?.sentBytes += Int64(bundle.count)
+                    } else {
                         droppedBundles += 1
+                        traffic[node]?.droppedBundles += 1
                     }
                 } catch {
                     logger.warning("sending to \(node) failed: \(error)")
@@ -127,6 +135,8 @@ final class PeerLinks {
                     continue
                 }
                 let now = SystemClock.now().monotonicNanos
+                traffic[sender]?.receivedBytes += Int64(frames[1].count)
+                traffic[sender]?.lastHeardNanos = now
                 guard settings.maxMessageAgeMilliseconds == 0
                         || staleFilter.admit(from: sender, stamp, arrivalMilliseconds: now / 1_000_000) else {
                     if now - staleLoggedNanos >= 1_000_000_000 {
@@ -150,6 +160,16 @@ final class PeerLinks {
         for dealer in dealers.values { dealer.close() }
         for dealer in controlDealers.values { dealer.close() }
     }
+}
+
+/// Traffic with one peer, since start.
+struct PeerTraffic {
+    var sentBytes: Int64 = 0
+    var receivedBytes: Int64 = 0
+    /// Bundles not sent because the peer's queue was full or its connection down.
+    var droppedBundles: Int64 = 0
+    /// When a bundle from it last arrived (nil: never).
+    var lastHeardNanos: UInt64?
 }
 
 /// How the links behave on a real network (the cluster file's `peer_*` keys).

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Storage
 import ZeroMQ
@@ -31,9 +32,12 @@ final class SyncWorker: @unchecked Sendable {
     /// The active segment when the newest request was made.
     private var fileDescriptor: Int32 = -1
     private var path = ""
+    /// Each fdatasync's duration goes here (the metrics' histogram), when given.
+    private let duration: CoreMetrics.Timer?
 
     /// Starts the worker; `endpoint` must already be bound by the loop's PULL socket.
-    init(context: ZMQContext, endpoint: String, durableSeq: UInt64) {
+    init(context: ZMQContext, endpoint: String, durableSeq: UInt64, duration: CoreMetrics.Timer? = nil) {
+        self.duration = duration
         syncedSeq = durableSeq
         requestedSeq = durableSeq
         reportedSeq = durableSeq
@@ -103,8 +107,10 @@ final class SyncWorker: @unchecked Sendable {
             let target = requestedSeq
             let fd = fileDescriptor
             condition.unlock()
+            let startNanos = SystemClock.now().monotonicNanos
             let result = fdatasync(fd)
             let code = result == 0 ? 0 : errno
+            duration?.recordNanoseconds(Int64(SystemClock.now().monotonicNanos - startNanos))
             condition.lock()
             if code == 0 { syncedSeq = max(syncedSeq, target) } else { failure = code }
             condition.broadcast()

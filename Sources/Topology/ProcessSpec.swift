@@ -9,7 +9,8 @@ import Cluster
 ///  "data_dir": "/var/lib/bank/primary"}
 /// ```
 /// A gateway also has `client_bind` and `client_endpoint` (where clients connect). `data_dir` is optional
-/// (default: the file's `data_root` and the process's name).
+/// (default: the file's `data_root` and the process's name), as is `metrics_bind` (`host:port` where the process
+/// serves Prometheus metrics over HTTP; absent: no metrics).
 public struct ProcessSpec: Hashable, Sendable, Codable {
     public var node: NodeID
     public var peerBind: String
@@ -17,15 +18,17 @@ public struct ProcessSpec: Hashable, Sendable, Codable {
     public var clientBind: String?
     public var clientEndpoint: String?
     public var dataDirectory: String?
+    public var metricsBind: HTTPBindAddress?
 
     public init(node: NodeID, peerBind: String, peerEndpoint: String, clientBind: String? = nil,
-                clientEndpoint: String? = nil, dataDirectory: String? = nil) {
+                clientEndpoint: String? = nil, dataDirectory: String? = nil, metricsBind: HTTPBindAddress? = nil) {
         self.node = node
         self.peerBind = peerBind
         self.peerEndpoint = peerEndpoint
         self.clientBind = clientBind
         self.clientEndpoint = clientEndpoint
         self.dataDirectory = dataDirectory
+        self.metricsBind = metricsBind
     }
 
     enum CodingKeys: String, CodingKey {
@@ -35,6 +38,7 @@ public struct ProcessSpec: Hashable, Sendable, Codable {
         case clientBind = "client_bind"
         case clientEndpoint = "client_endpoint"
         case dataDirectory = "data_dir"
+        case metricsBind = "metrics_bind"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -56,6 +60,13 @@ public struct ProcessSpec: Hashable, Sendable, Codable {
         clientBind = try c.decodeIfPresent(String.self, forKey: .clientBind)
         clientEndpoint = try c.decodeIfPresent(String.self, forKey: .clientEndpoint) ?? clientBind
         dataDirectory = try c.decodeIfPresent(String.self, forKey: .dataDirectory)
+        if let text = try c.decodeIfPresent(String.self, forKey: .metricsBind) {
+            guard let address = HTTPBindAddress(text) else {
+                throw DecodingError.dataCorruptedError(forKey: .metricsBind, in: c, debugDescription:
+                    "process \(name): metrics_bind must be host:port, such as 0.0.0.0:9464 (got \"\(text)\")")
+            }
+            metricsBind = address
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -67,5 +78,6 @@ public struct ProcessSpec: Hashable, Sendable, Codable {
         try c.encodeIfPresent(clientBind, forKey: .clientBind)
         try c.encodeIfPresent(clientEndpoint, forKey: .clientEndpoint)
         try c.encodeIfPresent(dataDirectory, forKey: .dataDirectory)
+        try c.encodeIfPresent(metricsBind?.description, forKey: .metricsBind)
     }
 }

@@ -61,16 +61,23 @@ public struct Topology: Hashable, Sendable {
     }
 
     /// The local cluster: every process on `host`, the gateway's client endpoint at `portBase`, its inbox at
-    /// `portBase + 1`, the primary's at `+ 2` and the backup's at `+ 3`.
-    public static func local(host: String, portBase: Int) -> Topology {
+    /// `portBase + 1`, the primary's at `+ 2` and the backup's at `+ 3`; metrics (when `metrics`) at `+ 4`
+    /// (gateway), `+ 5` (primary) and `+ 6` (backup).
+    public static func local(host: String, portBase: Int, metrics: Bool = true) -> Topology {
         func endpoint(_ offset: Int) -> String { "tcp://\(host):\(portBase + offset)" }
+        func metricsBind(_ offset: Int) -> HTTPBindAddress? {
+            metrics ? HTTPBindAddress(host: host, port: portBase + offset) : nil
+        }
         return try! Topology(processes: [
             ProcessSpec(node: .gateway, peerBind: endpoint(1), peerEndpoint: endpoint(1),
-                        clientBind: endpoint(0), clientEndpoint: endpoint(0)),
-            ProcessSpec(node: .primary, peerBind: endpoint(2), peerEndpoint: endpoint(2)),
-            ProcessSpec(node: .backup, peerBind: endpoint(3), peerEndpoint: endpoint(3)),
+                        clientBind: endpoint(0), clientEndpoint: endpoint(0), metricsBind: metricsBind(4)),
+            ProcessSpec(node: .primary, peerBind: endpoint(2), peerEndpoint: endpoint(2), metricsBind: metricsBind(5)),
+            ProcessSpec(node: .backup, peerBind: endpoint(3), peerEndpoint: endpoint(3), metricsBind: metricsBind(6)),
         ])
     }
+
+    /// Ports a local cluster uses from its base.
+    public static let localPortCount = 7
 
     public var ledgers: [NodeID] { processes.map(\.node).filter(\.isLedger) }
     public var gateways: [NodeID] { processes.map(\.node).filter(\.isGateway) }

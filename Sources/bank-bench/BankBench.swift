@@ -110,6 +110,9 @@ struct BankBench: ParsableCommand {
     @Option(help: "With --netns: delay on every link, e.g. 0.5ms or 2ms (tc netem, or deploy/netns/netdelay.c).")
     var delay = "0ms"
 
+    @Flag(help: "The processes serve no Prometheus metrics (make bench METRICS=0), to measure what serving them costs.")
+    var noMetrics = false
+
     @Flag(help: "Turn the history archive off: every receipt and statement line in memory, and checkpoints every 20 M mutations as before the archive (ARCHIVE=off).")
     var noArchive = false
 
@@ -118,6 +121,7 @@ struct BankBench: ParsableCommand {
         var template = FileManager.default.fileExists(atPath: clusterTemplate)
             ? try ClusterFile.load(path: clusterTemplate) : ClusterFile()
         if let archiveReceiptWindow { template.archiveReceiptWindow = archiveReceiptWindow }
+        if noMetrics { template.metrics = false }
         if noArchive {
             // Without the archive each checkpoint writes the whole state; compare with the cluster as it was then.
             template.archiveReceiptWindow = nil
@@ -370,7 +374,8 @@ final class BenchRunner {
                 + shaped.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         say("bank-bench\(settings.quick ? " (quick)" : ""): \(ProcessInfo.processInfo.activeProcessorCount) cores, "
-            + "load average \(loadAtStart); cluster on \(f.clientEndpoint) (+1…+3), data \(f.dataRoot)")
+            + "load average \(loadAtStart); cluster on \(f.clientEndpoint) (+1…+3), data \(f.dataRoot); metrics "
+            + (f.metrics ? "served" : "off"))
         say("  heartbeat \(f.heartbeatIntervalMilliseconds) ms, failure timeout \(f.failureTimeoutMilliseconds) ms, "
             + "request deadline \(f.requestDeadlineMilliseconds) ms; binaries from \(cluster.binDirectory.path)")
         say("  history archive: " + (f.archiveReceiptWindow.map { "on, \(formatInt($0)) receipts kept in memory" }

@@ -35,6 +35,7 @@ extension BenchRunner {
                 "max_inflight_requests_per_client": file?.maxInflightRequestsPerClient ?? NSNull(),
                 "max_forwarded_requests": file?.maxForwardedRequests ?? NSNull(),
                 "archive_receipt_window": file?.archiveReceiptWindow ?? NSNull(),
+                "metrics": file?.metrics ?? NSNull(),
                 "checkpoint_interval_mutations": file.map { Int($0.checkpointIntervalMutations) } ?? NSNull(),
                 "accounts": settings.accounts,
                 "initial_balance": settings.initialBalance,

@@ -55,4 +55,36 @@ struct RequestPeekTests {
         #expect(id("") == nil)
         #expect(RequestPeek.requestID(in: utf8(#"{"request_id":"big"}"#), maxBytes: 5) == nil)
     }
+
+    @Test("a request's kind: the top-level op, skipping nested items and strings; anything else is invalid")
+    func kind() {
+        func kind(_ text: String) -> RequestKind { RequestPeek.kind(of: utf8(text)) }
+        #expect(kind(#"{"op":"transfer","request_id":"t1"}"#) == .transfer)
+        #expect(kind(#"{"request_id":"t1", "op" : "open_account"}"#) == .openAccount)
+        #expect(kind(#"{"requests":[{"op":"deposit"}],"op":"batch"}"#) == .batch)
+        #expect(kind(#"{"reference":"\"op\":\"deposit\"","op":"withdraw"}"#) == .withdraw)
+        #expect(kind(#"{"reference":"op","op":"hold"}"#) == .hold)
+        #expect(kind(#"{"requests":[{"op":"deposit"}]}"#) == .invalid)
+        #expect(kind(#"{"op":"steal"}"#) == .invalid)
+        #expect(kind(#"{"op":7}"#) == .invalid)
+        #expect(kind(#"{"op":"tr\u0061nsfer"}"#) == .invalid)
+        #expect(kind(#"{"op":"transfer"#) == .invalid)
+        #expect(kind("") == .invalid)
+        for op in RequestKind.allCases where op != .invalid {
+            #expect(kind(#"{"op":"\#(op.rawValue)"}"#) == op)
+        }
+    }
+
+    @Test("a reply's outcome from its first bytes, as the encoder writes them")
+    func outcome() {
+        #expect(ReplyOutcome(reply: ReplyEncoder.error(code: .overloaded, message: "x")) == .error(.overloaded))
+        #expect(ReplyOutcome(reply: ReplyEncoder.tooLarge(byteCount: 9)) == .error(.tooLarge))
+        #expect(ReplyOutcome(reply: utf8(#"{"ok":true,"seq":1}"#)) == .ok)
+        #expect(ReplyOutcome(reply: utf8(#"{"ok":false,"error":"made_up"}"#)) == .unknown)
+        #expect(ReplyOutcome(reply: utf8(#"{"ok":false,"error":"overloaded"#)) == .unknown)
+        #expect(ReplyOutcome(reply: utf8("")) == .unknown)
+        for code in ErrorCode.allCases {
+            #expect(ReplyOutcome(reply: ReplyEncoder.error(code: code, message: "m")).label == code.rawValue)
+        }
+    }
 }

@@ -70,6 +70,39 @@ import Testing
         #expect(actions.contains(.reply(to: envelope, body: reply)))
     }
 
+    /// Every answer is noted with the request's kind, its outcome and its time at the gateway, in the step that
+    /// answers it: a forwarded request from arrival to the leader's reply, the gateway's own answers at once.
+    @Test mutating func answersAreNotedWithKindOutcomeAndTime() {
+        establishSyncedCluster()
+        let envelope = ClientEnvelope(identity: [1], delimited: true)
+        let transfer = Array(#"{"op":"transfer","request_id":"t1","from":"a","to":"b","amount":"1.00"}"#.utf8)
+        _ = gateway.step(.clientRequest(envelope, frames: [transfer]), now: clock.now)
+        #expect(gateway.answered.isEmpty)
+        clock.advance(milliseconds: 3)
+        let refusal = Array(#"{"ok":false,"error":"insufficient_funds","message":"no"}"#.utf8)
+        _ = gateway.step(.received(from: .primary, .reply(epoch: 1, token: 1, body: refusal)), now: clock.now)
+        #expect(gateway.answered == [AnsweredRequest(kind: .transfer, outcome: .error(.insufficientFunds),
+                                                     latencyNanos: 3_000_000)])
+        _ = gateway.step(.clientRequest(envelope, frames: [Array(#"{"op":"status"}"#.utf8)]), now: clock.now)
+        #expect(gateway.answered.map(\.kind) == [.status])
+        #expect(gateway.answered.map(\.outcome) == [.ok])
+        _ = gateway.step(.clientRequest(envelope, frames: [[1], [2]]), now: clock.now)
+        #expect(gateway.answered.map(\.outcome) == [.error(.badRequest)])
+        _ = gateway.step(.tick, now: clock.now)
+        #expect(gateway.answered.isEmpty)
+    }
+
+    /// Requests that no leader answers in time are noted `unavailable`, with the time they waited.
+    @Test mutating func expiredRequestsAreNotedUnavailable() {
+        let envelope = ClientEnvelope(identity: [1], delimited: true)
+        _ = gateway.step(.clientRequest(envelope, frames: [Array(#"{"op":"deposit","request_id":"d"}"#.utf8)]),
+                         now: clock.now)
+        clock.advance(milliseconds: gateway.settings.requestDeadlineNanos / 1_000_000)
+        _ = gateway.step(.tick, now: clock.now)
+        #expect(gateway.answered == [AnsweredRequest(kind: .deposit, outcome: .error(.unavailable),
+                                                     latencyNanos: gateway.settings.requestDeadlineNanos)])
+    }
+
     @Test mutating func theInSyncFollowerIsRecordedBeforeItCanBePromoted() {
         establishSyncedCluster()
         #expect(gateway.config.follower == .backup)

@@ -145,3 +145,42 @@ import Topology
         #expect(status == 0 && said.isEmpty, "\(said)")
     }
 }
+
+extension TopologyTests {
+    /// Metrics endpoints: host:port, an IPv6 host in brackets.
+    @Test func metricsBindAddressesParse() {
+        #expect(HTTPBindAddress("0.0.0.0:9464") == HTTPBindAddress(host: "0.0.0.0", port: 9464))
+        #expect(HTTPBindAddress("[::]:9464") == HTTPBindAddress(host: "::", port: 9464))
+        #expect(HTTPBindAddress("[::]:9464")?.description == "[::]:9464")
+        for bad in ["9464", "host:", ":9464", "host:70000", "tcp://1.2.3.4:5", "a b:1"] {
+            #expect(HTTPBindAddress(bad) == nil, "\(bad)")
+        }
+    }
+
+    /// The local layout serves metrics from the port base (+4, +5, +6) unless `metrics` is false; a listed process
+    /// serves them where its `metrics_bind` says, and a malformed one is refused with the key's name.
+    @Test func metricsEndpoints() throws {
+        let local = try Self.decode(#"{"port_base": 7000}"#)
+        #expect(local.metricsBind(of: .gateway) == HTTPBindAddress(host: "127.0.0.1", port: 7004))
+        #expect(local.metricsBind(of: .primary) == HTTPBindAddress(host: "127.0.0.1", port: 7005))
+        #expect(local.metricsBind(of: .backup) == HTTPBindAddress(host: "127.0.0.1", port: 7006))
+        let off = try Self.decode(#"{"port_base": 7000, "metrics": false}"#)
+        #expect(off.metricsBind(of: .primary) == nil)
+        let listed = try Self.decode(Self.file([
+            #"{"name":"gateway","kind":"gateway","peer_bind":"tcp://0.0.0.0:1","client_bind":"tcp://0.0.0.0:2","metrics_bind":"0.0.0.0:9464"}"#,
+            Self.process("primary", "ledger", 3), Self.process("backup", "ledger", 4, host: "10.0.0.2"),
+        ]))
+        #expect(listed.metricsBind(of: .gateway) == HTTPBindAddress(host: "0.0.0.0", port: 9464))
+        #expect(listed.metricsBind(of: .primary) == nil)
+        var roundTrip = try JSONDecoder().decode(ClusterFile.self, from: JSONEncoder().encode(listed))
+        #expect(roundTrip == listed)
+        roundTrip.metrics = false
+        #expect(roundTrip.metricsBind(of: .gateway) == nil)
+        #expect {
+            try Self.decode(Self.file([
+                #"{"name":"gateway","kind":"gateway","peer_bind":"tcp://0.0.0.0:1","client_bind":"tcp://0.0.0.0:2","metrics_bind":"9464"}"#,
+                Self.process("primary", "ledger", 3), Self.process("backup", "ledger", 4, host: "10.0.0.2"),
+            ]))
+        } throws: { "\($0)".contains("metrics_bind must be host:port") }
+    }
+}

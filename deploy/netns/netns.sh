@@ -52,10 +52,12 @@ write_cluster_file() {
 {
   "data_root": "$VAR",
   "processes": [
-    {"name": "gateway", "kind": "gateway",
+    {"name": "gateway", "kind": "gateway", "metrics_bind": "$(addr gateway):9464",
      "client_bind": "tcp://$(addr gateway):5555", "peer_bind": "tcp://$(addr gateway):5556"},
-    {"name": "primary", "kind": "ledger", "peer_bind": "tcp://$(addr primary):5557"},
-    {"name": "backup", "kind": "ledger", "peer_bind": "tcp://$(addr backup):5557"}
+    {"name": "primary", "kind": "ledger", "peer_bind": "tcp://$(addr primary):5557",
+     "metrics_bind": "$(addr primary):9464"},
+    {"name": "backup", "kind": "ledger", "peer_bind": "tcp://$(addr backup):5557",
+     "metrics_bind": "$(addr backup):9464"}
   ]
 }
 EOF
