@@ -1,7 +1,8 @@
 // netdelay: the test bed's stand-in for tc netem on kernels without it (CONFIG_NET_SCH_NETEM). It takes the
 // packets iptables queues to an NFQUEUE queue, holds each for a delay (plus a uniform jitter; never reordered) and
 // lets it go on, dropping a share at random. One runs in each namespace of the test bed, on that namespace's
-// outgoing packets, so every link gets the delay in each direction, as netem on every interface would.
+// incoming packets (see netns.sh: a packet held on its way out still counts against its sending socket), so
+// every link gets the delay in each direction, as netem on every interface would.
 //
 //   netdelay QUEUE DELAY_US JITTER_US LOSS_PPM
 //

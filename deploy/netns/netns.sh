@@ -190,12 +190,15 @@ stop_delayers() {
   for node in "${nodes[@]}"; do
     local pid="$shaping/netdelay-$node.pid"
     if [ -f "$pid" ]; then kill "$(cat "$pid")" 2>/dev/null || true; rm -f "$pid"; fi
-    exists "$node" && ip netns exec "$(ns "$node")" iptables -t mangle -F OUTPUT 2>/dev/null || true
+    exists "$node" && ip netns exec "$(ns "$node")" iptables -t mangle -F PREROUTING 2>/dev/null || true
   done
 }
 
-# Without tc netem: every namespace's outgoing packets go through an NFQUEUE queue to netdelay, which holds each
-# for the delay (plus jitter) and drops the loss share.
+# Without tc netem: every namespace's incoming packets go through an NFQUEUE queue to netdelay, which holds each
+# for the delay (plus jitter) and drops the loss share. Incoming, not outgoing: a packet held on its way out is
+# still charged to its sending socket (TCP small queues), which then throttles itself — at 2 ms, batches of
+# transfers collapsed to 14,000/s with idle processes; a packet that crossed the veth into another namespace is
+# no longer the sender's.
 start_delayers() {
   local delay_us=$1 jitter_us=$2 loss_ppm=$3
   command -v iptables >/dev/null && [ -f /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || {
@@ -222,7 +225,7 @@ start_delayers() {
       stop_delayers
       exit 1
     fi
-    ip netns exec "$(ns "$node")" iptables -t mangle -A OUTPUT -o eth0 -j NFQUEUE --queue-num 0 --queue-bypass
+    ip netns exec "$(ns "$node")" iptables -t mangle -A PREROUTING -i eth0 -j NFQUEUE --queue-num 0 --queue-bypass
   done
 }
 
