@@ -64,6 +64,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // Who belongs to the bank: CURVE key files, the allow-list a ZAP handler consults, client roles' user ids.
+        .target(name: "Membership", dependencies: ["BankProtocol", "Cluster", "ZeroMQ"]),
         // Thin drivers: ZeroMQ event loops that carry out the state machines' actions.
         .target(name: "Runtime", dependencies: [
             "Cluster", "Topology", "ZeroMQ", "Storage", "BankProtocol", "HistoryStore", "CMalloc", "Telemetry",
@@ -85,7 +87,7 @@ let package = Package(
             "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "bankctl", dependencies: [
-            "ZeroMQ", "BankCore", "BankProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "ZeroMQ", "BankCore", "BankProtocol", "Membership", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Benchmark: starts its own cluster, measures throughput, latency, failover and catch-up (`make bench`).
         .executableTarget(name: "bank-bench", dependencies: [
@@ -101,6 +103,7 @@ let package = Package(
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Runtime", "LocalCluster"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
+        .testTarget(name: "MembershipTests", dependencies: ["Membership", "BankProtocol", "Cluster", "ZeroMQ"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "EndToEndTests", dependencies: [
             "ZeroMQ", "BankProtocol", "Runtime", "SeededRandom", "LocalCluster",

@@ -19,7 +19,7 @@ struct BankCtl: ParsableCommand {
             Hold.self, Capture.self, Release.self,
             Freeze.self, Unfreeze.self,
             Balance.self, Statement.self,
-            Batch.self, Status.self, Switchover.self, Send.self,
+            Batch.self, Status.self, Switchover.self, Send.self, Keys.self,
         ])
 
     /// ArgumentParser's own `main`, except that usage errors exit with 2 (not 64).

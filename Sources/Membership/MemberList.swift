@@ -1,0 +1,100 @@
+import BankProtocol
+import Cluster
+import ZeroMQ
+
+/// One member of the bank: a process of the topology or a client, known by its CURVE public key.
+public struct Member: Hashable, Sendable {
+    public enum Kind: Hashable, Sendable {
+        case process(NodeID)
+        case client(ClientRole)
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var publicKey: String
+
+    public init(process: NodeID, publicKey: String) {
+        name = process.name
+        kind = .process(process)
+        self.publicKey = publicKey
+    }
+
+    public init(client name: String, role: ClientRole, publicKey: String) {
+        self.name = name
+        kind = .client(role)
+        self.publicKey = publicKey
+    }
+
+    /// What the ZAP handler gives its connections, and every message on them then carries (`User-Id`):
+    /// `ledger:primary`, `gateway:gateway`, `client:app:alice`.
+    public var userID: String {
+        switch kind {
+        case let .process(node): return "\(node.kind.name):\(node.name)"
+        case let .client(role): return "client:\(role.rawValue):\(name)"
+        }
+    }
+}
+
+/// What a message's `User-Id` says about its sender.
+public enum Speaker: Hashable, Sendable {
+    case process(NodeID)
+    case client(name: String, role: ClientRole)
+
+    /// nil for a user id no `Member` gives (or none: a connection without CURVE).
+    public init?(userID: String?) {
+        guard let userID else { return nil }
+        let parts = userID.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 3, parts[0] == "client", let role = ClientRole(rawValue: parts[1]), !parts[2].isEmpty {
+            self = .client(name: parts[2], role: role)
+        } else if parts.count == 2, let kind = NodeID.Kind(name: parts[0]), let node = NodeID(kind: kind, name: parts[1]) {
+            self = .process(node)
+        } else {
+            return nil
+        }
+    }
+}
+
+/// Who may connect: the members' public keys (the allow-list a ZAP handler consults). Reloaded as a whole (on
+/// `SIGHUP`): `revoked(comparedWith:)` says which keys a reload removed, so their connections can be closed.
+public struct MemberList: Hashable, Sendable {
+    public struct Error: Swift.Error, Hashable, Sendable, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    public let members: [Member]
+    private let byKey: [String: Member]
+
+    public init(_ members: [Member]) throws(Error) {
+        var byKey: [String: Member] = [:]
+        var userIDs = Set<String>()
+        for member in members {
+            guard Z85.isKey(member.publicKey) else {
+                throw Error("\(member.userID): public key \"\(member.publicKey)\" is not a 40-character Z85 key")
+            }
+            if let other = byKey[member.publicKey] {
+                throw Error("\(member.userID) and \(other.userID) have the same public key: each member needs its own")
+            }
+            guard userIDs.insert(member.userID).inserted else { throw Error("\(member.userID) is listed twice") }
+            byKey[member.publicKey] = member
+        }
+        self.members = members
+        self.byKey = byKey
+    }
+
+    public func member(publicKey: String) -> Member? { byKey[publicKey] }
+
+    /// The handler's answer: a CURVE client whose key is listed connects under its user id; anything else is
+    /// refused, saying why (for the log, rate-limited by the caller).
+    public func decide(_ request: ZAPRequest) -> ZAPDecision {
+        guard request.mechanism == "CURVE" else { return .deny(reason: "\(request.mechanism) is not accepted: CURVE only") }
+        guard let key = request.curvePublicKey else { return .deny(reason: "malformed CURVE credentials") }
+        guard let member = byKey[key] else { return .deny(reason: "unknown key \(key)") }
+        return .allow(userID: member.userID)
+    }
+
+    /// Keys listed here and not in `newer`.
+    public func revoked(comparedWith newer: MemberList) -> Set<String> {
+        Set(byKey.keys).subtracting(newer.byKey.keys)
+    }
+}

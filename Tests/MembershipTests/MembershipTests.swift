@@ -1,0 +1,123 @@
+import BankProtocol
+import Cluster
+import Foundation
+import Membership
+import Testing
+import ZeroMQ
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Keys on disk, the allow-list and what a user id says, and what each client role may ask for.
+@Suite struct MembershipTests {
+    static func temporaryDirectory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bank-keys-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test func keyFilesRoundTripWithTheirModes() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let keys = try CurveKeyPair.generate()
+        try KeyFile.write(keys, name: "alice", directory: directory, comment: "test")
+        let (publicPath, secretPath) = KeyFile.paths(name: "alice", directory: directory)
+        #expect(try KeyFile.readSecret(path: secretPath) == keys)
+        #expect(try KeyFile.readPublic(path: publicPath) == keys.publicKey)
+        #expect(!(try String(contentsOfFile: publicPath, encoding: .utf8)).contains(keys.secretKey))
+        var status = stat()
+        #expect(stat(secretPath, &status) == 0 && status.st_mode & 0o777 == 0o600)
+        #expect(stat(publicPath, &status) == 0 && status.st_mode & 0o777 == 0o644)
+        // Never overwritten.
+        #expect(throws: KeyFile.Error.self) { try KeyFile.write(try CurveKeyPair.generate(), name: "alice",
+                                                                  directory: directory, comment: "again") }
+        #expect(try KeyFile.readSecret(path: secretPath) == keys)
+    }
+
+    @Test func aSecretKeyFileOpenToOthersIsRefusedSayingWhatToDo() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try KeyFile.write(try CurveKeyPair.generate(), name: "loose", directory: directory, comment: "test")
+        let secretPath = KeyFile.paths(name: "loose", directory: directory).secretKey
+        chmod(secretPath, 0o640)
+        #expect { try KeyFile.readSecret(path: secretPath) } throws: {
+            "\($0)".contains("open to others (mode 640)") && "\($0)".contains("chmod 600")
+        }
+        // A public certificate is not a secret one.
+        chmod(secretPath, 0o600)
+        let publicPath = KeyFile.paths(name: "loose", directory: directory).publicKey
+        chmod(publicPath, 0o600)
+        #expect { try KeyFile.readSecret(path: publicPath) } throws: { "\($0)".contains("holds no secret-key") }
+    }
+
+    @Test func certificatesInPyzmqsFormatParse() throws {
+        // As `zmq.auth.create_certificates` writes it (its own comment lines, a metadata section).
+        let text = """
+        #   ****  Generated on 2026-11-30 22:00:00.000000 by pyzmq  ****
+        #   ZeroMQ CURVE **Secret** Certificate
+        #   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.
+
+        metadata
+        curve
+            public-key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+            secret-key = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"
+        """
+        let parsed = try KeyFile.parse(text, path: "x")
+        #expect(parsed.publicKey == "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7")
+        #expect(parsed.secretKey == "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6")
+        // The example pair of the ZeroMQ guide: the public key is the secret key's.
+        #expect(CurveKeyPair(secretKey: parsed.secretKey!)?.publicKey == parsed.publicKey)
+        #expect(throws: KeyFile.Error.self) { try KeyFile.parse("public-key = \"short\"", path: "x") }
+    }
+
+    @Test func theAllowListAdmitsMembersUnderTheirUserIDsOnly() throws {
+        let primary = try CurveKeyPair.generate(), alice = try CurveKeyPair.generate(), mallory = try CurveKeyPair.generate()
+        let list = try MemberList([Member(process: .primary, publicKey: primary.publicKey),
+                                   Member(client: "alice", role: .app, publicKey: alice.publicKey)])
+        func request(_ keys: CurveKeyPair, mechanism: String = "CURVE") -> ZAPRequest {
+            ZAPRequest(requestID: [1], domain: "bank", address: "127.0.0.1", mechanism: mechanism,
+                       credentials: [Z85.decodeKey(keys.publicKey)!])
+        }
+        #expect(list.decide(request(primary)) == .allow(userID: "ledger:primary"))
+        #expect(list.decide(request(alice)) == .allow(userID: "client:app:alice"))
+        #expect(list.decide(request(mallory)) == .deny(reason: "unknown key \(mallory.publicKey)"))
+        #expect(list.decide(request(alice, mechanism: "NULL")) == .deny(reason: "NULL is not accepted: CURVE only"))
+        #expect(Speaker(userID: "ledger:primary") == .process(.primary))
+        #expect(Speaker(userID: "client:app:alice") == .client(name: "alice", role: .app))
+        for bad in [nil, "", "ledger", "client:root:x", "client:app:", "robot:x", "ledger:bad name"] as [String?] {
+            #expect(Speaker(userID: bad) == nil, "\(bad ?? "nil")")
+        }
+        // A reload that drops alice revokes her key.
+        let reloaded = try MemberList([Member(process: .primary, publicKey: primary.publicKey)])
+        #expect(list.revoked(comparedWith: reloaded) == [alice.publicKey])
+    }
+
+    @Test func anAllowListWithSharedKeysOrTwinsIsRefused() throws {
+        let keys = try CurveKeyPair.generate(), other = try CurveKeyPair.generate()
+        #expect(throws: MemberList.Error.self) {
+            try MemberList([Member(process: .primary, publicKey: keys.publicKey),
+                            Member(process: .backup, publicKey: keys.publicKey)])
+        }
+        #expect(throws: MemberList.Error.self) {
+            try MemberList([Member(client: "a", role: .app, publicKey: keys.publicKey),
+                            Member(client: "a", role: .app, publicKey: other.publicKey)])
+        }
+        #expect(throws: MemberList.Error.self) { try MemberList([Member(client: "a", role: .app, publicKey: "x")]) }
+    }
+
+    @Test func rolesAllowWhatTheyShould() {
+        let money: [RequestKind] = [.openAccount, .deposit, .withdraw, .transfer, .hold, .capture, .release, .freeze,
+                                    .unfreeze, .batch]
+        for kind in money {
+            #expect(ClientRole.app.allows(kind))
+            #expect(!ClientRole.reader.allows(kind))
+            #expect(!ClientRole.operator.allows(kind))
+        }
+        for kind in [RequestKind.balance, .statement] {
+            #expect(ClientRole.app.allows(kind) && ClientRole.reader.allows(kind) && !ClientRole.operator.allows(kind))
+        }
+        #expect(ClientRole.operator.allows(.switchover))
+        #expect(!ClientRole.app.allows(.switchover) && !ClientRole.reader.allows(.switchover))
+        #expect(ClientRole.allCases.allSatisfy { $0.allows(.status) && $0.allows(.invalid) })
+    }
+}
