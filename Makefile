@@ -18,7 +18,7 @@ DELAY ?= 0ms
 .PHONY: help deps build test cluster stop status clean switchover bench bench-history simulate \
         kill-primary kill-backup kill-gateway start-primary start-backup start-gateway \
         pause-primary pause-backup resume-primary resume-backup \
-        netns-deps netns-cluster netns-kill netns-start partition heal netem prometheus-deps prometheus
+        netns-deps netns-cluster netns-kill netns-start partition heal netem prometheus-deps prometheus fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -43,6 +43,21 @@ simulate: deps ## Deterministic simulation: SEEDS=N seeds (default 500, FIRST=1)
 	swift build -c release --product bank-sim
 	@if [ -n "$(SEED)" ]; then $(BIN)/bank-sim --seed $(SEED) $(if $(BUG),--bug $(BUG)) $(if $(LOAD_ONLY),--load-only); \
 	else BIN=$(BIN) SIM_ARGS="$(if $(LOAD_ONLY),--load-only)" deploy/local/simulate.sh $(SEEDS) $(FIRST); fi
+
+FUZZ_TARGETS := request peer journal checkpoint cluster-file
+SECONDS ?= 60
+# libFuzzer without its main (bank-fuzz has its own), from the Swift toolchain's compiler-rt; its driver is
+# referenced weakly (an ordinary build links without it), so the link is told to take it (--undefined).
+FUZZ_RUNTIME = $$(ls "$$(dirname "$$(readlink -f "$$(command -v swiftc)")")"/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a | head -1)
+
+fuzz: deps ## Fuzz a decoder of outside bytes with libFuzzer and AddressSanitizer: TARGET=request|peer|journal|checkpoint|cluster-file, SECONDS=60 (or RUNS=n executions); corpus and crashes under var/fuzz/TARGET
+	@case " $(FUZZ_TARGETS) " in *" $(TARGET) "*) ;; *) echo "TARGET= one of: $(FUZZ_TARGETS)"; exit 2 ;; esac
+	swift build -c release --product bank-fuzz --scratch-path .build-fuzz -Xswiftc -sanitize=address \
+	  -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table -Xlinker --undefined=LLVMFuzzerRunDriver -Xlinker $(FUZZ_RUNTIME) -Xlinker -lstdc++
+	@mkdir -p var/fuzz/$(TARGET)/corpus var/fuzz/$(TARGET)/crashes
+	BANK_FUZZ_TARGET=$(TARGET) .build-fuzz/release/bank-fuzz -artifact_prefix=var/fuzz/$(TARGET)/crashes/ \
+	  $(if $(RUNS),-runs=$(RUNS),-max_total_time=$(SECONDS)) -print_final_stats=1 -max_len=65536 \
+	  var/fuzz/$(TARGET)/corpus Tests/FuzzTargetsTests/Corpus/$(TARGET)
 
 ARCHIVE_ARGS = $(if $(filter off,$(ARCHIVE)),--no-archive,$(if $(ARCHIVE),--archive-receipt-window $(ARCHIVE))) \
   $(if $(filter 0,$(METRICS)),--no-metrics)

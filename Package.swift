@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "bankctl", targets: ["bankctl"]),
         .executable(name: "bank-sim", targets: ["bank-sim"]),
         .executable(name: "bank-bench", targets: ["bank-bench"]),
+        .executable(name: "bank-fuzz", targets: ["bank-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -95,7 +96,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
+        // Fuzzing (make fuzz): the decoders of outside bytes as targets, libFuzzer's driver entry (weak: an
+        // ordinary build links without libFuzzer), and the program that runs them.
+        .target(name: "FuzzTargets", dependencies: ["BankCore", "BankProtocol", "Cluster", "Storage", "Runtime"]),
+        .target(name: "CFuzzDriver"),
+        .executableTarget(name: "bank-fuzz", dependencies: ["FuzzTargets", "CFuzzDriver"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "BankCore", "BankProtocol", "Cluster", "Storage", "Runtime"],
+                    exclude: ["Corpus"]),
         .testTarget(name: "BankCoreTests", dependencies: ["BankCore", "SeededRandom"]),
         .testTarget(name: "BankProtocolTests", dependencies: ["BankProtocol", "SeededRandom"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SeededRandom"]),

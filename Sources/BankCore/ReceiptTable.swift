@@ -23,7 +23,14 @@ struct ReceiptTable: Sendable {
     /// The most receipts of one generation (see `useGenerations`).
     static let largestGeneration = 32_768
     /// Sharded (without an archive): every receipt, by the hash of its id.
-    private var shards = [[RequestID: StoredReceipt]](repeating: [:], count: shardCount)
+    /// Made at the first receipt (an empty table costs nothing: 65,536 empty dictionaries are half a megabyte to
+    /// make and free, which every `Ledger()` paid — decoders of checkpoints and the simulator make many); empty
+    /// again once generational.
+    private var shards: [[RequestID: StoredReceipt]] = []
+
+    private mutating func makeShardsIfNeeded() {
+        if shards.isEmpty { shards = [[RequestID: StoredReceipt]](repeating: [:], count: Self.shardCount) }
+    }
     /// Generational (with an archive): receipts in the order they were stored, a dictionary per
     /// `generationCapacity` of them, oldest first.
     private var generations = Deque<[RequestID: StoredReceipt]>()
@@ -36,7 +43,7 @@ struct ReceiptTable: Sendable {
 
     subscript(id: RequestID) -> StoredReceipt? {
         get {
-            guard isGenerational else { return shards[Self.shard(of: id)][id] }
+            guard isGenerational else { return shards.isEmpty ? nil : shards[Self.shard(of: id)][id] }
             // Newest first: a retry comes soon after its original. Only a "maybe" of the id filter looks here.
             for index in generations.indices.reversed() {
                 if let stored = generations[index][id] { return stored }
@@ -62,6 +69,7 @@ struct ReceiptTable: Sendable {
             let previous = generations[generations.count - 1].updateValue(stored, forKey: id)
             invariant(previous == nil, "request \(id) stored twice in a generation")
         } else {
+            makeShardsIfNeeded()
             let previous = shards[Self.shard(of: id)].updateValue(stored, forKey: id)
             invariant(previous == nil, "request \(id) stored twice")
         }
@@ -79,7 +87,7 @@ struct ReceiptTable: Sendable {
     private mutating func update(_ id: RequestID, _ stored: StoredReceipt) -> Bool {
         guard isGenerational else {
             let shard = Self.shard(of: id)
-            guard shards[shard][id] != nil else { return false }
+            guard !shards.isEmpty, shards[shard][id] != nil else { return false }
             shards[shard][id] = stored
             return true
         }
@@ -98,7 +106,7 @@ struct ReceiptTable: Sendable {
                 removed = generations[index].removeValue(forKey: id)
                 if removed != nil { break }
             }
-        } else {
+        } else if !shards.isEmpty {
             removed = shards[Self.shard(of: id)].removeValue(forKey: id)
         }
         if removed != nil { count -= 1 }
@@ -144,6 +152,7 @@ struct ReceiptTable: Sendable {
     mutating func reserveCapacity(_ total: Int) {
         guard !isGenerational, total >= Self.shardCount * 4 else { return }
         let perShard = total / Self.shardCount + total / Self.shardCount / 8 + 4
+        makeShardsIfNeeded()
         for index in shards.indices {
             shards[index].reserveCapacity(perShard)
         }

@@ -21,6 +21,17 @@ import Testing
         #expect(table.count == 19_999 && table[req("req-7")] == nil)
     }
 
+    /// A new table makes no shards until its first receipt; lookups, removals and a restore on it find nothing.
+    @Test func anEmptyTableMakesNoShardsUntilItsFirstReceipt() {
+        var table = ReceiptTable()
+        #expect(table.shardSizes.isEmpty && table[req("a")] == nil)
+        #expect(table.remove(req("a")) == nil)
+        table[req("a")] = nil
+        #expect(table.shardSizes.isEmpty && table.count == 0)
+        table[req("a")] = stored(1)
+        #expect(table.shardSizes.count == 65_536 && table[req("a")]?.seq == 1 && table.count == 1)
+    }
+
     /// Ids spread over all the shards, none much fuller than the average: no shard's growth is a big copy, and a
     /// batch's writes after a checkpoint touch only a small part of the table.
     @Test func idsSpreadEvenlyOverManySmallShards() {
