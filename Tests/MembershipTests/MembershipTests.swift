@@ -121,3 +121,48 @@ import Glibc
         #expect(ClientRole.allCases.allSatisfy { $0.allows(.status) && $0.allows(.invalid) })
     }
 }
+
+/// The key directory: processes by name, clients by role folder; a missing process key and twins are refused.
+@Suite struct KeyDirectoryTests {
+    @Test func loadsProcessesAndClientsByRole() throws {
+        let directory = try MembershipTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var keys: [String: CurveKeyPair] = [:]
+        for name in ["gateway", "primary", "backup"] {
+            keys[name] = try CurveKeyPair.generate()
+            try KeyFile.write(keys[name]!, name: name, directory: directory, comment: "test")
+        }
+        let shop = try CurveKeyPair.generate(), ops = try CurveKeyPair.generate()
+        try KeyFile.write(shop, name: "shop", directory: directory + "/clients/app", comment: "test")
+        try KeyFile.write(ops, name: "ops", directory: directory + "/clients/operator", comment: "test")
+        let list = try KeyDirectory.load(directory, processes: [.gateway, .primary, .backup])
+        #expect(list.members.count == 5)
+        #expect(list.member(publicKey: keys["primary"]!.publicKey)?.userID == "ledger:primary")
+        #expect(list.member(publicKey: shop.publicKey)?.userID == "client:app:shop")
+        #expect(list.member(publicKey: ops.publicKey)?.userID == "client:operator:ops")
+        #expect(try KeyDirectory.secretKeys(of: .primary, in: directory) == keys["primary"])
+        // Revoking: the file goes, a reload no longer lists the key.
+        try FileManager.default.removeItem(atPath: directory + "/clients/app/shop.key")
+        let reloaded = try KeyDirectory.load(directory, processes: [.gateway, .primary, .backup])
+        #expect(list.revoked(comparedWith: reloaded) == [shop.publicKey])
+    }
+
+    @Test func aMissingProcessKeySaysHowToMakeOne() throws {
+        let directory = try MembershipTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect { try KeyDirectory.load(directory, processes: [.primary]) } throws: {
+            "\($0)".contains("bankctl keys generate primary --dir \(directory)")
+        }
+    }
+
+    @Test func aClientCopyOfAProcessKeyIsRefused() throws {
+        let directory = try MembershipTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let primary = try CurveKeyPair.generate()
+        try KeyFile.write(primary, name: "primary", directory: directory, comment: "test")
+        try KeyFile.write(primary, name: "sneaky", directory: directory + "/clients/app", comment: "test")
+        #expect { try KeyDirectory.load(directory, processes: [.primary]) } throws: {
+            "\($0)".contains("have the same public key")
+        }
+    }
+}
