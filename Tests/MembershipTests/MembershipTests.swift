@@ -166,3 +166,51 @@ import Glibc
         }
     }
 }
+
+/// The reloadable allow-list: refusals counted for a rate-limited log line, a reload that revokes, a failed reload
+/// that keeps the old list.
+@Suite struct MemberDirectoryTests {
+    final class Source: @unchecked Sendable {
+        let lock = NSLock()
+        var members: [Member]
+        var fails = false
+        init(_ members: [Member]) { self.members = members }
+        func read() throws -> MemberList {
+            lock.lock()
+            defer { lock.unlock() }
+            if fails { throw KeyFileProbeError() }
+            return try MemberList(members)
+        }
+    }
+    struct KeyFileProbeError: Error {}
+
+    static func request(_ keys: CurveKeyPair, from address: String = "10.0.0.9") -> ZAPRequest {
+        ZAPRequest(requestID: [1], domain: "bank", address: address, mechanism: "CURVE",
+                   credentials: [Z85.decodeKey(keys.publicKey)!])
+    }
+
+    @Test func refusalsAreCountedForOneLogLineAndReloadsRevoke() throws {
+        let alice = try CurveKeyPair.generate(), mallory = try CurveKeyPair.generate()
+        let source = Source([Member(client: "alice", role: .app, publicKey: alice.publicKey)])
+        let directory = try MemberDirectory { try source.read() }
+        #expect(directory.takeRefusals() == nil)
+        for _ in 0..<1000 { #expect(directory.decide(Self.request(mallory)) != .allow(userID: "client:app:alice")) }
+        #expect(directory.decide(Self.request(alice)) == .allow(userID: "client:app:alice"))
+        let line = try #require(directory.takeRefusals())
+        #expect(line == "refused handshakes: unknown key \(mallory.publicKey) from 10.0.0.9 (1000×)")
+        #expect(directory.takeRefusals() == nil)
+        // Many distinct reasons: a bounded line.
+        for index in 0..<100 { _ = directory.decide(Self.request(mallory, from: "10.0.1.\(index)")) }
+        #expect(directory.takeRefusals()?.hasSuffix("68 more") == true)
+        // A reload that drops alice revokes her; a failing reload keeps the list as it was.
+        source.lock.withLock { source.members = [] }
+        #expect(try directory.reload() == [alice.publicKey])
+        #expect(directory.decide(Self.request(alice)) != .allow(userID: "client:app:alice"))
+        source.lock.withLock {
+            source.members = [Member(client: "alice", role: .app, publicKey: alice.publicKey)]
+            source.fails = true
+        }
+        #expect(throws: KeyFileProbeError.self) { try directory.reload() }
+        #expect(directory.current.members.isEmpty)
+    }
+}
