@@ -23,6 +23,9 @@ public enum ErrorCode: String, Hashable, Sendable, CaseIterable {
     /// The gateway holds as many requests as it admits (in total or for this connection): the request was not
     /// forwarded and nothing was applied. Definite; retry after the reply's `retry_after_ms`.
     case overloaded = "overloaded"
+    /// The client's key does not carry a role that may send this request (issue 11): nothing was applied, and a
+    /// retry gets the same answer.
+    case forbidden = "forbidden"
 
     public var isRetryable: Bool { self == .unavailable || self == .overloaded }
 }

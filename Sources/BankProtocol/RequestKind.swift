@@ -18,6 +18,19 @@ extension RequestPeek {
         }
     }
 
+    /// The request's kind for deciding what a client may do: `kind(of:)`, and where that cannot read the op, a full
+    /// parse, so that an op spelled with escapes (`"tr\u0061nsfer"`), which the ledger's decoder reads as the op it
+    /// spells, is judged as that op and not waved through as `invalid`.
+    public static func authoritativeKind(of body: [UInt8]) -> RequestKind {
+        let quick = kind(of: body)
+        guard quick == .invalid, body.count <= ClientLimits.maximumRequestBytes else { return quick }
+        return body.withUnsafeBufferPointer { buffer in
+            guard case .success(let value) = JSONValue.parseResult(buffer, maxDepth: ClientLimits.maximumDepth),
+                  case .object(let object) = value, case .string(let op)? = object["op"] else { return .invalid }
+            return RequestKind(rawValue: op) ?? .invalid
+        }
+    }
+
     /// The plain (escape-free) string value of `key` in the top-level JSON object, if the scan finds one.
     static func topLevelPlainString(key: String, in body: UnsafeBufferPointer<UInt8>) -> String? {
         let key = Array(key.utf8)

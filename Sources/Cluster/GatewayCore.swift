@@ -144,6 +144,13 @@ public struct GatewayCore {
                    receivedNanos: receivedNanos)
             return
         }
+        let kind = envelope.role == nil ? RequestPeek.kind(of: body) : RequestPeek.authoritativeKind(of: body)
+        if let role = envelope.role, !role.allows(kind) {
+            answer(envelope, body: ReplyEncoder.error(
+                code: .forbidden, message: "a client with the \(role.rawValue) role may not send \(kind.rawValue); nothing was applied",
+                requestID: RequestPeek.requestID(in: body)), kind: kind, receivedNanos: receivedNanos)
+            return
+        }
         switch RequestPeek.gatewayOperation(in: body) {
         case .status:
             answer(envelope, body: statusReply(), kind: .status, receivedNanos: receivedNanos)
@@ -154,7 +161,6 @@ public struct GatewayCore {
         case nil:
             break
         }
-        let kind = RequestPeek.kind(of: body)
         if let refusal = admissionRefusal(envelope, byteCount: body.count) {
             overloadedReplies += 1
             answer(envelope, body: ReplyEncoder.overloaded(

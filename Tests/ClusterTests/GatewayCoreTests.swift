@@ -295,3 +295,43 @@ struct TestClock {
         now.wallMillis += Int64(milliseconds)
     }
 }
+
+/// Roles at the gateway (issue 11): a request outside the client's role is answered `forbidden` at once and never
+/// forwarded; an op spelled with escapes is judged as the op it spells; without a role (no keys) all goes through.
+@Suite struct GatewayRoleTests {
+    var clock = TestClock()
+    var gateway = GatewayCore(config: .initial, startedAt: TestClock().now)
+
+    static func body(_ text: String) -> [[UInt8]] { [Array(text.utf8)] }
+
+    mutating func send(_ text: String, role: ClientRole?) -> [GatewayAction] {
+        gateway.step(.clientRequest(ClientEnvelope(identity: [7], delimited: true, role: role), frames: Self.body(text)),
+                     now: clock.now)
+    }
+
+    static func forbidden(_ actions: [GatewayAction]) -> Bool {
+        actions.contains { action in
+            guard case let .reply(_, body) = action else { return false }
+            return ReplyOutcome(reply: body) == .error(.forbidden)
+        }
+    }
+
+    @Test mutating func requestsOutsideTheRoleAreForbiddenAndNeverHeld() {
+        let transfer = #"{"op":"transfer","request_id":"t1","from":"a","to":"b","amount":1}"#
+        #expect(Self.forbidden(send(transfer, role: .reader)))
+        #expect(Self.forbidden(send(transfer, role: .operator)))
+        #expect(Self.forbidden(send(#"{"op":"tr\u0061nsfer","request_id":"t2","from":"a","to":"b","amount":1}"#, role: .reader)))
+        #expect(Self.forbidden(send(#"{"op":"switchover"}"#, role: .app)))
+        #expect(Self.forbidden(send(#"{"op":"balance","account":"a"}"#, role: .operator)))
+        #expect(gateway.pendingRequestCount == 0)
+        #expect(gateway.answered.map(\.outcome) == [.error(.forbidden)])
+        // Allowed: held for the leader (none yet), or answered by the gateway itself.
+        #expect(!Self.forbidden(send(transfer, role: .app)))
+        #expect(!Self.forbidden(send(#"{"op":"balance","account":"a"}"#, role: .reader)))
+        #expect(!Self.forbidden(send(transfer, role: nil)))
+        #expect(gateway.pendingRequestCount == 3)
+        #expect(!Self.forbidden(send(#"{"op":"status"}"#, role: .reader)))
+        // Not a request at all: let through to get its real error, which changes nothing either.
+        #expect(!Self.forbidden(send(#"{"op":"steal"}"#, role: .reader)))
+    }
+}
