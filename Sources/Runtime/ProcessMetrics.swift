@@ -128,6 +128,10 @@ final class GatewayMetrics {
     }
 
     func export(_ core: GatewayCore, links: PeerLinks, droppedReplies total: Int64, now: Instant) {
+        registry.exporting { exportValues(core, links: links, droppedReplies: total, now: now) }
+    }
+
+    private func exportValues(_ core: GatewayCore, links: PeerLinks, droppedReplies total: Int64, now: Instant) {
         epoch.record(Int64(core.config.epoch))
         let serving = core.servingLeader
         for (ledger, gauge) in leader { gauge.record(ledger == serving ? 1 : 0) }
@@ -179,6 +183,10 @@ final class LedgerMetrics {
     }
 
     func export(_ node: LedgerNode, links: PeerLinks, now: Instant) {
+        process.registry.exporting { exportValues(node, links: links, now: now) }
+    }
+
+    private func exportValues(_ node: LedgerNode, links: PeerLinks, now: Instant) {
         let roleName: String
         switch node.role {
         case .leader: roleName = "leader"

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Foundation
 import Prometheus
 
 /// One process's metrics: a Prometheus registry, and the swift-metrics factory that makes counters, gauges and
@@ -7,9 +8,13 @@ import Prometheus
 ///
 /// Names follow Prometheus's conventions: `bank_` first, the unit last (`_seconds`, `_bytes`), `_total` on
 /// counters. Labels take only values from small fixed sets (operations, result codes, process names), never ids.
-public final class MetricsRegistry: Sendable {
+public final class MetricsRegistry: @unchecked Sendable {
     public let prometheus: PrometheusCollectorRegistry
     public let factory: PrometheusMetricsFactory
+    /// Held while a batch of values is exported (`exporting`) and while a scrape renders: a scrape sees one export
+    /// whole, never a leader's new positions beside its old role. (Per-request counters are outside it: they only
+    /// grow.)
+    private let snapshotLock = NSLock()
 
     /// Histogram buckets for every timer: request latencies (0.1 ms on loopback, several ms across machines, the
     /// 5 s deadline) and fsyncs (0.1 ms on a fast disk, seconds on a sick one).
@@ -38,8 +43,11 @@ public final class MetricsRegistry: Sendable {
         CoreMetrics.Timer(label: name, dimensions: labels, factory: factory)
     }
 
-    /// The Prometheus text exposition of everything registered.
-    public func exposition() -> [UInt8] { prometheus.emitToBuffer() }
+    /// The Prometheus text exposition of everything registered, between exports.
+    public func exposition() -> [UInt8] { snapshotLock.withLock { prometheus.emitToBuffer() } }
+
+    /// Runs `body`, which updates several values that belong together, with no scrape in between.
+    public func exporting<T>(_ body: () throws -> T) rethrows -> T { try snapshotLock.withLock(body) }
 }
 
 /// A counter fed from a running total kept elsewhere (a pure core counts; the driver exports now and then):

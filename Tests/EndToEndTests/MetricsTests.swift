@@ -121,6 +121,8 @@ struct Scrape {
         let leaderScrape = try Self.scrape(harness, leader, until: "commit at the journal's end") {
             ($0["bank_ledger_last_seq"] ?? 0) >= 18 && $0["bank_ledger_commit_seq"] == $0["bank_ledger_last_seq"]
         }
+        // A scrape sees one export whole (MetricsRegistry.exporting): the positions that satisfied the wait come
+        // with the role and epoch of the same moment, never the first export's.
         let lastSeq = leaderScrape["bank_ledger_last_seq"]!
         #expect(leaderScrape[#"bank_ledger_role{role="leader"}"#] == 1)
         #expect(leaderScrape["bank_ledger_durable_seq"] == lastSeq)

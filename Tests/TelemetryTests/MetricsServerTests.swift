@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Synchronization
 import Telemetry
 import Testing
 
@@ -61,6 +62,36 @@ import Testing
         total.export(1) // the core was rebuilt and counts from zero: a new baseline
         total.export(3)
         #expect(try await Self.fetch(server.port, "/metrics").body.contains("bank_leader_changes_total 7"))
+    }
+
+    /// Values exported together are scraped together: a scrape never shows half an export.
+    @Test func aScrapeSeesOneExportWhole() async throws {
+        let registry = MetricsRegistry()
+        let server = try MetricsServer(host: "127.0.0.1", port: 0, registry: registry)
+        defer { server.close() }
+        let first = registry.gauge("bank_test_first"), second = registry.gauge("bank_test_second")
+        let done = Atomic<Bool>(false)
+        let writer = Thread {
+            var value: Int64 = 0
+            while !done.load(ordering: .relaxed) {
+                value += 1
+                registry.exporting {
+                    first.record(value)
+                    // A pause between the two, as a real export has (a dozen values): a scrape in it would tear.
+                    for _ in 0..<2_000 { _ = done.load(ordering: .relaxed) }
+                    second.record(value)
+                }
+            }
+        }
+        writer.start()
+        defer { done.store(true, ordering: .relaxed) }
+        for _ in 0..<50 {
+            let body = try await Self.fetch(server.port, "/metrics").body
+            let values = ["bank_test_first", "bank_test_second"].map { name in
+                body.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+            }
+            #expect(values[0] == values[1], "torn scrape: \(values)")
+        }
     }
 
     @Test func residentMemoryIsRead() throws {
