@@ -67,11 +67,22 @@ extension ZMQSocket {
     ///   expired. Signals (`EINTR`) are retried.
     /// - Throws: `ZMQError` for anything else, e.g. `ETERM` after `ZMQContext.terminate()`.
     public func receive(dontWait: Bool = true) throws -> [[UInt8]]? {
+        try receiveMessage(dontWait: dontWait, readingUserID: false)?.frames
+    }
+
+    /// Like `receive`, with the `User-Id` the ZAP handler gave the connection the message came on (nil when the
+    /// socket has no security mechanism or no handler named one). Every frame of a message comes on one connection.
+    public func receiveWithUserID(dontWait: Bool = true) throws -> (frames: [[UInt8]], userID: String?)? {
+        try receiveMessage(dontWait: dontWait, readingUserID: true)
+    }
+
+    private func receiveMessage(dontWait: Bool, readingUserID: Bool) throws -> (frames: [[UInt8]], userID: String?)? {
         let socket = try live("zmq_msg_recv")
         // One zmq_msg_t, in place for the whole call: libzmq messages must never be copied bytewise.
         return try withUnsafeTemporaryAllocation(of: zmq_msg_t.self, capacity: 1) { buffer in
             let message = buffer.baseAddress!
             var frames: [[UInt8]] = []
+            var userID: String?
             while true {
                 zmq_msg_init(message)
                 defer { zmq_msg_close(message) }
@@ -83,36 +94,12 @@ extension ZMQSocket {
                     if error.isAgain && frames.isEmpty { return nil }
                     throw error
                 }
-                // zmq_msg_size, not zmq_msg_recv's Int32 result, so frames over 2 GiB keep their length.
-                frames.append([UInt8](UnsafeRawBufferPointer(start: zmq_msg_data(message), count: zmq_msg_size(message))))
-                if zmq_msg_more(message) == 0 { return frames }
-            }
-        }
-    }
-
-    /// Like `receive`, with the `User-Id` the ZAP handler gave the connection the message came on (nil when the
-    /// socket has no security mechanism or no handler named one). Every frame of a message comes on one connection.
-    public func receiveWithUserID(dontWait: Bool = true) throws -> (frames: [[UInt8]], userID: String?)? {
-        let socket = try live("zmq_msg_recv")
-        return try withUnsafeTemporaryAllocation(of: zmq_msg_t.self, capacity: 1) { buffer in
-            let message = buffer.baseAddress!
-            var frames: [[UInt8]] = []
-            var userID: String?
-            while true {
-                zmq_msg_init(message)
-                defer { zmq_msg_close(message) }
-                let flags: Int32 = dontWait && frames.isEmpty ? ZMQ_DONTWAIT : 0
-                if zmq_msg_recv(message, socket, flags) < 0 {
-                    let error = ZMQError.last("zmq_msg_recv")
-                    if error.isInterrupted { continue }
-                    if error.isAgain && frames.isEmpty { return nil }
-                    throw error
-                }
                 // A ROUTER's first frame (the routing id it made up) carries no properties: take them from any frame.
-                if userID == nil, let property = zmq_msg_gets(message, "User-Id") {
+                if readingUserID, userID == nil, let property = zmq_msg_gets(message, "User-Id") {
                     let text = String(cString: property)
                     userID = text.isEmpty ? nil : text
                 }
+                // zmq_msg_size, not zmq_msg_recv's Int32 result, so frames over 2 GiB keep their length.
                 frames.append([UInt8](UnsafeRawBufferPointer(start: zmq_msg_data(message), count: zmq_msg_size(message))))
                 if zmq_msg_more(message) == 0 { return (frames, userID) }
             }
