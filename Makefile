@@ -11,6 +11,8 @@ FIRST ?= 1
 # The network-namespace test bed (root): state in var/netns, namespaces bank-gateway, bank-primary, bank-backup.
 NETNS_BED := VAR=var/netns BIN=$(BIN) deploy/netns/netns.sh
 PROM_PORT ?= 9090
+# The local operator's key (make cluster makes it): status and switchover from make.
+OPERATOR_KEY = --key $(VAR)/keys/clients/operator/local-operator.key_secret
 PROMETHEUS := VAR=$(VAR) PORT_BASE=$(PORT_BASE) PROM_PORT=$(PROM_PORT) deploy/local/prometheus.sh
 LOSS ?= 0
 DELAY ?= 0ms
@@ -18,7 +20,7 @@ DELAY ?= 0ms
 .PHONY: help deps build test cluster stop status clean switchover bench bench-history simulate \
         kill-primary kill-backup kill-gateway start-primary start-backup start-gateway \
         pause-primary pause-backup resume-primary resume-backup \
-        netns-deps netns-cluster netns-kill netns-start partition heal netem prometheus-deps prometheus fuzz
+        netns-deps netns-cluster netns-kill netns-start partition heal netem prometheus-deps prometheus fuzz security-deps
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -33,7 +35,7 @@ deps: ## Install libzmq, LevelDB and Zstandard (Debian's libzmq3-dev, libleveldb
 build: deps ## Release build of every executable
 	swift build -c release
 
-test: deps netns-deps prometheus-deps ## Build and run the whole test suite, then 500 seeds of the simulation and 100 of load alone
+test: deps netns-deps prometheus-deps security-deps ## Build and run the whole test suite, then 500 seeds of the simulation and 100 of load alone
 	swift build --build-tests
 	swift test --skip-build
 	$(MAKE) --no-print-directory simulate SEEDS=500
@@ -60,9 +62,9 @@ fuzz: deps ## Fuzz a decoder of outside bytes with libFuzzer and AddressSanitize
 	  var/fuzz/$(TARGET)/corpus Tests/FuzzTargetsTests/Corpus/$(TARGET)
 
 ARCHIVE_ARGS = $(if $(filter off,$(ARCHIVE)),--no-archive,$(if $(ARCHIVE),--archive-receipt-window $(ARCHIVE))) \
-  $(if $(filter 0,$(METRICS)),--no-metrics)
+  $(if $(filter 0,$(METRICS)),--no-metrics) $(if $(filter 0,$(CURVE)),--insecure)
 
-bench: deps $(if $(filter-out 0,$(NETNS)),netns-deps) ## Benchmark a fresh cluster of its own (report: var/bench/report.json); QUICK=1 for short phases; ARCHIVE=off: history archive off, ARCHIVE=n: n receipts in memory; NETNS=1 DELAY=0ms,0.5ms,2ms: on a network-namespace test bed (root), one run per delay (var/bench/netns-DELAY/); METRICS=0: processes serve no metrics
+bench: deps $(if $(filter-out 0,$(NETNS)),netns-deps) ## Benchmark a fresh cluster of its own (report: var/bench/report.json); QUICK=1 for short phases; ARCHIVE=off: history archive off, ARCHIVE=n: n receipts in memory; NETNS=1 DELAY=0ms,0.5ms,2ms: on a network-namespace test bed (root), one run per delay (var/bench/netns-DELAY/); METRICS=0: processes serve no metrics; CURVE=0: plaintext links
 	swift build -c release
 	@if [ -n "$(filter-out 0,$(NETNS))" ]; then \
 	  for delay in $$(echo "$(DELAY)" | tr ',|' '  '); do \
@@ -80,10 +82,10 @@ cluster: build ## Start gateway, primary and backup in the background (only what
 	@$(NODE_SH) start backup
 	@$(NODE_SH) start gateway
 	@$(NODE_SH) wait-leader
-	@$(BIN)/bankctl status --gateway tcp://127.0.0.1:$(PORT_BASE)
+	@$(BIN)/bankctl status --gateway tcp://127.0.0.1:$(PORT_BASE) $(OPERATOR_KEY)
 	@echo
-	@echo "The cluster is up. Try:"
-	@echo "  export BANK_GATEWAY=tcp://127.0.0.1:$(PORT_BASE) PATH=\$$PWD/$(BIN):\$$PATH"
+	@echo "The cluster is up, every link encrypted and authenticated (CURVE; keys in $(VAR)/keys). Try:"
+	@echo "  export BANK_GATEWAY=tcp://127.0.0.1:$(PORT_BASE) BANK_KEY=\$$PWD/$(VAR)/keys/clients/app/local-app.key_secret PATH=\$$PWD/$(BIN):\$$PATH"
 	@echo "  bankctl open alice && bankctl deposit alice 100.00 && bankctl balance alice"
 	@echo "Metrics: http://127.0.0.1:$$(($(PORT_BASE)+4))/metrics (gateway), :$$(($(PORT_BASE)+5)) (primary), :$$(($(PORT_BASE)+6)) (backup); make prometheus to scrape them"
 
@@ -93,10 +95,10 @@ stop: ## Stop all three processes (SIGTERM), the local Prometheus, and the netwo
 	@if ip netns list 2>/dev/null | grep -q '^bank-'; then $(NETNS_BED) down; fi
 
 status: ## Show leader, epoch and each ledger's state
-	@$(BIN)/bankctl status --gateway tcp://127.0.0.1:$(PORT_BASE)
+	@$(BIN)/bankctl status --gateway tcp://127.0.0.1:$(PORT_BASE) $(OPERATOR_KEY)
 
 switchover: ## Move leadership to the in-sync follower (planned maintenance)
-	@$(BIN)/bankctl switchover --gateway tcp://127.0.0.1:$(PORT_BASE)
+	@$(BIN)/bankctl switchover --gateway tcp://127.0.0.1:$(PORT_BASE) $(OPERATOR_KEY)
 
 kill-primary: ## SIGKILL the primary ledger
 	@$(NODE_SH) kill primary
@@ -122,6 +124,15 @@ resume-backup: ## SIGCONT the backup ledger
 clean: stop ## Stop the cluster and remove var/
 	rm -rf $(VAR)
 
+security-deps: ## Install what the security tests use (tcpdump, Debian's python3-zmq for the Python client) when missing and we are root
+	@if [ ! -x /usr/bin/tcpdump ] || ! /usr/bin/python3 -c 'import zmq.auth' 2>/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing tcpdump python3-zmq"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tcpdump python3-zmq >/dev/null; } \
+	      || echo "could not install tcpdump and python3-zmq: their tests will be skipped"; \
+	  else echo "not root: not installing tcpdump and python3-zmq (their tests are skipped; sudo apt-get install tcpdump python3-zmq)"; fi; \
+	fi
+
 prometheus-deps: ## Install Debian's Prometheus server (for its test and make prometheus) when missing and we are root
 	@if ! command -v prometheus >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -146,10 +157,10 @@ netns-deps: ## Install what the test bed uses (iproute2, nftables, iptables, lib
 
 netns-cluster: build netns-deps ## Start the three processes in network namespaces of their own, joined by a bridge (root); make stop removes it
 	@$(NETNS_BED) up
-	@$(BIN)/bankctl status --gateway $$($(NETNS_BED) gateway)
+	@$(BIN)/bankctl status --gateway $$($(NETNS_BED) gateway) --key var/netns/keys/clients/operator/local-operator.key_secret
 	@echo
 	@echo "The test bed is up: gateway $$($(NETNS_BED) gateway | sed 's|tcp://||;s|:.*||'), primary 10.77.0.2, backup 10.77.0.3. Try:"
-	@echo "  export BANK_GATEWAY=$$($(NETNS_BED) gateway) PATH=\$$PWD/$(BIN):\$$PATH"
+	@echo "  export BANK_GATEWAY=$$($(NETNS_BED) gateway) BANK_KEY=\$$PWD/var/netns/keys/clients/app/local-app.key_secret PATH=\$$PWD/$(BIN):\$$PATH"
 	@echo "  make partition A=gateway B=primary; make heal; make netem DELAY=2ms LOSS=1; make netns-kill NODE=primary"
 	@echo "Metrics: http://10.77.0.1:9464/metrics (gateway), 10.77.0.2:9464 (primary), 10.77.0.3:9464 (backup)"
 

@@ -69,7 +69,7 @@ let package = Package(
         .target(name: "Membership", dependencies: ["BankProtocol", "Cluster", "ZeroMQ"]),
         // Thin drivers: ZeroMQ event loops that carry out the state machines' actions.
         .target(name: "Runtime", dependencies: [
-            "Cluster", "Topology", "ZeroMQ", "Storage", "BankProtocol", "HistoryStore", "CMalloc", "Telemetry",
+            "Cluster", "Topology", "ZeroMQ", "Storage", "BankProtocol", "HistoryStore", "CMalloc", "Telemetry", "Membership",
             .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         // Deterministic simulation: the real state machines against a simulated network, disk and clock.
@@ -92,7 +92,7 @@ let package = Package(
         ]),
         // Benchmark: starts its own cluster, measures throughput, latency, failover and catch-up (`make bench`).
         .executableTarget(name: "bank-bench", dependencies: [
-            "ZeroMQ", "BankProtocol", "Runtime", "Topology", "SeededRandom", "LocalCluster",
+            "ZeroMQ", "BankProtocol", "Runtime", "Topology", "SeededRandom", "LocalCluster", "Membership",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
@@ -114,7 +114,8 @@ let package = Package(
         .testTarget(name: "MembershipTests", dependencies: ["Membership", "BankProtocol", "Cluster", "ZeroMQ"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "EndToEndTests", dependencies: [
-            "ZeroMQ", "BankProtocol", "Runtime", "SeededRandom", "LocalCluster",
+            "ZeroMQ", "BankProtocol", "Runtime", "SeededRandom", "LocalCluster", "Membership", "Cluster", "BankCore",
+            "Storage",
         ]),
     ],
     swiftLanguageModes: [.v6]

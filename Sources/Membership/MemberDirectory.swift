@@ -26,8 +26,8 @@ public final class MemberDirectory: @unchecked Sendable {
         return list
     }
 
-    /// Reads the allow-list again; returns the keys it no longer holds (their connections are to be closed). On
-    /// an error the old list stays.
+    /// Reads the allow-list again; returns the user ids it no longer gives (their connections are to be closed).
+    /// On an error the old list stays.
     public func reload() throws -> Set<String> {
         let next = try source()
         lock.lock()

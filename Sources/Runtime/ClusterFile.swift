@@ -59,6 +59,11 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     /// Whether the processes serve Prometheus metrics (where `metrics_bind` says; in the local layout, from the
     /// port base). `false` turns them off everywhere.
     public var metrics = true
+    /// Where the processes' and clients' CURVE keys are (`keys_dir`; nil: `<data_root>/keys`): see `KeyDirectory`.
+    public var keysDirectory: String?
+    /// `true`: no CURVE anywhere — every link in plaintext, anyone who reaches a port may speak. Only for a test
+    /// bed; each process says so loudly in its log. Absent or `false`: CURVE on every socket.
+    public var insecure = false
 
     enum CodingKeys: String, CodingKey {
         case host
@@ -89,6 +94,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         case peerQueueBytes = "peer_queue_bytes"
         case peerMessageMaxAgeMilliseconds = "peer_message_max_age_ms"
         case metrics
+        case keysDirectory = "keys_dir"
+        case insecure
     }
 
     public init() {}
@@ -129,6 +136,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         try c.encode(peerQueueBytes, forKey: .peerQueueBytes)
         try c.encode(peerMessageMaxAgeMilliseconds, forKey: .peerMessageMaxAgeMilliseconds)
         try c.encode(metrics, forKey: .metrics)
+        try c.encodeIfPresent(keysDirectory, forKey: .keysDirectory)
+        try c.encode(insecure, forKey: .insecure)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -240,6 +249,12 @@ public struct ClusterFile: Codable, Hashable, Sendable {
                 "peer_message_max_age_ms must be 0 (off) or at least 500 (got \(peerMessageMaxAgeMilliseconds))")
         }
         metrics = try c.decodeIfPresent(Bool.self, forKey: .metrics) ?? defaults.metrics
+        keysDirectory = try c.decodeIfPresent(String.self, forKey: .keysDirectory)
+        if keysDirectory?.isEmpty == true {
+            throw DecodingError.dataCorruptedError(forKey: .keysDirectory, in: c, debugDescription:
+                "keys_dir must name a directory (leave it out for <data_root>/keys)")
+        }
+        insecure = try c.decodeIfPresent(Bool.self, forKey: .insecure) ?? defaults.insecure
         guard checkpointIntervalRecords >= 1, checkpointIntervalMutations >= 1 else {
             throw DecodingError.dataCorruptedError(forKey: .checkpointIntervalRecords, in: c,
                 debugDescription: "checkpoint_interval_records and checkpoint_interval_mutations must be at least 1")
@@ -276,6 +291,9 @@ public struct ClusterFile: Codable, Hashable, Sendable {
 
     /// Where `node` serves metrics; nil: it does not.
     public func metricsBind(of node: NodeID) -> HTTPBindAddress? { spec(node).metricsBind }
+
+    /// Where the CURVE keys are.
+    public var keysPath: String { keysDirectory ?? "\(dataRoot)/keys" }
 
     public func dataDirectory(of node: NodeID) -> String { spec(node).dataDirectory ?? "\(dataRoot)/\(node.name)" }
 

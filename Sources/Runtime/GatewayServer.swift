@@ -1,6 +1,8 @@
+import BankProtocol
 import Cluster
 import Foundation
 import Logging
+import Membership
 import Storage
 import ZeroMQ
 
@@ -22,6 +24,7 @@ public final class GatewayServer {
     private var droppedRepliesLoggedNanos: UInt64 = 0
     private var droppedRepliesTotal: Int64 = 0
     private let metrics: GatewayMetrics?
+    private let security: LinkSecurity?
 
     /// - Parameter name: which gateway of the topology this is (nil: its only gateway).
     public init(file: ClusterFile, name: String? = nil, logger: Logger) throws {
@@ -50,7 +53,9 @@ public final class GatewayServer {
         core = GatewayCore(config: config, ledgers: topology.ledgers, settings: file.gatewaySettings,
                            startedAt: SystemClock.now(), firstToken: UInt64.random(in: 1...(1 << 62)))
         context = try ZMQContext()
+        security = try LinkSecurity.start(for: me, file: file, context: context, logger: logger)
         clients = try context.makeSocket(.router)
+        try security?.serve(clients, domain: ZAPDomain.clients)
         // Replies to a vanished client fail loudly instead of disappearing; we drop them ourselves.
         try clients.setRouterMandatory(true)
         try clients.setSendHighWaterMark(1_000_000)
@@ -62,7 +67,7 @@ public final class GatewayServer {
         try clients.setHeartbeatIntervalMilliseconds(10_000)
         try clients.setHeartbeatTimeoutMilliseconds(60_000)
         try clients.bind(spec.clientBind!)
-        links = try PeerLinks(context: context, me: me, file: file, logger: logger)
+        links = try PeerLinks(context: context, me: me, file: file, security: security, logger: logger)
         metrics = try ProcessMetrics.start(for: me, file: file, logger: logger)
             .map { GatewayMetrics(process: $0, ledgers: topology.ledgers) }
         logger.info("gateway \(me): clients at \(spec.clientBind!) (reached at \(spec.clientEndpoint!))")
@@ -88,6 +93,7 @@ public final class GatewayServer {
                 events.append(.tick)
                 lastTickNanos = now.monotonicNanos
             }
+            security?.housekeeping(now: now)
             if let metrics, metrics.process.isDue(now: now) {
                 metrics.export(core, links: links, droppedReplies: droppedRepliesTotal, now: now)
             }
@@ -98,6 +104,7 @@ public final class GatewayServer {
         }
         clients.close()
         links.close()
+        security?.stop()
         metrics?.process.close()
         logger.info("gateway: stopped")
     }
@@ -105,9 +112,24 @@ public final class GatewayServer {
     private func drainClients(into events: inout [GatewayEvent], limit: Int) {
         for _ in 0..<limit {
             let frames: [[UInt8]]
+            var role: ClientRole?
             do {
-                guard let received = try clients.receive(dontWait: true) else { return }
-                frames = received
+                if let security {
+                    guard let received = try clients.receiveWithUserID(dontWait: true) else { return }
+                    guard security.admit(userID: received.userID, descriptor: received.connectionDescriptor) else {
+                        continue
+                    }
+                    // The handler admits only clients' keys here, so a role is always there.
+                    guard case let .client(_, clientRole)? = Speaker(userID: received.userID) else {
+                        security.noteDropped("a client message under \(received.userID ?? "no user id")")
+                        continue
+                    }
+                    frames = received.frames
+                    role = clientRole
+                } else {
+                    guard let received = try clients.receive(dontWait: true) else { return }
+                    frames = received
+                }
             } catch {
                 logger.warning("client receive failed: \(error)")
                 return
@@ -115,7 +137,8 @@ public final class GatewayServer {
             guard let identity = frames.first else { continue }
             let delimited = frames.count >= 2 && frames[1].isEmpty
             let body = Array(frames.dropFirst(delimited ? 2 : 1))
-            events.append(.clientRequest(ClientEnvelope(identity: identity, delimited: delimited), frames: body))
+            events.append(.clientRequest(ClientEnvelope(identity: identity, delimited: delimited, role: role),
+                                         frames: body))
         }
     }
 

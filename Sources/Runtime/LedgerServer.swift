@@ -31,6 +31,7 @@ public final class LedgerServer {
     private var node: LedgerNode
     private var history: LevelHistoryStore
     private let metrics: LedgerMetrics?
+    private let security: LinkSecurity?
     private var tickIntervalNanos: UInt64 = .milliseconds(10)
     private static let diskProbeIntervalNanos: UInt64 = .milliseconds(1000)
     private static let diskProbeByteCount = 1 << 20
@@ -46,12 +47,14 @@ public final class LedgerServer {
         node = storage.node
         history = storage.history
         context = try ZMQContext()
-        links = try PeerLinks(context: context, me: id, file: file, logger: logger)
+        security = try LinkSecurity.start(for: id, file: file, context: context, logger: logger)
+        links = try PeerLinks(context: context, me: id, file: file, security: security, logger: logger)
         metrics = try ProcessMetrics.start(for: id, file: file, logger: logger)
             .map { LedgerMetrics(process: $0, me: id, peers: file.topology.peers(of: id)) }
     }
 
-    private func exportMetricsIfDue(now: Instant) {
+    private func periodicChores(now: Instant) {
+        security?.housekeeping(now: now)
         guard let metrics, metrics.process.isDue(now: now) else { return }
         metrics.export(node, links: links, now: now)
     }
@@ -66,6 +69,7 @@ public final class LedgerServer {
             links.close()
             journal.close()
             history.close()
+            security?.stop()
             metrics?.process.close()
             logger.info("\(id): stopped")
         }
@@ -106,7 +110,7 @@ public final class LedgerServer {
                 carryOutDegraded(node.step(events, now: now))
                 links.flush()
             }
-            exportMetricsIfDue(now: now)
+            periodicChores(now: now)
             if now.nanos(since: lastProbeNanos) >= Self.diskProbeIntervalNanos {
                 lastProbeNanos = now.monotonicNanos
                 if (try? DiskProbe.writeAndSync(in: directory, byteCount: Self.diskProbeByteCount)) != nil { return }
@@ -180,7 +184,7 @@ public final class LedgerServer {
                                      archive: archive)
                 links.flush()
             }
-            exportMetricsIfDue(now: now)
+            periodicChores(now: now)
             if events.isEmpty && node.wantsAnotherTurn { events.append(.turn) }
             if events.isEmpty && !wrote { continue }
             // Replication goes out before the sync is asked for, so the follower's sync overlaps ours.

@@ -1,5 +1,6 @@
 import Cluster
 import Logging
+import Membership
 import ZeroMQ
 
 /// A process's links to the others: one ROUTER inbox that every peer connects to, and two DEALERs per peer for
@@ -40,14 +41,22 @@ final class PeerLinks {
     /// Bundles dropped on arrival as stale, since start.
     var staleBundles: Int { staleFilter.droppedCount }
 
-    init(context: ZMQContext, me: NodeID, file: ClusterFile, logger: Logger) throws {
+    /// CURVE on the inbox and the dealers, and the per-bundle check of the sender; nil: plaintext (`insecure`).
+    private let security: LinkSecurity?
+    /// Each peer's user id, as the bundles it sends must arrive under.
+    private let userIDs: [NodeID: String]
+
+    init(context: ZMQContext, me: NodeID, file: ClusterFile, security: LinkSecurity?, logger: Logger) throws {
         self.me = me
         self.logger = logger
+        self.security = security
         settings = file.peerLinkSettings
         staleFilter = StaleBundleFilter(maxAgeMilliseconds: settings.maxMessageAgeMilliseconds)
         let peers = file.topology.peers(of: me)
         known = Set(peers)
+        userIDs = Dictionary(uniqueKeysWithValues: peers.map { ($0, Member.userID(of: $0)) })
         inbox = try context.makeSocket(.router)
+        try security?.serve(inbox, domain: ZAPDomain.peers)
         // The inbox reads whatever arrives (its senders' marks bound it): a receiving mark that stopped reading
         // would leave PINGs unanswered and get healthy connections cut while this process works through a
         // backlog (seen: a follower catching up after a full disk stalled again and again).
@@ -66,6 +75,7 @@ final class PeerLinks {
             try dealer.setReconnectIntervalMilliseconds(20)
             try dealer.setConnectTimeoutMilliseconds(Int32(clamping: settings.heartbeatTimeoutMilliseconds))
             try settings.detectSilentPeers(on: dealer)
+            try security?.connect(dealer, to: peer)
             try dealer.connect(file.inboxEndpoint(of: peer))
             return dealer
         }
@@ -117,9 +127,19 @@ final class PeerLinks {
     func drain(limit: Int, _ body: (NodeID, PeerMessage) -> Void) {
         for _ in 0..<limit {
             let frames: [[UInt8]]
+            var userID: String?
             do {
-                guard let received = try inbox.receive(dontWait: true) else { return }
-                frames = received
+                if let security {
+                    guard let received = try inbox.receiveWithUserID(dontWait: true) else { return }
+                    guard security.admit(userID: received.userID, descriptor: received.connectionDescriptor) else {
+                        continue
+                    }
+                    frames = received.frames
+                    userID = received.userID
+                } else {
+                    guard let received = try inbox.receive(dontWait: true) else { return }
+                    frames = received
+                }
             } catch {
                 logger.warning("inbox receive failed: \(error)")
                 return
@@ -132,6 +152,12 @@ final class PeerLinks {
                 let (sender, stamp) = try PeerCodec.decodeBundleHeader(frames[1])
                 guard known.contains(sender) else {
                     logger.warning("inbox: dropped a bundle from \(sender) (\(sender.kind)), not a peer in the cluster file")
+                    continue
+                }
+                // The sender a bundle names must be the key it came with: a backup's key claiming to be the
+                // primary, or a gateway's, is not heard.
+                if let security, userID != userIDs[sender] {
+                    security.noteDropped("inbox: a bundle naming \(sender) under the key of \(userID ?? "nobody")")
                     continue
                 }
                 let now = SystemClock.now().monotonicNanos

@@ -67,42 +67,68 @@ extension ZMQSocket {
     ///   expired. Signals (`EINTR`) are retried.
     /// - Throws: `ZMQError` for anything else, e.g. `ETERM` after `ZMQContext.terminate()`.
     public func receive(dontWait: Bool = true) throws -> [[UInt8]]? {
-        try receiveMessage(dontWait: dontWait, readingUserID: false)?.frames
+        try receiveMessage(dontWait: dontWait, readingProperties: false)?.frames
     }
 
-    /// Like `receive`, with the `User-Id` the ZAP handler gave the connection the message came on (nil when the
-    /// socket has no security mechanism or no handler named one). Every frame of a message comes on one connection.
-    public func receiveWithUserID(dontWait: Bool = true) throws -> (frames: [[UInt8]], userID: String?)? {
-        try receiveMessage(dontWait: dontWait, readingUserID: true)
+    /// Like `receive`, with what libzmq knows of the connection the message came on (every frame of a message comes
+    /// on one connection): the `User-Id` the ZAP handler gave it, and its file descriptor.
+    public func receiveWithUserID(dontWait: Bool = true) throws -> ReceivedMessage? {
+        try receiveMessage(dontWait: dontWait, readingProperties: true)
     }
 
-    private func receiveMessage(dontWait: Bool, readingUserID: Bool) throws -> (frames: [[UInt8]], userID: String?)? {
+    private func receiveMessage(dontWait: Bool, readingProperties: Bool) throws -> ReceivedMessage? {
         let socket = try live("zmq_msg_recv")
         // One zmq_msg_t, in place for the whole call: libzmq messages must never be copied bytewise.
         return try withUnsafeTemporaryAllocation(of: zmq_msg_t.self, capacity: 1) { buffer in
             let message = buffer.baseAddress!
-            var frames: [[UInt8]] = []
-            var userID: String?
+            var received = ReceivedMessage()
             while true {
                 zmq_msg_init(message)
                 defer { zmq_msg_close(message) }
                 // Only the first frame can be missing; the rest of a message arrives with it.
-                let flags: Int32 = dontWait && frames.isEmpty ? ZMQ_DONTWAIT : 0
+                let flags: Int32 = dontWait && received.frames.isEmpty ? ZMQ_DONTWAIT : 0
                 if zmq_msg_recv(message, socket, flags) < 0 {
                     let error = ZMQError.last("zmq_msg_recv")
                     if error.isInterrupted { continue }
-                    if error.isAgain && frames.isEmpty { return nil }
+                    if error.isAgain && received.frames.isEmpty { return nil }
                     throw error
                 }
                 // A ROUTER's first frame (the routing id it made up) carries no properties: take them from any frame.
-                if readingUserID, userID == nil, let property = zmq_msg_gets(message, "User-Id") {
-                    let text = String(cString: property)
-                    userID = text.isEmpty ? nil : text
+                if readingProperties {
+                    if received.userID == nil, let property = zmq_msg_gets(message, "User-Id") {
+                        let text = String(cString: property)
+                        received.userID = text.isEmpty ? nil : text
+                    }
+                    if received.connectionDescriptor == nil {
+                        let descriptor = zmq_msg_get(message, ZMQ_SRCFD)
+                        if descriptor >= 0 { received.connectionDescriptor = descriptor }
+                    }
                 }
                 // zmq_msg_size, not zmq_msg_recv's Int32 result, so frames over 2 GiB keep their length.
-                frames.append([UInt8](UnsafeRawBufferPointer(start: zmq_msg_data(message), count: zmq_msg_size(message))))
-                if zmq_msg_more(message) == 0 { return (frames, userID) }
+                received.frames.append([UInt8](UnsafeRawBufferPointer(start: zmq_msg_data(message),
+                                                                      count: zmq_msg_size(message))))
+                if zmq_msg_more(message) == 0 { return received }
             }
         }
+    }
+}
+
+/// One message with what libzmq says of the connection it came on.
+public struct ReceivedMessage: Sendable {
+    public var frames: [[UInt8]] = []
+    /// The `User-Id` the ZAP handler gave the connection; nil without a security mechanism (or a handler that named
+    /// none).
+    public var userID: String?
+    /// The connection's socket (libzmq's `ZMQ_SRCFD`): what `shutdownConnection` closes. nil when libzmq gave none.
+    public var connectionDescriptor: Int32?
+}
+
+extension ZMQSocket {
+    /// Closes one connection of this socket from outside libzmq, by the descriptor a message came with: libzmq sees
+    /// the connection end (a client reconnects, and is asked for its key again). libzmq has no call to drop one
+    /// peer of a bound socket; shutting the descriptor down (never closing it: libzmq owns it) is the way. Safe on a
+    /// descriptor already gone; one reused by a newer connection would cut that one (it reconnects).
+    public static func shutdownConnection(descriptor: Int32) {
+        _ = shutdown(descriptor, Int32(SHUT_RDWR))
     }
 }

@@ -113,6 +113,9 @@ struct BankBench: ParsableCommand {
     @Flag(help: "The processes serve no Prometheus metrics (make bench METRICS=0), to measure what serving them costs.")
     var noMetrics = false
 
+    @Flag(help: "Plaintext links: no CURVE (make bench CURVE=0), to measure what encryption and authentication cost.")
+    var insecure = false
+
     @Flag(help: "Turn the history archive off: every receipt and statement line in memory, and checkpoints every 20 M mutations as before the archive (ARCHIVE=off).")
     var noArchive = false
 
@@ -122,6 +125,7 @@ struct BankBench: ParsableCommand {
             ? try ClusterFile.load(path: clusterTemplate) : ClusterFile()
         if let archiveReceiptWindow { template.archiveReceiptWindow = archiveReceiptWindow }
         if noMetrics { template.metrics = false }
+        if insecure { template.insecure = true }
         if noArchive {
             // Without the archive each checkpoint writes the whole state; compare with the cluster as it was then.
             template.archiveReceiptWindow = nil
@@ -530,7 +534,7 @@ final class BenchRunner {
         say("\n[3/6] latency: one client, one transfer at a time, \(format(settings.latencySeconds, decimals: 0)) s")
         let socket = try context.makeSocket(.dealer)
         defer { socket.close() }
-        try socket.connect(cluster.gatewayEndpoint)
+        try socket.connectAsBenchClient(cluster.gatewayEndpoint)
         let poller = ZMQPoller()
         poller.add(socket)
         var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000,

@@ -1,8 +1,10 @@
 import Foundation
 import LocalCluster
+import Membership
 import Runtime
 import Topology
 import Synchronization
+import ZeroMQ
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,6 +42,23 @@ final class BenchCluster {
             file.processes = try JSONDecoder().decode([ProcessSpec].self, from: Data(bed.processesJSON.utf8))
         }
         self.file = file
+        if file.insecure {
+            BenchClientKeys.current.withLock { $0 = nil }
+        } else {
+            // A key set like make cluster's, made fresh for every run; the bench's clients use the app key.
+            let keys = file.keysPath
+            try? FileManager.default.removeItem(atPath: keys)
+            var publicKeys: [String: String] = [:]
+            for node in file.topology.processes.map(\.node) {
+                let pair = try CurveKeyPair.generate()
+                try KeyFile.write(pair, name: node.name, directory: keys, comment: "bench")
+                publicKeys[node.name] = pair.publicKey
+            }
+            let app = try CurveKeyPair.generate()
+            try KeyFile.write(app, name: "bench", directory: keys + "/clients/app", comment: "bench")
+            let gateway = file.topology.gateways[0].name
+            BenchClientKeys.current.withLock { $0 = (app, publicKeys[gateway]!) }
+        }
         let configURL = directory.appendingPathComponent("cluster.json")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -124,5 +143,20 @@ enum ChildGuard {
             action.sa_flags = 0
             sigaction(number, &action, nil)
         }
+    }
+}
+
+/// The bench clients' CURVE keys (their pair and the gateway's public key), for the cluster of this run; nil: plaintext.
+enum BenchClientKeys {
+    static let current = Mutex<(pair: CurveKeyPair, gatewayKey: String)?>(nil)
+}
+
+extension ZMQSocket {
+    /// Connects to the bench cluster's gateway as its clients do: with the app key when the cluster uses CURVE.
+    func connectAsBenchClient(_ endpoint: String) throws {
+        if let keys = BenchClientKeys.current.withLock({ $0 }) {
+            try setCurveClient(keys.pair, serverKey: keys.gatewayKey)
+        }
+        try connect(endpoint)
     }
 }

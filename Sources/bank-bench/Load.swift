@@ -107,7 +107,7 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
         socket = try context.makeSocket(.dealer)
         try socket.setSendHighWaterMark(0)
         try socket.setReceiveHighWaterMark(0)
-        try socket.connect(settings.endpoint)
+        try socket.connectAsBenchClient(settings.endpoint)
     } catch {
         shared.noteError("worker \(settings.index): \(error)")
         return
@@ -295,7 +295,7 @@ func runBatchWorker(context: ZMQContext, settings: BatchSettings, shared: LoadSh
     var poller = ZMQPoller()
     func makeSocket() throws -> ZMQSocket {
         let socket = try context.makeSocket(.dealer)
-        try socket.connect(settings.endpoint)
+        try socket.connectAsBenchClient(settings.endpoint)
         return socket
     }
     func rebuildPoller() {

@@ -127,7 +127,7 @@ final class SimpleClient {
         socket = try context.makeSocket(.dealer)
         try socket.setReceiveHighWaterMark(100_000)
         try socket.setSendHighWaterMark(100_000)
-        try socket.connect(endpoint)
+        try socket.connectAsBenchClient(endpoint)
         poller.add(socket)
     }
 

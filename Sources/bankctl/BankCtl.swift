@@ -10,8 +10,11 @@ struct BankCtl: ParsableCommand {
             Amounts are money in the account's currency ("12.50" for GBP; --currency picks the decimals), never \
             floats. Mutations get a fresh request id (UUID) unless --request-id gives one: repeat it to retry safely.
             Every subcommand takes --gateway (default $BANK_GATEWAY, else tcp://127.0.0.1:5555), --timeout SECONDS \
-            (default 10) and --json (print the raw reply).
-            Exit status: 0 ok, 1 error reply, 2 usage, 3 no reply within the timeout.
+            (default 10), --json (print the raw reply), and --key FILE (default $BANK_KEY: this client's secret key \
+            file; the gateway's public key from --gateway-key or $BANK_GATEWAY_KEY, else gateway.key beside the \
+            key's clients/ folder).
+            Exit status: 0 ok, 1 error reply, 2 usage, 3 no reply within the timeout, 4 the gateway refused this \
+            client (its key unknown, revoked or missing).
             The protocol is described in docs/PROTOCOL.md.
             """,
         subcommands: [
@@ -48,4 +51,6 @@ enum ExitStatus {
     static let errorReply = ExitCode(1)
     static let usage = ExitCode(2)
     static let timeout = ExitCode(3)
+    /// The gateway would not talk to this client (its key refused, or missing).
+    static let refused = ExitCode(4)
 }

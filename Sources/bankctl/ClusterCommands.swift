@@ -35,6 +35,9 @@ struct Status: ParsableCommand {
                 }
             } catch is GatewayClient.Timeout {
                 screen = "error: " + global.timeoutMessage(client.timeoutSeconds)
+            } catch let refused as GatewayClient.HandshakeFailed {
+                printError("error: " + refused.message)
+                throw ExitStatus.refused
             }
             if !global.json {
                 screen = "\u{1B}[H\u{1B}[2J" + "\(global.endpoint) every \(formatSeconds(interval)) s "

@@ -6,34 +6,48 @@ import ZeroMQ
 /// A DEALER socket with an empty delimiter frame: the gateway treats it like a REQ client, but a lost reply ends in
 /// a timeout instead of a socket stuck waiting. After a timeout the socket is replaced, so a late reply can never be
 /// taken for the answer to the next request.
+///
+/// With a key (`ClientKeys`) the socket is a CURVE client of the gateway. A handshake that fails — the key refused,
+/// a client without a key at a gateway that wants one, the wrong gateway key — is seen on the socket's monitor and
+/// reported at once (`HandshakeFailed`), instead of ending in a silent timeout.
 final class GatewayClient {
     struct Timeout: Error {}
+    struct HandshakeFailed: Error { let message: String }
 
     let endpoint: String
     let timeoutSeconds: Double
+    let keys: ClientKeys?
     private let context: ZMQContext
     private var socket: ZMQSocket
+    private var monitor: ZMQMonitor
 
-    init(endpoint: String, timeoutSeconds: Double) throws {
+    init(endpoint: String, timeoutSeconds: Double, keys: ClientKeys?) throws {
         self.endpoint = endpoint
         self.timeoutSeconds = timeoutSeconds
+        self.keys = keys
         context = try ZMQContext()
-        socket = try Self.connect(context, endpoint, timeoutSeconds)
+        (socket, monitor) = try Self.connect(context, endpoint, timeoutSeconds, keys)
     }
 
-    private static func connect(_ context: ZMQContext, _ endpoint: String, _ timeoutSeconds: Double) throws -> ZMQSocket {
+    private static func connect(_ context: ZMQContext, _ endpoint: String, _ timeoutSeconds: Double,
+                                _ keys: ClientKeys?) throws -> (ZMQSocket, ZMQMonitor) {
         let socket = try context.makeSocket(.dealer)
         try socket.setSendTimeoutMilliseconds(Int32(min(timeoutSeconds * 1000, Double(Int32.max)).rounded(.up)))
+        if let keys { try socket.setCurveClient(keys.pair, serverKey: keys.gatewayKey) }
+        // Refusals and protocol failures only: a handshake cut by a restarting gateway (no detail) is waited out.
+        let monitor = try socket.makeMonitor(kinds: [.handshakeFailedAuth, .handshakeFailedProtocol])
         do {
             try socket.connect(endpoint)
         } catch let error as ZMQError {
+            monitor.close()
             socket.close()
             throw ValidationError("cannot use gateway endpoint '\(endpoint)': \(error.message) (expected e.g. tcp://127.0.0.1:5555)")
         }
-        return socket
+        return (socket, monitor)
     }
 
-    /// The reply body to `body`; throws `Timeout` when none comes in time.
+    /// The reply body to `body`; throws `Timeout` when none comes in time, `HandshakeFailed` when the gateway will
+    /// not talk to this client.
     func call(_ body: [UInt8]) throws -> [UInt8] {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: .milliseconds(Int64((timeoutSeconds * 1000).rounded(.up))))
@@ -42,11 +56,13 @@ final class GatewayClient {
             guard try socket.send([[], body], dontWait: false) else { throw Timeout() }
             let poller = ZMQPoller()
             poller.add(socket)
+            poller.add(monitor.socket)
             while clock.now < deadline {
                 let remaining = clock.now.duration(to: deadline)
                 let milliseconds = max(1, min(1000, Int(remaining.components.seconds * 1000)
                     + Int(remaining.components.attoseconds / 1_000_000_000_000_000) + 1))
                 guard try !poller.poll(timeoutMilliseconds: milliseconds).isEmpty else { continue }
+                if let event = try monitor.receiveEvent(dontWait: true) { throw HandshakeFailed(message: explain(event)) }
                 guard let frames = try socket.receive(dontWait: true) else { continue }
                 // [delimiter, body]: the body is the last frame.
                 if let reply = frames.last { return reply }
@@ -58,8 +74,39 @@ final class GatewayClient {
         }
     }
 
-    private func reconnect() throws {
-        socket.close()
-        socket = try Self.connect(context, endpoint, timeoutSeconds)
+    /// What a failed handshake means for the user.
+    private func explain(_ event: ZMQMonitorEvent) -> String {
+        let mechanismMismatch: UInt32 = 0x1100_0002 // ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+        switch (event.kind, keys) {
+        case (.handshakeFailedAuth, let keys?):
+            return "the gateway at \(endpoint) refused this client's key \(keys.pair.publicKey) (from \(keys.source)): "
+                + "it is not a client key of the bank, or it was revoked"
+        case (.handshakeFailedProtocol, nil) where event.value == mechanismMismatch:
+            return "the gateway at \(endpoint) talks only to clients with a key (CURVE): give --key FILE or set "
+                + "BANK_KEY (make cluster prints the export line)"
+        case (.handshakeFailedProtocol, _?) where event.value == mechanismMismatch:
+            return "the gateway at \(endpoint) runs without keys (its cluster file says \"insecure\": true): "
+                + "run without --key and BANK_KEY"
+        case (_, let keys?):
+            return "the encrypted handshake with the gateway at \(endpoint) failed: is \(keys.gatewayKey) "
+                + "(from \(keys.gatewaySource)) the gateway's public key?"
+        case (_, nil):
+            return "the handshake with the gateway at \(endpoint) failed"
+        }
     }
+
+    private func reconnect() throws {
+        monitor.close()
+        socket.close()
+        (socket, monitor) = try Self.connect(context, endpoint, timeoutSeconds, keys)
+    }
+}
+
+/// A client's CURVE keys: its own pair (from a `.key_secret` file) and the gateway's public key.
+struct ClientKeys {
+    let pair: CurveKeyPair
+    let gatewayKey: String
+    /// Where each came from, for messages.
+    let source: String
+    let gatewaySource: String
 }

@@ -2,6 +2,8 @@ import ArgumentParser
 import BankCore
 import BankProtocol
 import Foundation
+import Membership
+import ZeroMQ
 
 /// Options every subcommand takes: where the gateway is, how long to wait, and how to print the reply.
 struct GlobalOptions: ParsableArguments {
@@ -14,6 +16,16 @@ struct GlobalOptions: ParsableArguments {
 
     @Flag(help: "Print the raw reply JSON (for scripts).")
     var json = false
+
+    @Option(help: ArgumentHelp("This client's secret key file, NAME.key_secret (default: $BANK_KEY; none: no CURVE).",
+                               valueName: "file"))
+    var key: String?
+
+    @Option(name: .customLong("gateway-key"),
+            help: ArgumentHelp("""
+                The gateway's public key: its .key file or the key itself (default: $BANK_GATEWAY_KEY, else                 gateway.key in the key directory that holds --key's clients/ROLE/ folder).
+                """, valueName: "file-or-key"))
+    var gatewayKey: String?
 
     static let defaultEndpoint = "tcp://127.0.0.1:5555"
     static let defaultTimeout = 10.0
@@ -36,7 +48,41 @@ struct GlobalOptions: ParsableArguments {
     var timeoutSeconds: Double { timeout ?? Self.defaultTimeout }
 
     func client(timeoutSeconds: Double? = nil) throws -> GatewayClient {
-        try GatewayClient(endpoint: endpoint, timeoutSeconds: timeoutSeconds ?? self.timeoutSeconds)
+        try GatewayClient(endpoint: endpoint, timeoutSeconds: timeoutSeconds ?? self.timeoutSeconds, keys: clientKeys())
+    }
+
+    /// The keys from `--key`/`$BANK_KEY` and `--gateway-key`/`$BANK_GATEWAY_KEY`; nil when no key is given.
+    func clientKeys() throws -> ClientKeys? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let keyPath = key ?? environment["BANK_KEY"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        let pair: CurveKeyPair
+        do {
+            pair = try KeyFile.readSecret(path: keyPath)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let given = gatewayKey ?? environment["BANK_GATEWAY_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        // keys/clients/ROLE/NAME.key_secret → keys/gateway.key
+        let beside = ((((keyPath as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+            as NSString).deletingLastPathComponent as NSString).appendingPathComponent("gateway.key")
+        guard let source = given ?? (FileManager.default.fileExists(atPath: beside) ? beside : nil) else {
+            throw ValidationError("""
+                the gateway's public key is needed with a client key: give --gateway-key FILE or set BANK_GATEWAY_KEY \
+                (no \(beside))
+                """)
+        }
+        let gatewayKey: String
+        if Z85.isKey(source) {
+            gatewayKey = source
+        } else {
+            do {
+                gatewayKey = try KeyFile.readPublic(path: source)
+            } catch {
+                throw ValidationError("the gateway's key: \(error)")
+            }
+        }
+        return ClientKeys(pair: pair, gatewayKey: gatewayKey, source: keyPath,
+                          gatewaySource: Z85.isKey(source) ? "--gateway-key" : source)
     }
 }
 

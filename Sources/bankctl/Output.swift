@@ -28,6 +28,9 @@ extension GlobalOptions {
             } catch is GatewayClient.Timeout {
                 printError("error: " + timeoutMessage(client.timeoutSeconds))
                 throw ExitStatus.timeout
+            } catch let refused as GatewayClient.HandshakeFailed {
+                printError("error: " + refused.message)
+                throw ExitStatus.refused
             }
             guard reply.value?["error"]?.stringValue == ErrorCode.overloaded.rawValue else { return reply }
             let hint = Int(reply.value?["retry_after_ms"]?.intValue ?? 20)
@@ -40,6 +43,8 @@ extension GlobalOptions {
 
     func timeoutMessage(_ seconds: Double) -> String {
         "no reply from the gateway at \(endpoint) within \(formatSeconds(seconds)) s — is the cluster running? (make cluster)"
+            + (ProcessInfo.processInfo.environment["BANK_KEY"] == nil && key == nil
+                ? " (no client key given: a gateway with CURVE on hears nothing without one; set BANK_KEY)" : "")
     }
 }
 

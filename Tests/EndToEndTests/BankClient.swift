@@ -8,9 +8,11 @@ final class BankClient {
     private let context: ZMQContext
     private let socket: ZMQSocket
 
-    init(endpoint: String) throws {
+    /// - Parameter keys: this client's key pair and the gateway's public key (nil: no CURVE).
+    init(endpoint: String, keys: ClientKeys? = nil) throws {
         context = try ZMQContext()
         socket = try context.makeSocket(.dealer)
+        if let keys { try socket.setCurveClient(keys.pair, serverKey: keys.gatewayKey) }
         try socket.connect(endpoint)
     }
 
@@ -57,6 +59,12 @@ final class BankClient {
         }
         throw HarnessError.noReply("no reply within \(timeoutMilliseconds) ms")
     }
+}
+
+/// A test client's CURVE keys: its own pair and the gateway's public key.
+struct ClientKeys: Sendable {
+    var pair: CurveKeyPair
+    var gatewayKey: String
 }
 
 extension JSONValue {

@@ -46,4 +46,18 @@ import Testing
         }
         #expect(throws: DecodingError.self) { _ = try Self.decode(#"{"archive_interval_ms": -1}"#) }
     }
+
+    /// CURVE is on unless the file says `"insecure": true`; the keys are below the data root unless `keys_dir`
+    /// says where.
+    @Test func keysAreOnByDefaultBelowTheDataRoot() throws {
+        let plain = try Self.decode(#"{"data_root": "/srv/bank"}"#)
+        #expect(!plain.insecure && plain.keysPath == "/srv/bank/keys")
+        let placed = try Self.decode(#"{"keys_dir": "/etc/bank/keys", "insecure": true}"#)
+        #expect(placed.insecure && placed.keysPath == "/etc/bank/keys")
+        #expect(try JSONDecoder().decode(ClusterFile.self, from: JSONEncoder().encode(placed)) == placed)
+        #expect { _ = try Self.decode(#"{"keys_dir": ""}"#) } throws: { "\($0)".contains("keys_dir must name a directory") }
+        #expect(throws: DecodingError.self) { _ = try Self.decode(#"{"insecure": "yes"}"#) }
+        let shipped = try ClusterFile.load(path: "deploy/local/cluster.json")
+        #expect(!shipped.insecure)
+    }
 }

@@ -1,6 +1,7 @@
 import BankProtocol
 import Foundation
 import LocalCluster
+import Membership
 import Testing
 import ZeroMQ
 #if canImport(Glibc)
@@ -40,14 +41,36 @@ final class ClusterHarness {
     }
 
     /// - Parameter bed: run each process in its own network namespace of this test bed (nil: all on loopback).
+    /// - Parameter insecure: `"insecure": true` (no CURVE); otherwise, as shipped, every link uses CURVE with a key
+    ///   set made here: one per process, one client per role (`client(_:)`).
     init(failureTimeoutMilliseconds: Int = 400, checkpointIntervalRecords: Int = 200_000,
-         archive: Archive = .asShipped, requestDeadlineMilliseconds: Int = 8000, bed: NetnsBed? = nil) throws {
+         archive: Archive = .asShipped, requestDeadlineMilliseconds: Int = 8000, bed: NetnsBed? = nil,
+         insecure: Bool = false, extraConfig: String = "") throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("bank-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         self.bed = bed
+        self.insecure = insecure
         portBase = bed == nil ? try LocalCluster.freePortBase() : 5555
+        let keysPath = root.path + "/data/keys"
+        var processKeys: [String: CurveKeyPair] = [:], clientPairs: [ClientRole: CurveKeyPair] = [:]
+        if !insecure {
+            for name in ["gateway", "primary", "backup"] {
+                let pair = try CurveKeyPair.generate()
+                try KeyFile.write(pair, name: name, directory: keysPath, comment: "test")
+                processKeys[name] = pair
+            }
+            for role in ClientRole.allCases {
+                let pair = try CurveKeyPair.generate()
+                try KeyFile.write(pair, name: "test-\(role.rawValue)", directory: "\(keysPath)/clients/\(role.rawValue)",
+                                  comment: "test")
+                clientPairs[role] = pair
+            }
+        }
+        self.processKeys = processKeys
+        self.clientPairs = clientPairs
         let config = """
         {"host":"127.0.0.1","port_base":\(portBase),"data_root":"\(root.path)/data",\(bed.map { "\"processes\":\($0.processesJSON)," } ?? "")
+         "insecure":\(insecure),\(extraConfig)
          "heartbeat_interval_ms":50,"failure_timeout_ms":\(failureTimeoutMilliseconds),
          "request_deadline_ms":\(requestDeadlineMilliseconds),
          "checkpoint_interval_records":\(checkpointIntervalRecords),
@@ -65,6 +88,28 @@ final class ClusterHarness {
     }
 
     let bed: NetnsBed?
+    let insecure: Bool
+    /// The processes' key pairs by name, and a client key pair per role (empty when `insecure`).
+    let processKeys: [String: CurveKeyPair]
+    let clientPairs: [ClientRole: CurveKeyPair]
+
+    /// The cluster's key directory (`<data_root>/keys`, the default).
+    var keysDirectory: String { root.path + "/data/keys" }
+
+    /// A client's keys for `role` (nil when `insecure`).
+    func clientKeys(_ role: ClientRole = .app) -> ClientKeys? {
+        clientPairs[role].map { ClientKeys(pair: $0, gatewayKey: processKeys["gateway"]!.publicKey) }
+    }
+
+    /// A client of the gateway with the key of `role` (no key when `insecure`).
+    func client(_ role: ClientRole = .app) throws -> BankClient {
+        try BankClient(endpoint: gatewayEndpoint, keys: clientKeys(role))
+    }
+
+    /// A transfer load whose clients use the `app` key.
+    func transferLoad(accountCount: Int = 8, prefix: String = "acct") -> TransferLoad {
+        TransferLoad(endpoint: gatewayEndpoint, keys: clientKeys(.app), accountCount: accountCount, prefix: prefix)
+    }
 
     var gatewayEndpoint: String { bed?.gatewayEndpoint ?? "tcp://127.0.0.1:\(portBase)" }
 
@@ -77,6 +122,7 @@ final class ClusterHarness {
     func signal(_ node: Node, _ signalNumber: Int32) { processes.signal(node, signalNumber) }
     func kill9(_ node: Node) { processes.kill9(node) }
     func isRunning(_ node: Node) -> Bool { processes.isRunning(node) }
+    func pid(of node: Node) -> Int32? { processes.pids[node.rawValue] }
     func stopAll() { processes.killAll() }
 
     func log(of node: Node) -> String {
@@ -150,9 +196,9 @@ final class ClusterHarness {
     func runUnderLoad(clientsSeeNoErrors: Bool = true, clients: Int = 3,
                       _ fault: (ClusterHarness, BankClient, TransferLoad) throws -> Void) throws {
         try startAll()
-        let admin = try BankClient(endpoint: gatewayEndpoint)
+        let admin = try client(.operator)
         try waitForLeader(client: admin)
-        let load = TransferLoad(endpoint: gatewayEndpoint)
+        let load = transferLoad()
         try load.setUp()
         try waitForConvergence(client: admin)
         let threads = load.start(clients: clients)

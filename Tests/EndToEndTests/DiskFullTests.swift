@@ -25,9 +25,9 @@ import Glibc
             _ = try? Self.run("/bin/umount", "-l", leaderDirectory)
         }
         try harness.startAll()
-        let admin = try BankClient(endpoint: harness.gatewayEndpoint)
+        let admin = try harness.client(.operator)
         #expect(try harness.waitForLeader(client: admin) == "primary", "the fresh cluster elects the primary")
-        let load = TransferLoad(endpoint: harness.gatewayEndpoint)
+        let load = harness.transferLoad()
         try load.setUp()
         try harness.waitForConvergence(client: admin)
         let threads = load.start(clients: 3)

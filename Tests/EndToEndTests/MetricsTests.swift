@@ -78,7 +78,7 @@ struct Scrape {
     @Test func everyProcessServesMetricsThatMatchWhatHappened() throws {
         let harness = try ClusterHarness()
         try harness.startAll()
-        let admin = try BankClient(endpoint: harness.gatewayEndpoint)
+        let admin = try harness.client()
         let leader = try FailoverTests.leader(admin, harness)
         let follower = FailoverTests.follower(of: leader)
         try harness.waitForConvergence(client: admin)
@@ -166,7 +166,7 @@ struct Scrape {
     @Test func aWrongPathIsRefusedAndMetricsStillServe() throws {
         let harness = try ClusterHarness()
         try harness.startAll()
-        let admin = try BankClient(endpoint: harness.gatewayEndpoint)
+        let admin = try harness.client()
         try harness.waitForLeader(client: admin)
         let port = Self.metricsPort(harness, .primary)
         try harness.waitUntil("primary's metrics") { Scrape.get(port: port) != nil }

@@ -26,7 +26,7 @@ import ZeroMQ
     @Test func aFloodCostsNoLeaderAndEveryRequestGetsADefiniteAnswer() throws {
         let harness = try ClusterHarness()
         try harness.startAll()
-        let admin = try BankClient(endpoint: harness.gatewayEndpoint)
+        let admin = try harness.client()
         try harness.waitForLeader(client: admin)
         for account in Self.accounts {
             let opened = try admin.call(["op": "open_account", "request_id": .string("open-\(account)"),
@@ -96,6 +96,7 @@ import ZeroMQ
             // Replies must never be dropped for want of room on our side.
             try socket.setReceiveHighWaterMark(0)
             try socket.setSendHighWaterMark(0)
+            if let keys = harness.clientKeys(.app) { try socket.setCurveClient(keys.pair, serverKey: keys.gatewayKey) }
             try socket.connect(endpoint)
             poller.add(socket)
             sockets.append(socket)

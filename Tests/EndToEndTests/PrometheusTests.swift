@@ -28,7 +28,7 @@ import Glibc
     func prometheusScrapesEveryProcess() throws {
         let harness = try ClusterHarness()
         try harness.startAll()
-        let admin = try BankClient(endpoint: harness.gatewayEndpoint)
+        let admin = try harness.client()
         try harness.waitForLeader(client: admin)
         let webPort = try LocalCluster.freePortBase(count: 1)
         let directory = harness.root.appendingPathComponent("prometheus")

@@ -7,7 +7,7 @@ import Testing
     @Test func everyOperationAndErrorThroughTheGateway() throws {
         let harness = try ClusterHarness()
         try harness.startAll()
-        let client = try BankClient(endpoint: harness.gatewayEndpoint)
+        let client = try harness.client()
         try harness.waitForLeader(client: client)
 
         func call(_ request: JSONValue) throws -> JSONValue { try client.call(request) }
@@ -93,7 +93,7 @@ import Testing
     @Test func acknowledgedWritesSurviveKillNineOfTheServingLedger() throws {
         let harness = try ClusterHarness()
         try harness.startAll()
-        let client = try BankClient(endpoint: harness.gatewayEndpoint)
+        let client = try harness.client()
         try harness.waitForLeader(client: client)
         #expect(try client.call(["op": "open_account", "request_id": "open", "account": "a"]).isOK)
         var acknowledged: [String: Int64] = [:]

@@ -26,13 +26,15 @@ final class TransferLoad: Sendable {
     let accounts: [String]
     let initialBalanceMinor: Int64 = 10_000
     private let endpoint: String
+    private let keys: ClientKeys?
     private let results = Mutex<[(Transfer, Outcome)]>([])
     private let stopFlag = Atomic<Bool>(false)
     private let acknowledged = Atomic<Int>(0)
     private let unknown = Atomic<Int>(0)
 
-    init(endpoint: String, accountCount: Int = 8, prefix: String = "acct") {
+    init(endpoint: String, keys: ClientKeys?, accountCount: Int = 8, prefix: String = "acct") {
         self.endpoint = endpoint
+        self.keys = keys
         accounts = (0..<accountCount).map { "\(prefix)\($0)" }
     }
 
@@ -42,7 +44,7 @@ final class TransferLoad: Sendable {
 
     /// Opens the accounts and funds them.
     func setUp() throws {
-        let client = try BankClient(endpoint: endpoint)
+        let client = try BankClient(endpoint: endpoint, keys: keys)
         for account in accounts {
             let opened = try client.call(["op": "open_account", "request_id": .string("open-\(account)"),
                                           "account": .string(account)])
@@ -71,7 +73,7 @@ final class TransferLoad: Sendable {
     }
 
     private func runClient(_ index: Int) {
-        guard let client = try? BankClient(endpoint: endpoint) else { return }
+        guard let client = try? BankClient(endpoint: endpoint, keys: keys) else { return }
         var generator = SplitMix64(seed: UInt64(index + 1) &* 0x9E37_79B9)
         var sequence = 0
         while !stopFlag.load(ordering: .relaxed) {
@@ -101,7 +103,7 @@ final class TransferLoad: Sendable {
 
     /// Settles unknown outcomes by retrying them, then checks the books against every outcome.
     func verifyBooks() throws {
-        let client = try BankClient(endpoint: endpoint)
+        let client = try BankClient(endpoint: endpoint, keys: keys)
         var outcomes = results.withLock { $0 }
         #expect(!outcomes.isEmpty)
         for index in outcomes.indices where outcomes[index].1 == .unknown {

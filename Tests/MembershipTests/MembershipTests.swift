@@ -74,14 +74,21 @@ import Glibc
         let primary = try CurveKeyPair.generate(), alice = try CurveKeyPair.generate(), mallory = try CurveKeyPair.generate()
         let list = try MemberList([Member(process: .primary, publicKey: primary.publicKey),
                                    Member(client: "alice", role: .app, publicKey: alice.publicKey)])
-        func request(_ keys: CurveKeyPair, mechanism: String = "CURVE") -> ZAPRequest {
-            ZAPRequest(requestID: [1], domain: "bank", address: "127.0.0.1", mechanism: mechanism,
+        func request(_ keys: CurveKeyPair, mechanism: String = "CURVE", domain: String) -> ZAPRequest {
+            ZAPRequest(requestID: [1], domain: domain, address: "127.0.0.1", mechanism: mechanism,
                        credentials: [Z85.decodeKey(keys.publicKey)!])
         }
-        #expect(list.decide(request(primary)) == .allow(userID: "ledger:primary"))
-        #expect(list.decide(request(alice)) == .allow(userID: "client:app:alice"))
-        #expect(list.decide(request(mallory)) == .deny(reason: "unknown key \(mallory.publicKey)"))
-        #expect(list.decide(request(alice, mechanism: "NULL")) == .deny(reason: "NULL is not accepted: CURVE only"))
+        #expect(list.decide(request(primary, domain: ZAPDomain.peers)) == .allow(userID: "ledger:primary"))
+        #expect(list.decide(request(alice, domain: ZAPDomain.clients)) == .allow(userID: "client:app:alice"))
+        // A process key at the client socket, a client key at an inbox: refused.
+        #expect(list.decide(request(primary, domain: ZAPDomain.clients))
+            == .deny(reason: "ledger:primary is a process: it may not connect as a client"))
+        #expect(list.decide(request(alice, domain: ZAPDomain.peers))
+            == .deny(reason: "client:app:alice is a client: it may not connect to a process's inbox"))
+        #expect(list.decide(request(mallory, domain: ZAPDomain.peers)) == .deny(reason: "unknown key \(mallory.publicKey)"))
+        #expect(list.decide(request(alice, mechanism: "NULL", domain: ZAPDomain.clients))
+            == .deny(reason: "NULL is not accepted: CURVE only"))
+        #expect(list.publicKey(of: .primary) == primary.publicKey && list.publicKey(of: .backup) == nil)
         #expect(Speaker(userID: "ledger:primary") == .process(.primary))
         #expect(Speaker(userID: "client:app:alice") == .client(name: "alice", role: .app))
         for bad in [nil, "", "ledger", "client:root:x", "client:app:", "robot:x", "ledger:bad name"] as [String?] {
@@ -89,7 +96,12 @@ import Glibc
         }
         // A reload that drops alice revokes her key.
         let reloaded = try MemberList([Member(process: .primary, publicKey: primary.publicKey)])
-        #expect(list.revoked(comparedWith: reloaded) == [alice.publicKey])
+        #expect(list.revoked(comparedWith: reloaded) == ["client:app:alice"])
+        // Her key moved to another role: her connections made as an app are revoked too.
+        let demoted = try MemberList([Member(process: .primary, publicKey: primary.publicKey),
+                                      Member(client: "alice", role: .reader, publicKey: alice.publicKey)])
+        #expect(list.revoked(comparedWith: demoted) == ["client:app:alice"])
+        #expect(list.revoked(comparedWith: list).isEmpty)
     }
 
     @Test func anAllowListWithSharedKeysOrTwinsIsRefused() throws {
@@ -144,7 +156,7 @@ import Glibc
         // Revoking: the file goes, a reload no longer lists the key.
         try FileManager.default.removeItem(atPath: directory + "/clients/app/shop.key")
         let reloaded = try KeyDirectory.load(directory, processes: [.gateway, .primary, .backup])
-        #expect(list.revoked(comparedWith: reloaded) == [shop.publicKey])
+        #expect(list.revoked(comparedWith: reloaded) == ["client:app:shop"])
     }
 
     @Test func aMissingProcessKeySaysHowToMakeOne() throws {
@@ -185,7 +197,7 @@ import Glibc
     struct KeyFileProbeError: Error {}
 
     static func request(_ keys: CurveKeyPair, from address: String = "10.0.0.9") -> ZAPRequest {
-        ZAPRequest(requestID: [1], domain: "bank", address: address, mechanism: "CURVE",
+        ZAPRequest(requestID: [1], domain: ZAPDomain.clients, address: address, mechanism: "CURVE",
                    credentials: [Z85.decodeKey(keys.publicKey)!])
     }
 
@@ -204,7 +216,7 @@ import Glibc
         #expect(directory.takeRefusals()?.hasSuffix("68 more") == true)
         // A reload that drops alice revokes her; a failing reload keeps the list as it was.
         source.lock.withLock { source.members = [] }
-        #expect(try directory.reload() == [alice.publicKey])
+        #expect(try directory.reload() == ["client:app:alice"])
         #expect(directory.decide(Self.request(alice)) != .allow(userID: "client:app:alice"))
         source.lock.withLock {
             source.members = [Member(client: "alice", role: .app, publicKey: alice.publicKey)]

@@ -71,7 +71,8 @@ struct CurveTests {
         let messageDeadline = ContinuousClock.now + .seconds(5)
         while received.withLock({ $0 == nil }), ContinuousClock.now < messageDeadline {
             if let message = try server.receiveWithUserID(dontWait: true) {
-                received.withLock { $0 = message }
+                #expect(message.connectionDescriptor.map { $0 >= 0 } == true, "a TCP message names its connection")
+                received.withLock { $0 = (message.frames, message.userID) }
             } else {
                 _ = try serverPoller.waitForReadable(timeoutMilliseconds: 20)
             }

@@ -12,6 +12,9 @@ running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 case "$action" in
   start)
     mkdir -p "$VAR"
+    # CURVE keys on first start, kept after: one per process, one client per role (the cluster file's default
+    # keys_dir, $VAR/keys).
+    "$BIN/bankctl" keys init --dir "$VAR/keys" | grep -v ': all there$' || true
     if running; then echo "$node already running (pid $(cat "$pidfile"))"; exit 0; fi
     case "$node" in
       gateway) cmd=("$BIN/bank-gateway") ;;
@@ -33,7 +36,8 @@ case "$action" in
     fi ;;
   wait-leader)
     for _ in $(seq 300); do
-      if "$BIN/bankctl" status --json --gateway "tcp://127.0.0.1:$PORT_BASE" --timeout 1 2>/dev/null \
+      if "$BIN/bankctl" status --json --gateway "tcp://127.0.0.1:$PORT_BASE" --timeout 1 \
+          --key "$VAR/keys/clients/operator/local-operator.key_secret" 2>/dev/null \
           | grep -Eq '"leader":"(primary|backup)"'; then exit 0; fi
       sleep 0.1
     done

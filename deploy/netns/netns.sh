@@ -48,6 +48,8 @@ can_create_namespaces() {
 
 write_cluster_file() {
   mkdir -p "$VAR"
+  # CURVE keys on first start, kept after (one per process, one client per role).
+  "$BIN/bankctl" keys init --dir "$VAR/keys" | grep -v ': all there$' || true
   cat >"$VAR/cluster.json" <<EOF
 {
   "data_root": "$VAR",
@@ -135,7 +137,8 @@ up() {
   write_cluster_file
   for node in primary backup gateway; do start "$node"; done
   for _ in $(seq 300); do
-    if "$BIN/bankctl" status --json --gateway "tcp://$(addr gateway):5555" --timeout 1 2>/dev/null \
+    if "$BIN/bankctl" status --json --gateway "tcp://$(addr gateway):5555" --timeout 1 \
+        --key "$VAR/keys/clients/operator/local-operator.key_secret" 2>/dev/null \
         | grep -Eq '"leader":"(primary|backup)"'; then return 0; fi
     sleep 0.1
   done

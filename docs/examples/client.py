@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
 """A small client for the bank cluster, written from docs/PROTOCOL.md alone.
 
-    python3 docs/examples/client.py --gateway tcp://127.0.0.1:5555
+    python3 docs/examples/client.py --gateway tcp://127.0.0.1:5555 --key var/keys/clients/app/local-app.key_secret
 
-Tours the protocol: opens two accounts, deposits, transfers, repeats a request id (the reply is a replay and
+Connects with the client's CURVE key (--key, default $BANK_KEY; the gateway's public key from --gateway-key,
+default $BANK_GATEWAY_KEY, else gateway.key in the key directory above the key's clients/ROLE/ folder); with no
+key, in plaintext (only a cluster file with "insecure": true answers). Tours the protocol: opens two accounts, deposits, transfers, repeats a request id (the reply is a replay and
 nothing changes), reads a balance and a statement, and asks the gateway for its status. Exits non-zero on any
-unexpected reply. Needs pyzmq (`pip install pyzmq`).
+unexpected reply. Needs pyzmq (`apt-get install python3-zmq` or `pip install pyzmq`).
 """
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
 import uuid
 
 import zmq
+import zmq.auth
 
 
 class ClientError(Exception):
@@ -25,9 +29,11 @@ class ClientError(Exception):
 class Client:
     """One DEALER socket; one request in flight at a time; every wait bounded by `timeout` seconds."""
 
-    def __init__(self, endpoint, timeout=10.0):
+    def __init__(self, endpoint, timeout=10.0, keys=None):
+        """keys: (client public, client secret, gateway public), Z85 bytes each; None: no CURVE."""
         self.endpoint = endpoint
         self.timeout = timeout
+        self.keys = keys
         self.context = zmq.Context.instance()
         self.socket = None
         self._open()
@@ -35,6 +41,8 @@ class Client:
     def _open(self):
         self.socket = self.context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
+        if self.keys:
+            self.socket.curve_publickey, self.socket.curve_secretkey, self.socket.curve_serverkey = self.keys
         self.socket.connect(self.endpoint)
 
     def call(self, op, **fields):
@@ -62,7 +70,9 @@ class Client:
             # The reply may still arrive later; start afresh so it cannot be mistaken for the next one.
             self.socket.close()
             self._open()
-            raise ClientError(f"no reply from {self.endpoint} within {self.timeout} s to {op}; is the cluster running?")
+            hint = "" if self.keys else " (no key given: a gateway with CURVE on hears nothing without one)"
+            raise ClientError(f"no reply from {self.endpoint} within {self.timeout} s to {op}; "
+                              f"is the cluster running?{hint}")
         frames = self.socket.recv_multipart()
         return json.loads(frames[-1].decode("utf-8"))
 
@@ -150,12 +160,34 @@ def tour(client):
               f"heartbeat {node.get('heartbeat_age_ms', '-')} ms")
 
 
+def load_keys(key_path, gateway_key_path):
+    """(client public, client secret, gateway public) from ZeroMQ certificate files, or None without a key."""
+    if not key_path:
+        return None
+    public, secret = zmq.auth.load_certificate(key_path)
+    if not secret:
+        raise ValueError(f"{key_path} holds no secret key (give the .key_secret file)")
+    if not gateway_key_path:
+        # keys/clients/ROLE/NAME.key_secret -> keys/gateway.key
+        gateway_key_path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(key_path))), "gateway.key")
+    gateway_public, _ = zmq.auth.load_certificate(gateway_key_path)
+    return public, secret, gateway_public
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gateway", default="tcp://127.0.0.1:5555", help="the gateway's client endpoint")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each reply")
+    parser.add_argument("--key", default=os.environ.get("BANK_KEY"), help="this client's NAME.key_secret")
+    parser.add_argument("--gateway-key", default=os.environ.get("BANK_GATEWAY_KEY"),
+                        help="the gateway's public key file (gateway.key)")
     args = parser.parse_args()
-    client = Client(args.gateway, args.timeout)
+    try:
+        keys = load_keys(args.key, args.gateway_key)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    client = Client(args.gateway, args.timeout, keys)
     try:
         tour(client)
     except (ClientError, KeyError, ValueError) as error:
