@@ -26,9 +26,9 @@ final class LinkSecurity {
     private let zap: ZAPHandler
     private let logger: Logger
     private var allowedUserIDs: Set<String>
-    /// The user id each connection (by descriptor) last spoke under; stale entries of closed connections are
-    /// overwritten by the next connection that gets the descriptor.
-    private var userIDByDescriptor: [Int32: String] = [:]
+    /// The user id each connection (by descriptor) last spoke under, with its remote address: a descriptor is
+    /// reused once its connection is gone, so a revocation shuts one only while it still has that remote address.
+    private var speakers: [Int32: (userID: String, remote: String)] = [:]
     private let reloadRequested = ReloadFlag()
     private var signalSource: (any DispatchSourceSignal)?
     private var lastLogNanos: UInt64 = 0
@@ -97,7 +97,9 @@ final class LinkSecurity {
             noteDropped("a message under \(userID ?? "no user id"), no longer a member: dropped, connection closed")
             return false
         }
-        if let descriptor, userIDByDescriptor[descriptor] != userID { userIDByDescriptor[descriptor] = userID }
+        if let descriptor, speakers[descriptor]?.userID != userID {
+            speakers[descriptor] = (userID, Self.remoteAddress(of: descriptor) ?? "")
+        }
         return true
     }
 
@@ -129,15 +131,29 @@ final class LinkSecurity {
         }
         allowedUserIDs = directory.current.userIDs
         var closed = 0
-        for (descriptor, userID) in userIDByDescriptor where revoked.contains(userID) {
+        for (descriptor, speaker) in speakers where revoked.contains(speaker.userID) {
+            speakers[descriptor] = nil
+            // Gone already, or the descriptor now another connection's: nothing to close.
+            guard let remote = Self.remoteAddress(of: descriptor), remote == speaker.remote else { continue }
             ZMQSocket.shutdownConnection(descriptor: descriptor)
-            userIDByDescriptor[descriptor] = nil
             closed += 1
         }
         logger.notice("""
             \(me): SIGHUP: \(directory.current.members.count) member key(s); \
             revoked: \(revoked.isEmpty ? "none" : revoked.sorted().joined(separator: ", ")); \(closed) connection(s) closed
             """)
+    }
+
+    /// The remote address and port of a connected socket (`getpeername`); nil when it is not one.
+    private static func remoteAddress(of descriptor: Int32) -> String? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(descriptor, $0, &length) }
+        }
+        guard named == 0 else { return nil }
+        return withUnsafeBytes(of: &storage) { Array($0.prefix(Int(length))) }.map { String($0, radix: 16) }
+            .joined(separator: ".")
     }
 
     func stop() {
