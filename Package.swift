@@ -70,6 +70,7 @@ let package = Package(
         // Thin drivers: ZeroMQ event loops that carry out the state machines' actions.
         .target(name: "Runtime", dependencies: [
             "Cluster", "Topology", "ZeroMQ", "Storage", "BankProtocol", "HistoryStore", "CMalloc", "Telemetry", "Membership",
+            "BankCore",
             .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         // Deterministic simulation: the real state machines against a simulated network, disk and clock.

@@ -1,16 +1,17 @@
 /// The history store's keys and values: how an archived receipt or closed hold is written as bytes.
 ///
 /// ```
-/// key      = "r" request id (UTF-8)  |  "h" hold id (UTF-8)
-/// receipt  = version:u8 (= 1) | clientKey:optional key | operation (as in a journal entry) | seq:u64 | account:str
+/// key      = "r" [0xFF clientKey:32 bytes, for a scoped id] request id (UTF-8)  |  "h" hold id (UTF-8)
+/// receipt  = version:u8 (= 1) | clientKey:optional key (the id's scope) | operation (as in a journal entry) | seq:u64 | account:str
 ///            | balance:i64 | available:i64 | held:i64 | frozen:u8 | captured:optional i64 | released:optional i64
 /// hold     = version:u8 (= 1) | account:str | amount:i64 | closedSeq:u64
 /// key      = "l" slot:u32 lastNumber:u32 firstNumber:u32 (big-endian, so an account's groups sort by number;
 ///            stores written before the first number was in the key hold groups under "l" slot lastNumber, and are
 ///            read alike)
-/// lines    = version:u8 (= 1) | firstNumber:u32 | line*     (consecutive lines of an account, of one batch, at most
+/// lines    = version:u8 (= 2; 1 still reads) | firstNumber:u32 | line*     (consecutive lines of an account, of one batch, at most
 ///                                                          `maxLinesPerGroup`)
-/// line     = seq:u64 | amount:i64 | balanceAfter:i64 | time:i64 | requestID:str | reference:optional str
+/// line     = seq:u64 | amount:i64 | balanceAfter:i64 | time:i64 | requestID:str | clientKey:optional key (version 2)
+///            | reference:optional str
 ///            | counterparty slot:u32 | kind:u8
 /// ```
 /// An account's lines of one batch are one item: a key-value store pays per item (its skip list, its compactions'
@@ -22,9 +23,12 @@
 /// elsewhere, and the lines only the overwritten group held would be lost.
 /// Slots are the same on every replica (the journal fixes the order accounts are opened in), so a follower can
 /// copy the leader's lines as they are.
-/// The client key is reserved for authenticated clients (their receipts will be answered only to them); none yet.
+/// A request id is scoped to its client's key (`RequestID.scope`): the receipt's key holds it, so two clients' equal
+/// ids are two receipts, and the lines keep it for audit.
 public enum ArchiveCodec {
     static let version: UInt8 = 1
+    /// Lines: version 2 adds the client key after the request id.
+    static let lineVersion: UInt8 = 2
     public static let receiptPrefix = UInt8(ascii: "r")
     public static let holdPrefix = UInt8(ascii: "h")
     public static let linePrefix = UInt8(ascii: "l")
@@ -32,7 +36,22 @@ public enum ArchiveCodec {
     /// of a busy account's lines; a statement page decodes the groups it reads whole).
     public static let maxLinesPerGroup = 128
 
-    public static func key(for id: RequestID) -> [UInt8] { [receiptPrefix] + Array(id.rawValue.utf8) }
+    public static func key(for id: RequestID) -> [UInt8] {
+        var key = GrowingByteSink(capacity: 1 + 33 + id.rawValue.utf8.count)
+        putKey(for: id, into: &key)
+        return key.bytes
+    }
+
+    /// "r", then for a scoped id 0xFF (never a byte of UTF-8, so no unscoped id's key starts so) and the client
+    /// key's 32 bytes, then the id's text.
+    static func putKey(for id: RequestID, into key: inout GrowingByteSink) {
+        key.put(receiptPrefix)
+        if let scope = id.scope {
+            key.put(UInt8(0xFF))
+            key.bytes.append(contentsOf: scope.bytes)
+        }
+        key.bytes.append(contentsOf: id.rawValue.utf8)
+    }
     public static func key(for id: HoldID) -> [UInt8] { [holdPrefix] + Array(id.rawValue.utf8) }
 
     public static func key(forLinesOf slot: UInt32, lastNumber: UInt32) -> [UInt8] {
@@ -84,8 +103,7 @@ public enum ArchiveCodec {
         // Read in place (a copy of each receipt and line retained and released every string in it).
         batch.receipts.withUnsafeBufferPointer { receipts in
             for index in receipts.indices {
-                key.put(receiptPrefix)
-                key.bytes.append(contentsOf: receipts[index].receipt.requestID.rawValue.utf8)
+                putKey(for: receipts[index].receipt.requestID, into: &key)
                 put(receipts[index], into: &value)
                 emit()
             }
@@ -132,7 +150,7 @@ public enum ArchiveCodec {
                         finishGroup()
                         lastSlot = slots[position]
                         groupFirst = line.number
-                        value.put(version)
+                        value.put(lineVersion)
                         value.put(groupFirst)
                     } else {
                         invariant(line.number == groupFirst &+ UInt32(groupCount),
@@ -181,7 +199,10 @@ public enum ArchiveCodec {
         guard let (slot, lastNumber, keyFirst) = lineKeyParts(key) else { throw EntryDecodingError(reason: "not a line key") }
         return try value.withUnsafeBufferPointer { buffer throws(EntryDecodingError) in
             var reader = EntryReader(bytes: buffer)
-            guard try reader.byte() == version else { throw EntryDecodingError(reason: "unknown archived line version") }
+            let lineVersion = try reader.byte()
+            guard (1...Self.lineVersion).contains(lineVersion) else {
+                throw EntryDecodingError(reason: "unknown archived line version")
+            }
             let first = try reader.u32()
             guard first <= lastNumber, keyFirst == nil || keyFirst == first,
                   Int(lastNumber - first) < reader.remaining / 40 + 1 else {
@@ -194,7 +215,10 @@ public enum ArchiveCodec {
                 let amount = Int64(bitPattern: try reader.u64())
                 let balanceAfter = Int64(bitPattern: try reader.u64())
                 let time = Int64(bitPattern: try reader.u64())
-                guard let requestID = RequestID(try reader.string()) else { throw EntryDecodingError(reason: "bad request id") }
+                let text = try reader.string()
+                var scope: ClientKey?
+                if lineVersion >= 2, try reader.flag() { scope = try reader.clientKey() }
+                guard let requestID = RequestID(text, scope: scope) else { throw EntryDecodingError(reason: "bad request id") }
                 let reference = try reader.flag() ? try reader.string() : nil
                 let counterparty = try reader.u32()
                 guard let kind = EntryKind(checkpointCode: try reader.byte()) else {
@@ -255,7 +279,7 @@ public enum ArchiveCodec {
     static func put(_ archived: ArchivedReceipt, into out: inout GrowingByteSink) {
         let receipt = archived.receipt
         out.put(version)
-        out.put(optional: nil as ClientKey?)
+        out.put(optional: receipt.requestID.scope)
         out.put(archived.operation)
         out.put(receipt.seq)
         out.put(receipt.account.rawValue)
@@ -271,7 +295,8 @@ public enum ArchiveCodec {
         try bytes.withUnsafeBufferPointer { buffer throws(EntryDecodingError) in
             var reader = EntryReader(bytes: buffer)
             guard try reader.byte() == version else { throw EntryDecodingError(reason: "unknown archived receipt version") }
-            if try reader.flag() { _ = try reader.clientKey() }
+            let scope = try reader.flag() ? try reader.clientKey() : nil
+            guard scope == requestID.scope else { throw EntryDecodingError(reason: "a receipt under another client's key") }
             let operation = try reader.operation()
             let seq = try reader.u64()
             let account = try reader.account()
@@ -329,12 +354,13 @@ extension ByteSink {
 
     /// A statement line as checkpoints and the history store write it (after what each puts before it).
     mutating func putLine(seq: Seq, amountMinor: Int64, balanceAfterMinor: Int64, timeMillis: Int64, requestID: RequestID,
-                          reference: String?, counterpartySlot: UInt32, kind: EntryKind) {
+                          reference: String?, counterpartySlot: UInt32, kind: EntryKind, withClientKey: Bool = true) {
         put(seq)
         put(amountMinor)
         put(balanceAfterMinor)
         put(timeMillis)
         put(requestID.rawValue)
+        if withClientKey { put(optional: requestID.scope) }
         put(optional: reference)
         put(counterpartySlot)
         put(kind.checkpointCode)

@@ -46,12 +46,24 @@ public struct HoldID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
-/// The client's idempotency key: any string of 1–128 characters.
+/// The client's idempotency key: any string of 1–128 characters, scoped to the key of the client that sent it.
+///
+/// Two clients' equal ids are two requests: a client can never replay another's id to read its reply, nor be
+/// refused because another used it. `scope` is nil for a client on a connection without keys (an insecure
+/// cluster), and in what was journaled before clients had keys.
 public struct RequestID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
-    public init?(_ raw: String) {
+    public private(set) var scope: ClientKey?
+    public init?(_ raw: String, scope: ClientKey? = nil) {
         guard (1...128).contains(raw.count) else { return nil }
         rawValue = raw
+        self.scope = scope
+    }
+    /// The same id in `key`'s scope.
+    public func scoped(to key: ClientKey?) -> RequestID {
+        var copy = self
+        copy.scope = key
+        return copy
     }
     public var description: String { rawValue }
 }

@@ -2,7 +2,7 @@
 /// seq and replays only the journal after it.
 ///
 /// ```
-/// state    = version:u8 (= 3) | lastAppliedSeq:u64
+/// state    = version:u8 (= 4) | lastAppliedSeq:u64
 ///            archive                                  (version 3: first; version 2: last)
 ///            accountCount:u32 | account*
 ///            lineCount:u64    | line*        (statement lines in journal order)
@@ -12,10 +12,11 @@
 /// account  = id:str | currency:str | balance:i64 | held:i64 | overdraftLimit:i64 | flags:u8 (1 frozen, 2 settlement)
 ///            | evictedLines:u32 | markCount:u32 | markSeq:u64*   (version 2: lines that left memory, and the
 ///                                                              seqs of every 256th of them)
-/// line     = owner:u32 | seq:u64 | amount:i64 | balanceAfter:i64 | time:i64 | requestID:str | reference:optional str
+/// line     = owner:u32 | seq:u64 | amount:i64 | balanceAfter:i64 | time:i64 | requestID:str
+///            | clientKey:optional key (version 4) | reference:optional str
 ///            | counterparty:u32 | kind:u8
 /// hold     = id:str | account:str | amount:i64 | open:u8 | closedSeq:u64 (version 2)
-/// receipt  = requestID:str | clientKey:optional key | operation (as in a journal entry) | seq:u64 | balance:i64
+/// receipt  = requestID:str | clientKey:optional key (the id's scope) | operation (as in a journal entry) | seq:u64 | balance:i64
 ///            | available:i64 | held:i64 | captured:i64 | released:i64 | frozen:u8
 /// archive  = 0:u8 (none) | filterLayout:u8 (1 spread, 2 blocked: IDFilter.Layout) | evictedThrough:u64
 ///            | filterInserted:u64 | filterWords:u64 | word:u64*
@@ -26,8 +27,8 @@
 /// the history store. Version 3 writes the id filter first, so that the writer
 /// lets go of its pages early (`drainIntoCheckpoint`). Versions 1 (no closing seqs, no archive) and 2 still load.
 ///
-/// A receipt's client key is reserved for authenticated clients (a replay will be answered only to the client that
-/// asked); this version keeps none and writes the flag 0.
+/// A request id is scoped to its client's key (`RequestID.scope`): receipts and (version 4) lines keep it. Versions 1
+/// to 3 still load (their lines without keys).
 ///
 /// Only the state goes in: undo logs belong to uncommitted entries, and a checkpoint is taken at a committed seq
 /// (`settled(at:)` rolls a copy back to it). Slot tables, settlement slots and statement links are rebuilt on
@@ -42,7 +43,7 @@ public struct CheckpointDecodingError: Error, Hashable, Sendable, CustomStringCo
 }
 
 extension Ledger {
-    static let checkpointFormatVersion: UInt8 = 3
+    static let checkpointFormatVersion: UInt8 = 4
 
     /// A copy of this ledger as it was right after `seq`, without undo logs: the state a checkpoint at `seq` holds.
     /// `seq` must be reachable by rolling back (every entry after it is uncommitted and keeps its undo log).
@@ -75,6 +76,15 @@ extension Ledger {
     /// it (with the filter written first, a checkpoint copies a few of its 512 pages instead of all 32 MiB).
     public mutating func drainIntoCheckpoint(chunkByteCount: Int = 1 << 20, leavingOutThrough storedSeq: Seq = 0,
                                              to emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try drainIntoCheckpoint(chunkByteCount: chunkByteCount, leavingOutThrough: storedSeq,
+                                formatVersion: Self.checkpointFormatVersion, to: emit)
+    }
+
+    /// For the tests of older formats: `formatVersion` 3 writes lines without client keys (none may have one).
+    mutating func drainIntoCheckpoint(chunkByteCount: Int = 1 << 20, leavingOutThrough storedSeq: Seq = 0,
+                                      formatVersion: UInt8,
+                                      to emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        precondition((3...Self.checkpointFormatVersion).contains(formatVersion), "only versions 3 and 4 are written")
         invariant(undoableEntryCount == 0, "a checkpoint holds committed state only: settle the ledger first")
         // What the store holds and memory need not repeat (nothing without an archive).
         let stored = archive == nil ? 0 : min(storedSeq, lastAppliedSeq)
@@ -97,7 +107,7 @@ extension Ledger {
                 out.bytes.removeAll(keepingCapacity: true)
             }
         }
-        out.put(Self.checkpointFormatVersion)
+        out.put(formatVersion)
         out.put(lastAppliedSeq)
         if archive != nil {
             out.put(archive!.filter.layout.rawValue)
@@ -129,9 +139,11 @@ extension Ledger {
         try book.forEachLine { line in
             guard line.seq > stored else { return }
             out.put(UInt32(line.owner))
+            precondition(formatVersion >= 4 || line.requestID.scope == nil, "version 3 has no client keys")
             out.putLine(seq: line.seq, amountMinor: line.amountMinor, balanceAfterMinor: line.balanceAfterMinor,
                         timeMillis: line.timeMillis, requestID: line.requestID, reference: line.reference,
-                        counterpartySlot: UInt32(line.counterpartySlot), kind: line.kind)
+                        counterpartySlot: UInt32(line.counterpartySlot), kind: line.kind,
+                        withClientKey: formatVersion >= 4)
             try flushIfFull()
         }
         out.put(UInt64(stored > 0 ? holds.values.count { !leftOut($0) } : holds.count))
@@ -149,7 +161,7 @@ extension Ledger {
         try receipts.forEach { id, receipt in
             guard !leftOut(receipt) else { return }
             out.put(id.rawValue)
-            out.put(optional: nil as ClientKey?)
+            out.put(optional: id.scope)
             out.put(receipt.operation)
             out.put(receipt.seq)
             out.put(receipt.balanceMinor)
@@ -264,7 +276,10 @@ extension Ledger {
             let amount = Int64(bitPattern: try reader.u64())
             let balanceAfter = Int64(bitPattern: try reader.u64())
             let time = Int64(bitPattern: try reader.u64())
-            guard let requestID = RequestID(try reader.string()) else { throw fail("bad request id in a line") }
+            let text = try reader.string()
+            var scope: ClientKey?
+            if version >= 4, try reader.flag() { scope = try reader.clientKey() }
+            guard let requestID = RequestID(text, scope: scope) else { throw fail("bad request id in a line") }
             let reference = try reader.flag() ? try reader.string() : nil
             let counterparty = Int(try reader.u32())
             guard let kind = EntryKind(checkpointCode: try reader.byte()) else { throw fail("bad line kind") }
@@ -298,8 +313,9 @@ extension Ledger {
         guard receiptCount <= UInt64(reader.remaining / 60) else { throw fail("\(receiptCount) receipts cannot fit") }
         receipts.reserveCapacity(Int(receiptCount))
         for _ in 0..<receiptCount {
-            guard let requestID = RequestID(try reader.string()) else { throw fail("bad request id") }
-            if try reader.flag() { _ = try reader.clientKey() } // reserved: not kept by this version
+            let text = try reader.string()
+            let scope = try reader.flag() ? try reader.clientKey() : nil
+            guard let requestID = RequestID(text, scope: scope) else { throw fail("bad request id") }
             let operation = try reader.operation()
             var stored = StoredReceipt(operation: operation, seq: try reader.u64())
             stored.balanceMinor = Int64(bitPattern: try reader.u64())

@@ -14,7 +14,7 @@ public enum ClientRole: String, Hashable, Sendable, CaseIterable {
         switch kind {
         case .invalid, .status:
             return true
-        case .switchover:
+        case .switchover, .audit:
             return self == .operator
         case .balance, .statement:
             return self == .app || self == .reader

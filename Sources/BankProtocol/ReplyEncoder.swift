@@ -220,6 +220,7 @@ public enum ReplyEncoder {
                 w.beginObject()
                 w.put("seq", entry.seq)
                 w.put("request_id", entry.requestID.rawValue)
+                if let key = entry.requestID.scope { w.put("client_key", key.z85) }
                 w.put("kind", entry.kind.rawValue)
                 w.put("amount", entry.amountMinor)
                 w.put("counterparty", entry.counterparty.rawValue)

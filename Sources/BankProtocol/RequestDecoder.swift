@@ -83,6 +83,9 @@ public enum RequestDecoder {
         switch op {
         case "balance", "statement":
             return .query(try decodeQuery(op, fields))
+        case "audit":
+            // An account's movements with the client key behind each, for operators: a statement, read as one.
+            return .query(try decodeQuery("statement", fields))
         case "batch":
             return try decodeBatch(fields)
         case "status", "switchover":
@@ -120,7 +123,7 @@ public enum RequestDecoder {
             switch op {
             case "balance", "statement":
                 items.append(.query(try decodeQuery(op, itemFields)))
-            case "batch", "status", "switchover":
+            case "batch", "status", "switchover", "audit":
                 throw .badRequest(context + "op '\(op)' is not allowed inside a batch")
             default:
                 guard let mutation = try decodeMutation(op, itemFields) else {

@@ -3,7 +3,7 @@
 public enum RequestKind: String, Hashable, Sendable, CaseIterable {
     case openAccount = "open_account"
     case deposit, withdraw, transfer, hold, capture, release, freeze, unfreeze
-    case balance, statement, batch, status, switchover
+    case balance, statement, audit, batch, status, switchover
     case invalid
 }
 

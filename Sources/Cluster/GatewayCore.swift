@@ -246,7 +246,8 @@ public struct GatewayCore {
         request.forwardedEpoch = config.epoch
         request.sentNanos = now.monotonicNanos
         pending[token] = request
-        actions.append(.send(to: leader, .forward(epoch: config.epoch, token: token, body: request.body)))
+        actions.append(.send(to: leader, .forward(epoch: config.epoch, token: token, body: request.body,
+                                                  clientKey: request.envelope.clientKey)))
     }
 
     /// Forwards waiting requests, oldest first, while there is a confirmed leader and room in the window.

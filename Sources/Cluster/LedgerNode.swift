@@ -270,7 +270,7 @@ public struct LedgerNode {
             // Only heartbeats are answered (as recovering); anything else would need the disk.
             if case let .received(from: gateway, .heartbeat) = event, gateway.isGateway {
                 send(.report(report()), to: gateway)
-            } else if case let .received(from: gateway, .forward(_, token, _)) = event, gateway.isGateway {
+            } else if case let .received(from: gateway, .forward(_, token, _, _)) = event, gateway.isGateway {
                 send(.redirect(epoch: metadata.epoch, token: token), to: gateway)
             }
             return
@@ -343,14 +343,14 @@ public struct LedgerNode {
             guard sender.isGateway else { return }
             adopt(config)
             send(.report(report()), to: sender)
-        case let .forward(epoch: epoch, token: token, body: body):
+        case let .forward(epoch: epoch, token: token, body: body, clientKey: clientKey):
             // Tokens are the forwarding gateway's: its reply goes back to it.
             guard sender.isGateway else { return }
             guard role == .leader, epoch == metadata.epoch else {
                 send(.redirect(epoch: metadata.epoch, token: token), to: sender)
                 return
             }
-            serve(token: token, body: body, from: sender)
+            serve(token: token, body: body, clientKey: clientKey, from: sender)
         case let .append(append):
             guard sender == peerID else { return }
             receiveAppend(append, from: sender)
@@ -448,7 +448,8 @@ public struct LedgerNode {
 
     // MARK: - Serving client requests (leader)
 
-    private mutating func serve(token: UInt64, body: [UInt8], from gateway: NodeID) {
+    /// - Parameter clientKey: the key the client's connection proved: its request ids are in its scope.
+    private mutating func serve(token: UInt64, body: [UInt8], clientKey: ClientKey?, from gateway: NodeID) {
         let request: LedgerRequest
         switch RequestDecoder.decode(body) {
         case let .failure(error):
@@ -456,7 +457,7 @@ public struct LedgerNode {
             send(.reply(epoch: metadata.epoch, token: token, body: ReplyEncoder.error(error)), to: gateway)
             return
         case let .success(decoded):
-            request = decoded
+            request = decoded.scoped(to: clientKey)
         }
         let (response, entry) = ledger.execute(request, seq: lastSeq + 1, timeMillis: now.wallMillis)
         if ledger.historyReadFailed {

@@ -121,8 +121,9 @@ public enum PeerMessage: Hashable, Sendable {
     case heartbeat(ClusterConfig)
     /// Ledger → gateway, in answer to each heartbeat.
     case report(NodeReport)
-    /// Gateway → leader: a client request body, untouched. `token` names the pending request in the gateway.
-    case forward(epoch: UInt64, token: UInt64, body: [UInt8])
+    /// Gateway → leader: a client request body, untouched. `token` names the pending request in the gateway;
+    /// `clientKey` is the key the client's connection proved (nil: no keys), the scope of its request ids.
+    case forward(epoch: UInt64, token: UInt64, body: [UInt8], clientKey: ClientKey? = nil)
     /// Leader → gateway: the reply body for `token`, sent once it is durable on every required copy.
     case reply(epoch: UInt64, token: UInt64, body: [UInt8])
     /// Ledger → gateway: "I am not the leader of that epoch": hold the request and send it again later.

@@ -6,7 +6,7 @@ import Storage
 /// request. Journal records travel in their on-disk encoding, which carries its own hash.
 public enum PeerCodec {
     /// 2: nodes by kind and name (1 had three fixed node numbers), and the sender's stamp.
-    static let bundleVersion: UInt8 = 2
+    static let bundleVersion: UInt8 = 3
 
     public enum DecodingError: Error, Hashable, Sendable {
         case malformed(String)
@@ -138,12 +138,18 @@ public enum PeerCodec {
             writer.write(r.commitSeq)
             writer.write(UInt8((r.peerInSync ? 1 : 0) | (r.peerStalled ? 2 : 0) | (r.historyComplete ? 0 : 4)))
             writer.write(r.peerMatchSeq)
-        case let .forward(epoch, token, body):
+        case let .forward(epoch, token, body, clientKey):
             writer.write(Tag.forward.rawValue)
             writer.write(epoch)
             writer.write(token)
             writer.write(UInt32(body.count))
             writer.write(bytes: body)
+            if let clientKey {
+                writer.write(UInt8(1))
+                writer.write(bytes: clientKey.bytes)
+            } else {
+                writer.write(UInt8(0))
+            }
         case let .reply(epoch, token, body):
             writer.write(Tag.reply.rawValue)
             writer.write(epoch)
@@ -273,8 +279,14 @@ public enum PeerCodec {
             let token = try reader.readU64()
             let count = try reader.readU32()
             let body = try reader.readBytes(count: Int(count))
-            return tag == .forward ? .forward(epoch: epoch, token: token, body: body)
-                : .reply(epoch: epoch, token: token, body: body)
+            guard tag == .forward else { return .reply(epoch: epoch, token: token, body: body) }
+            var clientKey: ClientKey?
+            switch try reader.readU8() {
+            case 0: break
+            case 1: clientKey = ClientKey(bytes: try reader.readBytes(count: ClientKey.byteCount))
+            default: throw DecodingError.malformed("bad client key flag")
+            }
+            return .forward(epoch: epoch, token: token, body: body, clientKey: clientKey)
         case .redirect:
             return .redirect(epoch: try reader.readU64(), token: try reader.readU64())
         case .append:

@@ -36,12 +36,16 @@ extension FuzzTarget {
     ]
 
     /// Entries a ledger makes from the request seeds, in order.
+    static let seedClientKey = ClientKey(words: (0x0123_4567_89AB_CDEF, 42, .max, 7))
+
     static func entries() -> [Entry] {
         var ledger = Ledger()
         var entries: [Entry] = []
         for (index, text) in requests.enumerated() {
             guard case let .success(request) = RequestDecoder.decode(Array(text.utf8)) else { continue }
-            let (_, entry) = ledger.execute(request, seq: UInt64(entries.count + 1), timeMillis: 1_700_000_000_000 + Int64(index))
+            // Every other request in a client's scope, as a gateway with keys forwards it.
+            let (_, entry) = ledger.execute(request.scoped(to: index % 2 == 0 ? seedClientKey : nil),
+                                            seq: UInt64(entries.count + 1), timeMillis: 1_700_000_000_000 + Int64(index))
             if let entry { entries.append(entry) }
         }
         return entries
@@ -76,7 +80,8 @@ extension FuzzTarget {
         let messages: [[PeerMessage]] = [
             [.heartbeat(config)],
             [.report(report)],
-            [.forward(epoch: 3, token: 1, body: Array(requests[4].utf8)), .redirect(epoch: 3, token: 2)],
+            [.forward(epoch: 3, token: 1, body: Array(requests[4].utf8)), .redirect(epoch: 3, token: 2),
+             .forward(epoch: 3, token: 3, body: Array(requests[5].utf8), clientKey: seedClientKey)],
             [.reply(epoch: 3, token: 1, body: Array(#"{"ok":true,"seq":5}"#.utf8))],
             [.append(Append(epoch: 3, prevSeq: 0, prevHash: .zero, commitSeq: 0, leaderLastSeq: UInt64(records.count),
                             records: records))],
@@ -95,7 +100,8 @@ extension FuzzTarget {
         var ledger = Ledger()
         for (index, text) in requests.enumerated() {
             guard case let .success(request) = RequestDecoder.decode(Array(text.utf8)) else { continue }
-            _ = ledger.execute(request, seq: UInt64(index + 1), timeMillis: 1_700_000_000_000)
+            _ = ledger.execute(request.scoped(to: index % 2 == 0 ? seedClientKey : nil), seq: UInt64(index + 1),
+                               timeMillis: 1_700_000_000_000)
         }
         var archived = ledger
         archived.configureArchive(filterByteCount: 64, receiptWindow: 2, lineWindow: 2, lineChunkShift: 1,

@@ -1,3 +1,4 @@
+import BankCore
 import BankProtocol
 import Cluster
 import Foundation
@@ -113,19 +114,21 @@ public final class GatewayServer {
         for _ in 0..<limit {
             let frames: [[UInt8]]
             var role: ClientRole?
+            var clientKey: ClientKey?
             do {
                 if let security {
                     guard let received = try clients.receiveWithUserID(dontWait: true) else { return }
                     guard security.admit(userID: received.userID, descriptor: received.connectionDescriptor) else {
                         continue
                     }
-                    // The handler admits only clients' keys here, so a role is always there.
-                    guard case let .client(_, clientRole)? = Speaker(userID: received.userID) else {
+                    // The handler admits only clients' keys here, so a role and key are always there.
+                    guard let client = security.client(received.userID) else {
                         security.noteDropped("a client message under \(received.userID ?? "no user id")")
                         continue
                     }
                     frames = received.frames
-                    role = clientRole
+                    role = client.role
+                    clientKey = client.key
                 } else {
                     guard let received = try clients.receive(dontWait: true) else { return }
                     frames = received
@@ -137,8 +140,8 @@ public final class GatewayServer {
             guard let identity = frames.first else { continue }
             let delimited = frames.count >= 2 && frames[1].isEmpty
             let body = Array(frames.dropFirst(delimited ? 2 : 1))
-            events.append(.clientRequest(ClientEnvelope(identity: identity, delimited: delimited, role: role),
-                                         frames: body))
+            events.append(.clientRequest(ClientEnvelope(identity: identity, delimited: delimited, role: role,
+                                                        clientKey: clientKey), frames: body))
         }
     }
 

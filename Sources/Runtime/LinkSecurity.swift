@@ -1,3 +1,5 @@
+import BankCore
+import BankProtocol
 import Cluster
 import Dispatch
 import Foundation
@@ -26,6 +28,8 @@ final class LinkSecurity {
     private let zap: ZAPHandler
     private let logger: Logger
     private var allowedUserIDs: Set<String>
+    /// Each client's role and key, by user id.
+    private var clients: [String: (role: ClientRole, key: ClientKey)] = [:]
     /// The user id each connection (by descriptor) last spoke under, with its remote address: a descriptor is
     /// reused once its connection is gone, so a revocation shuts one only while it still has that remote address.
     private var speakers: [Int32: (userID: String, remote: String)] = [:]
@@ -67,6 +71,7 @@ final class LinkSecurity {
         let directory = directory
         zap = try ZAPHandler(context: context) { directory.decide($0) }
         allowedUserIDs = directory.current.userIDs
+        clients = Self.clients(of: directory.current)
         signal(SIGHUP, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         source.setEventHandler { [reloadRequested] in reloadRequested.flag.store(true, ordering: .relaxed) }
@@ -103,6 +108,20 @@ final class LinkSecurity {
         return true
     }
 
+    /// The role and key of the client a message came from (nil: not a client the list holds).
+    func client(_ userID: String?) -> (role: ClientRole, key: ClientKey)? {
+        userID.flatMap { clients[$0] }
+    }
+
+    private static func clients(of list: MemberList) -> [String: (role: ClientRole, key: ClientKey)] {
+        var clients: [String: (role: ClientRole, key: ClientKey)] = [:]
+        for member in list.members {
+            guard case let .client(role) = member.kind, let key = ClientKey(z85: member.publicKey) else { continue }
+            clients[member.userID] = (role, key)
+        }
+        return clients
+    }
+
     /// Counts a dropped message for the next log line (once a second at most).
     func noteDropped(_ reason: String) {
         droppedSinceLog[reason, default: 0] += 1
@@ -130,6 +149,7 @@ final class LinkSecurity {
             return
         }
         allowedUserIDs = directory.current.userIDs
+        clients = Self.clients(of: directory.current)
         var closed = 0
         for (descriptor, speaker) in speakers where revoked.contains(speaker.userID) {
             speakers[descriptor] = nil

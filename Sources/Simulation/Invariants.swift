@@ -7,10 +7,11 @@ extension Simulator {
     /// A newly elected leader holds every write a client was told about, at the seq it was told.
     func checkLeaderHoldsAcknowledged(_ id: NodeID) {
         guard let ledger = ledgers[id]?.node?.ledger else { return }
-        for requestID in model.acknowledged.keys.sorted() {
-            let seq = model.acknowledged[requestID]!
-            guard let receipt = ledger.receipt(for: RequestID(requestID)!), receipt.seq == seq else {
-                fail("acknowledged write lost: \(requestID) (seq \(seq)) is not on \(id), which now leads")
+        for acknowledged in model.acknowledged.keys.sorted() {
+            let seq = model.acknowledged[acknowledged]!
+            guard let receipt = ledger.receipt(for: acknowledged.scoped), receipt.seq == seq else {
+                fail("acknowledged write lost: \(acknowledged.requestID) of client \(acknowledged.client) (seq \(seq)) "
+                    + "is not on \(id), which now leads")
                 return
             }
         }
@@ -49,19 +50,20 @@ extension Simulator {
         if leader.ledger.stateDigest != follower.ledger.stateDigest {
             fail("the ledgers' balances differ although their journals are identical")
         }
-        // Applied at most once: no request id in two journal entries.
-        var seen: [String: UInt64] = [:]
+        // Applied at most once: no request id in two journal entries (an id with its client's scope: clients with
+        // keys all use the same ids, each its own).
+        var seen: [RequestID: UInt64] = [:]
         for record in ledgers[leaderID]!.archive + ledgers[leaderID]!.journal.records {
             guard let entry = try? Entry(decoding: record.payload[...]) else {
                 fail("journal record \(record.seq) does not decode")
                 return
             }
             for mutation in entry.mutations {
-                if let earlier = seen[mutation.requestID.rawValue] {
+                if let earlier = seen[mutation.requestID] {
                     fail("request \(mutation.requestID) applied twice: seq \(earlier) and seq \(record.seq)")
                     return
                 }
-                seen[mutation.requestID.rawValue] = record.seq
+                seen[mutation.requestID] = record.seq
             }
         }
         leader.ledger.checkInvariants()

@@ -25,13 +25,27 @@ struct SimClient {
 /// What clients were told: the outcomes every invariant is checked against.
 struct ClientModel {
     var accounts: [String] = []
-    /// Request id → the seq it was acknowledged at.
-    var acknowledged: [String: UInt64] = [:]
+    /// Request id (with its client's scope) → the seq it was acknowledged at.
+    var acknowledged: [AcknowledgedID: UInt64] = [:]
     var refusedCount = 0
+}
+
+/// A client's request id, as the ledger scopes it.
+struct AcknowledgedID: Hashable, Comparable {
+    var client: Int
+    var requestID: String
+    static func < (a: Self, b: Self) -> Bool { (a.client, a.requestID) < (b.client, b.requestID) }
+
+    var scoped: RequestID { RequestID(requestID, scope: Simulator.clientKey(client))! }
 }
 
 extension Simulator {
     static let clientTimeoutNanos: UInt64 = 1_000_000_000
+
+    /// The key client `index` connects with: none for client 0 (as on an insecure cluster), its own for the rest.
+    static func clientKey(_ index: Int) -> ClientKey? {
+        index == 0 ? nil : ClientKey(words: (0x5157_4B45_5900_0000, UInt64(index), 0, UInt64(index) &* 0x9E37_79B9))
+    }
 
     func clientWake(_ index: Int) {
         if let outstanding = clients[index].outstanding {
@@ -53,7 +67,9 @@ extension Simulator {
     private func issue(_ index: Int) {
         var client = clients[index]
         client.counter += 1
-        let requestID = "c\(index)-\(client.counter)"
+        // Clients with keys use the same ids as each other ("r-1", "r-2", …): each client's are its own (scoped to
+        // its key), so equal ids must never be taken for one request. The client without a key names its own.
+        let requestID = Self.clientKey(index) == nil ? "c\(index)-\(client.counter)" : "r-\(client.counter)"
         let accounts = model.accounts
         func account() -> String { random.pick(accounts) }
         var request: JSONValue
@@ -117,10 +133,11 @@ extension Simulator {
                     fail("acknowledged mutation \(requestID) without a seq: \(reply)")
                     return
                 }
-                if let earlier = model.acknowledged[requestID], earlier != UInt64(seq) {
-                    fail("request \(requestID) acknowledged at seq \(earlier) and again at seq \(seq)")
+                let acknowledged = AcknowledgedID(client: index, requestID: requestID)
+                if let earlier = model.acknowledged[acknowledged], earlier != UInt64(seq) {
+                    fail("request \(requestID) of client \(index) acknowledged at seq \(earlier) and again at seq \(seq)")
                 }
-                model.acknowledged[requestID] = UInt64(seq)
+                model.acknowledged[acknowledged] = UInt64(seq)
                 if let holdID = outstanding.holdID { clients[index].openHolds.append(holdID) }
             }
         } else if reply["retryable"]?.boolValue == true {

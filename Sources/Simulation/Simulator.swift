@@ -323,7 +323,8 @@ public final class Simulator {
             switch payload {
             case let .request(body):
                 guard case let .client(index) = from else { return }
-                stepGateway(.clientRequest(ClientEnvelope(identity: [UInt8(index)], delimited: true), frames: [body]))
+                stepGateway(.clientRequest(ClientEnvelope(identity: [UInt8(index)], delimited: true,
+                                                          clientKey: Self.clientKey(index)), frames: [body]))
             case let .peer(message):
                 guard case let .node(sender) = from else { return }
                 stepGateway(.received(from: sender, message))

@@ -73,7 +73,7 @@ struct TraceBuffer {
         case let .report(r):
             return "report \(r.node) epoch \(r.epoch) \(r.role) last \(r.lastSeq)/e\(r.lastEpoch) commit \(r.commitSeq)"
                 + (r.peerInSync ? " peer-in-sync" : "") + (r.peerStalled ? " peer-stalled" : "")
-        case let .forward(epoch, token, body):
+        case let .forward(epoch, token, body, _):
             return "forward e\(epoch) #\(token) \(String(decoding: body, as: UTF8.self).prefix(100))"
         case let .reply(epoch, token, body):
             return "reply e\(epoch) #\(token) \(String(decoding: body, as: UTF8.self).prefix(100))"

@@ -21,7 +21,7 @@ struct BankCtl: ParsableCommand {
             Open.self, Deposit.self, Withdraw.self, Transfer.self,
             Hold.self, Capture.self, Release.self,
             Freeze.self, Unfreeze.self,
-            Balance.self, Statement.self,
+            Balance.self, Statement.self, Audit.self,
             Batch.self, Status.self, Switchover.self, Send.self, Keys.self,
         ])
 

@@ -83,7 +83,7 @@ struct ChunkedStorageTests {
         for index in 0..<10_000 { bank.ledger.archive!.filter.insert(.request, "other-\(index)") }
         var bytes: [UInt8] = []
         bank.ledger.writeCheckpoint(chunkByteCount: 4096) { bytes.append(contentsOf: $0) }
-        #expect(bytes[0] == Ledger.checkpointFormatVersion && bytes[0] == 3)
+        #expect(bytes[0] == Ledger.checkpointFormatVersion && bytes[0] == 4)
         let restored = try bytes.withUnsafeBytes { try Ledger(checkpoint: $0) }
         #expect(restored.idFilter == bank.ledger.idFilter)
         #expect(restored.hasSameState(as: bank.ledger) && restored.evictedThrough == bank.ledger.evictedThrough)
@@ -91,12 +91,15 @@ struct ChunkedStorageTests {
     }
 
     /// Version 2 wrote the archive section last; such checkpoints still load. The bytes are a version-3 checkpoint
-    /// with its archive section moved to the end.
-    @Test func aVersionTwoCheckpointStillLoads() throws {
+    /// with its archive section moved to the end. Version 3 (lines without client keys) loads too.
+    @Test func versionTwoAndThreeCheckpointsStillLoad() throws {
         var (bank, _) = try ArchiveTests.archivedBank(filterByteCount: 1 << 17)
         for index in 0..<1_000 { bank.ledger.archive!.filter.insert(.request, "other-\(index)") }
         var bytes: [UInt8] = []
-        bank.ledger.writeCheckpoint { bytes.append(contentsOf: $0) }
+        var copy = bank.ledger
+        copy.drainIntoCheckpoint(formatVersion: 3) { bytes.append(contentsOf: $0) }
+        let version3 = try bytes.withUnsafeBytes { try Ledger(checkpoint: $0) }
+        #expect(version3.hasSameState(as: bank.ledger))
         let sectionStart = 9 // version, lastAppliedSeq
         let wordCount = bytes[(sectionStart + 17)..<(sectionStart + 25)].reversed().reduce(0) { $0 << 8 | Int($1) }
         #expect(wordCount == (1 << 17) / 8)

@@ -69,6 +69,20 @@ struct RequestDecoderTests {
         #expect(decoded(#"{"op":"balance","account":"alice","request_id":"whatever"}"#) == .query(.balance(account("alice"))))
     }
 
+    @Test("audit reads as a statement (the gateway lets only operators send it); never inside a batch")
+    func auditIsAStatement() {
+        #expect(decoded(#"{"op":"audit","account":"alice","limit":10}"#)
+            == .query(.statement(account("alice"), limit: 10, beforeSeq: nil)))
+        #expect(RequestPeek.kind(of: Array(#"{"op":"audit","account":"a"}"#.utf8)) == .audit)
+        #expect(ClientRole.operator.allows(.audit) && !ClientRole.app.allows(.audit) && !ClientRole.reader.allows(.audit))
+        guard case let .failure(error) = RequestDecoder.decode(Array(#"{"op":"batch","requests":[{"op":"audit","account":"a"}]}"#.utf8))
+        else {
+            Issue.record("audit inside a batch must be refused")
+            return
+        }
+        #expect(error.message.contains("op 'audit' is not allowed inside a batch"))
+    }
+
     @Test("statement defaults to 50 entries from the newest")
     func statementDefaults() {
         #expect(decoded(#"{"op":"statement","account":"alice"}"#)

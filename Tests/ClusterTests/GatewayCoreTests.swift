@@ -217,7 +217,7 @@ import Testing
             let actions = gateway.step(.clientRequest(ClientEnvelope(identity: [3], delimited: false), frames: [body]),
                                        now: clock.now)
             forwardedTokens.append(actions.compactMap {
-                if case let .send(to: .backup, .forward(epoch: 7, token, _)) = $0 { token } else { nil }
+                if case let .send(to: .backup, .forward(epoch: 7, token, _, _)) = $0 { token } else { nil }
             })
         }
         #expect(forwardedTokens == [[1], [1 << 40]])

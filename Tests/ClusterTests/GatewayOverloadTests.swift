@@ -41,7 +41,7 @@ import Testing
 
     static func forwardedTokens(_ actions: [GatewayAction], to node: NodeID? = nil) -> [UInt64] {
         actions.compactMap {
-            if case let .send(to: destination, .forward(epoch: _, token: token, body: _)) = $0,
+            if case let .send(to: destination, .forward(epoch: _, token: token, body: _, clientKey: _)) = $0,
                node == nil || destination == node { return token }
             return nil
         }

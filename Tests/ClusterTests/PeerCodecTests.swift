@@ -16,6 +16,7 @@ import Testing
             .report(NodeReport(node: .primary, dataID: 6, epoch: 3, role: .leader, lastSeq: 1, lastEpoch: 1,
                                lastHash: .zero, commitSeq: 1)),
             .forward(epoch: 3, token: 99, body: Array("{}".utf8)),
+            .forward(epoch: 3, token: 100, body: Array("{}".utf8), clientKey: ClientKey(words: (1, .max, 3, 0))),
             .reply(epoch: 3, token: 99, body: Array("{\"ok\":true}".utf8)),
             .redirect(epoch: 3, token: 98),
             .append(Append(epoch: 3, prevSeq: 6, prevHash: .zero, commitSeq: 5, leaderLastSeq: 7, records: [record])),

@@ -149,6 +149,43 @@ import Glibc
         #expect(try back.call(["op": "deposit", "request_id": "d2", "account": "alice", "amount": 100])["balance"]?.intValue == 100)
     }
 
+    @Test func requestIDsAreEachClientsOwnAndTheAuditShowsWhoAsked() throws {
+        let harness = try ClusterHarness()
+        let second = try CurveKeyPair.generate()
+        try KeyFile.write(second, name: "second-app", directory: harness.keysDirectory + "/clients/app", comment: "test")
+        try harness.startAll()
+        let ops = try harness.client(.operator), app = try harness.client(.app)
+        let other = try BankClient(endpoint: harness.gatewayEndpoint,
+                                   keys: ClientKeys(pair: second, gatewayKey: harness.processKeys["gateway"]!.publicKey))
+        try harness.waitForLeader(client: ops)
+        #expect(try app.call(["op": "open_account", "request_id": "o1", "account": "shared"]).isOK)
+        let mine = try app.call(["op": "deposit", "request_id": "same", "account": "shared", "amount": 100])
+        #expect(mine["balance"]?.intValue == 100 && mine["replayed"] == nil, "\(mine)")
+        // The other client's "same" is its own request: applied, not the first client's reply replayed to it.
+        let theirs = try other.call(["op": "deposit", "request_id": "same", "account": "shared", "amount": 100])
+        #expect(theirs["balance"]?.intValue == 200 && theirs["replayed"] == nil, "\(theirs)")
+        // Each client's replay is its own receipt.
+        let replay = try app.call(["op": "deposit", "request_id": "same", "account": "shared", "amount": 100])
+        #expect(replay["replayed"]?.boolValue == true && replay["balance"]?.intValue == 100, "\(replay)")
+        // Statements and the audit name the key behind each movement.
+        let appKey = harness.clientPairs[.app]!.publicKey
+        let statement = try app.call(["op": "statement", "account": "shared"])
+        let keys = statement["entries"]?.arrayValue?.map { $0["client_key"]?.stringValue }
+        #expect(keys == [second.publicKey, appKey], "\(statement)")
+        let audit = try ops.call(["op": "audit", "account": "shared"])
+        #expect(audit["entries"]?.arrayValue?.map { $0["client_key"]?.stringValue } == [second.publicKey, appKey], "\(audit)")
+        #expect(try app.call(["op": "audit", "account": "shared"]).errorCode == "forbidden")
+        // After a failover the new leader knows both receipts, each in its scope.
+        try harness.waitForConvergence(client: ops)
+        let epoch = try harness.epoch(client: ops)
+        harness.kill9(.primary)
+        try harness.waitForEpoch(after: epoch, client: ops)
+        let afterApp = try app.call(["op": "deposit", "request_id": "same", "account": "shared", "amount": 100])
+        let afterOther = try other.call(["op": "deposit", "request_id": "same", "account": "shared", "amount": 100])
+        #expect(afterApp["replayed"]?.boolValue == true && afterApp["balance"]?.intValue == 100, "\(afterApp)")
+        #expect(afterOther["replayed"]?.boolValue == true && afterOther["balance"]?.intValue == 200, "\(afterOther)")
+    }
+
     /// Bundles a rogue would send: a heartbeat naming a new epoch and leader, a forwarded deposit, an append, a
     /// report claiming a higher position.
     static func forgedBundle(claiming sender: NodeID) -> [UInt8] {
