@@ -1,7 +1,7 @@
 import ArgumentParser
 import BankProtocol
 
-// Reads: balance, statement.
+// Reads: balance, statement, audit.
 
 struct Balance: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,12 +14,8 @@ struct Balance: ParsableCommand {
     }
 }
 
-struct Statement: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "List an account's balance movements, newest first.",
-        discussion: "Amounts are shown in --currency (default GBP). A full page ends with the command for the next one.")
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var money: MoneyOptions
+/// An account and a page of its movements: what `statement` and `audit` take.
+struct StatementPage: ParsableArguments {
     @Argument var account: String
     @Option(help: "Page size, 1–1000.") var limit: Int = 50
     @Option(name: .customLong("before-seq"), help: ArgumentHelp("Only movements before this seq (paging).", valueName: "seq"))
@@ -30,13 +26,27 @@ struct Statement: ParsableCommand {
         if let beforeSeq, beforeSeq < 1 { throw ValidationError("--before-seq must be at least 1") }
     }
 
+    func request(_ op: String) -> Request {
+        Request(op).with("account", account).with("limit", Int64(limit)).with("before_seq", beforeSeq)
+    }
+
+    /// The command for the page after `next`.
+    func more(_ command: String, next: Int64) -> String {
+        "more: bankctl \(command) \(account)\(limit == 50 ? "" : " --limit \(limit)") --before-seq \(next)"
+    }
+}
+
+struct Statement: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List an account's balance movements, newest first.",
+        discussion: "Amounts are shown in --currency (default GBP). A full page ends with the command for the next one.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var money: MoneyOptions
+    @OptionGroup var page: StatementPage
+
     func run() throws {
-        let request = Request("statement").with("account", account).with("limit", Int64(limit))
-            .with("before_seq", beforeSeq)
-        try global.perform(request) { reply in
-            describeStatement(reply, money.text) { next in
-                "more: bankctl statement \(account)\(limit == 50 ? "" : " --limit \(limit)") --before-seq \(next)"
-            }
+        try global.perform(page.request("statement")) { reply in
+            describeStatement(reply, money.text) { page.more("statement", next: $0) }
         }
     }
 }
@@ -51,22 +61,11 @@ struct Audit: ParsableCommand {
             """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var money: MoneyOptions
-    @Argument var account: String
-    @Option(help: "Page size, 1–1000.") var limit: Int = 50
-    @Option(name: .customLong("before-seq"), help: ArgumentHelp("Only movements before this seq (paging).", valueName: "seq"))
-    var beforeSeq: Int64?
-
-    func validate() throws {
-        guard (1...1000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000") }
-        if let beforeSeq, beforeSeq < 1 { throw ValidationError("--before-seq must be at least 1") }
-    }
+    @OptionGroup var page: StatementPage
 
     func run() throws {
-        let request = Request("audit").with("account", account).with("limit", Int64(limit)).with("before_seq", beforeSeq)
-        try global.perform(request) { reply in
-            describeStatement(reply, money.text, keys: true) { next in
-                "more: bankctl audit \(account)\(limit == 50 ? "" : " --limit \(limit)") --before-seq \(next)"
-            }
+        try global.perform(page.request("audit")) { reply in
+            describeStatement(reply, money.text, keys: true) { page.more("audit", next: $0) }
         }
     }
 }
