@@ -77,7 +77,7 @@ bench-history: deps ## History phase: 20 M transfers (QUICK=1: 2 M), memory (and
 	swift build -c release
 	$(BIN)/bank-bench --history $(if $(filter-out 0,$(QUICK)),--quick) $(ARCHIVE_ARGS) $(BENCH_ARGS)
 
-cluster: build ## Start gateway, primary and backup in the background (only what is missing)
+cluster: build ## Start gateway, primary and backup in the background (only what is missing), making the CURVE keys that are missing (VAR/keys); prints the export line
 	@$(NODE_SH) start primary
 	@$(NODE_SH) start backup
 	@$(NODE_SH) start gateway
