@@ -46,25 +46,6 @@ public struct Member: Hashable, Sendable {
     public static func userID(of process: NodeID) -> String { "\(process.kind.name):\(process.name)" }
 }
 
-/// What a message's `User-Id` says about its sender.
-public enum Speaker: Hashable, Sendable {
-    case process(NodeID)
-    case client(name: String, role: ClientRole)
-
-    /// nil for a user id no `Member` gives (or none: a connection without CURVE).
-    public init?(userID: String?) {
-        guard let userID else { return nil }
-        let parts = userID.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
-        if parts.count == 3, parts[0] == "client", let role = ClientRole(rawValue: parts[1]), !parts[2].isEmpty {
-            self = .client(name: parts[2], role: role)
-        } else if parts.count == 2, let kind = NodeID.Kind(name: parts[0]), let node = NodeID(kind: kind, name: parts[1]) {
-            self = .process(node)
-        } else {
-            return nil
-        }
-    }
-}
-
 /// Who may connect: the members' public keys (the allow-list a ZAP handler consults). Reloaded as a whole (on
 /// `SIGHUP`): `revoked(comparedWith:)` says which keys a reload removed, so their connections can be closed.
 public struct MemberList: Hashable, Sendable {

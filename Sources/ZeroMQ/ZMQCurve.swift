@@ -98,9 +98,6 @@ extension ZMQSocket {
         try setStringOption(ZMQ_CURVE_SECRETKEY, keys.secretKey, "ZMQ_CURVE_SECRETKEY")
     }
 
-    /// The ZAP domain for any security mechanism (see `setCurveServer`).
-    public func setZAPDomain(_ domain: String) throws { try setStringOption(ZMQ_ZAP_DOMAIN, domain, "ZMQ_ZAP_DOMAIN") }
-
     private func setStringOption(_ option: Int32, _ text: String, _ name: String) throws {
         let socket = try live("zmq_setsockopt \(name)")
         let result = Array(text.utf8).withUnsafeBytes { zmq_setsockopt(socket, option, $0.baseAddress, $0.count) }
