@@ -552,13 +552,13 @@ final class BenchRunner {
             let (from, to, amount) = Requests.randomPair(accountIDs, &rng)
             let body = Requests.transfer(id: id, from: from, to: to, amount: amount)
             let sent = monoNanos()
-            guard try socket.send([[], body], dontWait: false) else { throw BenchError.check("latency: send failed") }
+            guard try socket.send([body], dontWait: false) else { throw BenchError.check("latency: send failed") }
             var answered = false
             while !answered {
                 if monoNanos() - sent > settings.timeoutNanos { errors += 1; break }
                 _ = try poller.poll(timeoutMilliseconds: 100)
                 while let frames = try socket.receive(dontWait: true) {
-                    guard frames.count == 2, let reply = try? JSONValue.parse(frames[1]) else { continue }
+                    guard frames.count == 1, let reply = try? JSONValue.parse(frames[0]) else { continue }
                     let (outcome, echoed) = Replies.classify(reply)
                     guard echoed == nil || echoed == id else { continue } // a late reply to an earlier request
                     let done = monoNanos()

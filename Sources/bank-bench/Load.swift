@@ -183,7 +183,7 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
                 while retryHeads[level] < retries[level].count, retries[level][retryHeads[level]].due <= now {
                     let id = retries[level][retryHeads[level]].id
                     if pending[id] != nil, let body = bodies[id] {
-                        guard try socket.send([[], body], dontWait: true) else { break }
+                        guard try socket.send([body], dontWait: true) else { break }
                     }
                     retryHeads[level] += 1
                 }
@@ -210,7 +210,7 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
                     let id = "\(settings.prefix)\(settings.index)-\(sequence)"
                     let (from, to, amount) = Requests.randomPair(settings.accounts, &rng)
                     let body = Requests.transfer(id: id, from: from, to: to, amount: amount)
-                    guard try socket.send([[], body], dontWait: true) else { break }
+                    guard try socket.send([body], dontWait: true) else { break }
                     if settings.retryOverloaded { bodies[id] = body }
                     if let interval { nextDue += interval }
                     pending[id] = fifoBase + fifoIDs.count
@@ -223,7 +223,7 @@ func runPipelinedWorker(context: ZMQContext, settings: PipelineSettings, shared:
             _ = try poller.poll(timeoutMilliseconds: interval == nil ? 10 : 1)
             now = monoNanos()
             while let frames = try socket.receive(dontWait: true) {
-                guard frames.count == 2, frames[0].isEmpty, let reply = try? JSONValue.parse(frames[1]) else {
+                guard frames.count == 1, let reply = try? JSONValue.parse(frames[0]) else {
                     shared.noteError("malformed reply (\(frames.count) frames)")
                     if let id = oldestPending() { finish(id: id, outcome: .error("malformed reply"), now: now) }
                     continue
@@ -327,7 +327,7 @@ func runBatchWorker(context: ZMQContext, settings: BatchSettings, shared: LoadSh
                     }
                     w.endArray()
                     w.endObject()
-                    guard try sockets[index].send([[], w.bytes], dontWait: true) else { continue }
+                    guard try sockets[index].send([w.bytes], dontWait: true) else { continue }
                     inFlight[index] = monoNanos()
                     shared.sent.add(settings.batchSize, ordering: .relaxed)
                 }
@@ -339,7 +339,7 @@ func runBatchWorker(context: ZMQContext, settings: BatchSettings, shared: LoadSh
                 guard let started = inFlight[index] else { shared.late.add(1, ordering: .relaxed); continue }
                 inFlight[index] = nil
                 shared.batchLatencies.withLock { $0.append(now &- started) }
-                guard frames.count == 2, let reply = try? JSONValue.parse(frames[1]) else {
+                guard frames.count == 1, let reply = try? JSONValue.parse(frames[0]) else {
                     shared.errors.add(settings.batchSize, ordering: .relaxed)
                     shared.noteError("malformed batch reply")
                     continue

@@ -137,13 +137,13 @@ final class SimpleClient {
 
     func callRaw(_ body: [UInt8], timeoutMilliseconds: Int) throws -> [UInt8]? {
         while try socket.receive(dontWait: true) != nil {}
-        guard try socket.send([[], body], dontWait: false) else { return nil }
+        guard try socket.send([body], dontWait: false) else { return nil }
         let deadline = monoNanos() + UInt64(timeoutMilliseconds) * 1_000_000
         while monoNanos() < deadline {
             let ready = try poller.poll(timeoutMilliseconds: 20)
             guard !ready.isEmpty, let frames = try socket.receive(dontWait: true) else { continue }
-            guard frames.count == 2, frames[0].isEmpty else { continue }
-            return frames[1]
+            guard frames.count == 1 else { continue }
+            return frames[0]
         }
         return nil
     }

@@ -3,8 +3,8 @@ import ZeroMQ
 
 /// Sends one request and waits, never longer than the timeout, for its reply.
 ///
-/// A DEALER socket with an empty delimiter frame: the gateway treats it like a REQ client, but a lost reply ends in
-/// a timeout instead of a socket stuck waiting. After a timeout the socket is replaced, so a late reply can never be
+/// A DEALER socket sending the body as one frame (no delimiter, PROTOCOL.md): unlike a REQ socket, a lost reply
+/// ends in a timeout instead of a socket stuck waiting. After a timeout the socket is replaced, so a late reply can never be
 /// taken for the answer to the next request.
 ///
 /// With a key (`ClientKeys`) the socket is a CURVE client of the gateway. A handshake that fails — the key refused,
@@ -53,7 +53,9 @@ final class GatewayClient {
         let deadline = clock.now.advanced(by: .milliseconds(Int64((timeoutSeconds * 1000).rounded(.up))))
         do {
             // Blocks at most the send timeout (only possible if the queue to the gateway is full).
-            guard try socket.send([[], body], dontWait: false) else { throw Timeout() }
+            // The body alone, no empty delimiter: over CURVE every frame is sealed on its own, so a delimiter costs
+            // an encryption each way (PROTOCOL.md).
+            guard try socket.send([body], dontWait: false) else { throw Timeout() }
             let poller = ZMQPoller()
             poller.add(socket)
             poller.add(monitor.socket)
@@ -64,7 +66,7 @@ final class GatewayClient {
                 guard try !poller.poll(timeoutMilliseconds: milliseconds).isEmpty else { continue }
                 if let event = try monitor.receiveEvent(dontWait: true) { throw HandshakeFailed(message: explain(event)) }
                 guard let frames = try socket.receive(dontWait: true) else { continue }
-                // [delimiter, body]: the body is the last frame.
+                // [body], as sent.
                 if let reply = frames.last { return reply }
             }
             throw Timeout()
