@@ -34,8 +34,11 @@ final class GatewayClient {
         let socket = try context.makeSocket(.dealer)
         try socket.setSendTimeoutMilliseconds(Int32(min(timeoutSeconds * 1000, Double(Int32.max)).rounded(.up)))
         if let keys { try socket.setCurveClient(keys.pair, serverKey: keys.gatewayKey) }
-        // Refusals and protocol failures only: a handshake cut by a restarting gateway (no detail) is waited out.
-        let monitor = try socket.makeMonitor(kinds: [.handshakeFailedAuth, .handshakeFailedProtocol])
+        // Refusals and protocol failures end the call at once. A handshake cut with no detail is what a restarting
+        // gateway causes, but also a refusal when the gateway closes before this side has read why (a client
+        // without a key at a CURVE gateway mostly sees that: its write fails first): counted, see `call`.
+        let monitor = try socket.makeMonitor(kinds: [.handshakeFailedAuth, .handshakeFailedProtocol,
+                                                     .handshakeFailedNoDetail, .handshakeSucceeded])
         do {
             try socket.connect(endpoint)
         } catch let error as ZMQError {
@@ -59,12 +62,25 @@ final class GatewayClient {
             let poller = ZMQPoller()
             poller.add(socket)
             poller.add(monitor.socket)
+            var cutHandshakes = 0
             while clock.now < deadline {
                 let remaining = clock.now.duration(to: deadline)
                 let milliseconds = max(1, min(1000, Int(remaining.components.seconds * 1000)
                     + Int(remaining.components.attoseconds / 1_000_000_000_000_000) + 1))
                 guard try !poller.poll(timeoutMilliseconds: milliseconds).isEmpty else { continue }
-                if let event = try monitor.receiveEvent(dontWait: true) { throw HandshakeFailed(message: explain(event)) }
+                while let event = try monitor.receiveEvent(dontWait: true) {
+                    switch event.kind {
+                    case .handshakeSucceeded: cutHandshakes = 0
+                    case .handshakeFailedNoDetail:
+                        // One is a gateway going down mid-handshake; every try in a row is a gateway that will not
+                        // talk to this client.
+                        cutHandshakes += 1
+                        if cutHandshakes >= Self.cutHandshakesMeaningRefusal {
+                            throw HandshakeFailed(message: explainCut())
+                        }
+                    default: throw HandshakeFailed(message: explain(event))
+                    }
+                }
                 guard let frames = try socket.receive(dontWait: true) else { continue }
                 // [body], as sent.
                 if let reply = frames.last { return reply }
@@ -74,6 +90,22 @@ final class GatewayClient {
             try reconnect()
             throw timeout
         }
+    }
+
+    /// Handshakes in a row cut by the gateway, none succeeding, taken as a refusal (libzmq retries every 100 ms
+    /// or so, so this is about a third of a second).
+    static let cutHandshakesMeaningRefusal = 4
+
+    /// What handshakes cut every time mean for the user.
+    private func explainCut() -> String {
+        guard let keys else {
+            return "the gateway at \(endpoint) closes every connection of this client during the handshake: it talks "
+                + "only to clients with a key (CURVE)? Give --key FILE or set BANK_KEY (make cluster prints the "
+                + "export line)"
+        }
+        return "the gateway at \(endpoint) closes every connection of this client during the handshake: does it run "
+            + "without keys (\"insecure\": true in its cluster file), or is \(keys.gatewayKey) (from "
+            + "\(keys.gatewaySource)) not its public key?"
     }
 
     /// What a failed handshake means for the user.

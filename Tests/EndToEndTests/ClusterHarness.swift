@@ -225,7 +225,7 @@ final class ClusterHarness {
 
     // MARK: - Set-up helpers
 
-    private static func findBinDirectory() -> URL {
+    static func findBinDirectory() -> URL {
         // The test bundle lives in .build/<triple>/debug/; the executables sit beside it.
         var url = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").deletingLastPathComponent()
         for _ in 0..<4 {
