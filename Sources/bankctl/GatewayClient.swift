@@ -4,8 +4,8 @@ import ZeroMQ
 /// Sends one request and waits, never longer than the timeout, for its reply.
 ///
 /// A DEALER socket sending the body as one frame (no delimiter, PROTOCOL.md): unlike a REQ socket, a lost reply
-/// ends in a timeout instead of a socket stuck waiting. After a timeout the socket is replaced, so a late reply can never be
-/// taken for the answer to the next request.
+/// ends in a timeout instead of a socket stuck waiting. After a timeout the socket is replaced, so a late reply can
+/// never be taken for the answer to the next request.
 ///
 /// With a key (`ClientKeys`) the socket is a CURVE client of the gateway. A handshake that fails — the key refused,
 /// a client without a key at a gateway that wants one, the wrong gateway key — is seen on the socket's monitor and
