@@ -30,7 +30,7 @@ struct EntryCodecTests {
     @Test func theEncodingIsVersionedLittleEndianAndStable() {
         let entry = Entry(timeMillis: 0x0102, mutations: [Mutation(requestID: req("r"), operation: .deposit(acct("a"), amountMinor: 5))])
         #expect(entry.encoded() == [
-            2, // format version
+            3, // format version
             1, // source: clients
             0x02, 0x01, 0, 0, 0, 0, 0, 0, // timeMillis
             1, 0, 0, 0, // mutation count
@@ -68,7 +68,45 @@ struct EntryCodecTests {
         let entry = try Entry(decoding: bytes)
         #expect(entry == Entry(timeMillis: 0x0102, mutations: [
             Mutation(requestID: req("r"), operation: .deposit(acct("a"), amountMinor: 5))]))
-        #expect(entry.encoded()[0] == 2, "written back in the current version")
+        #expect(entry.encoded()[0] == 3, "written back in the current version")
+    }
+
+    /// Version 2 wrote every mutation's key in full (`optional key`); its journals still replay.
+    @Test func versionTwoEntriesStillDecode() throws {
+        let key = ClientKey(words: (1, 2, 3, 4))
+        func mutation(_ id: String) -> [UInt8] {
+            [1, 0] + Array(id.utf8) // request id
+                + [1] + (1...4).flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: UInt64(word) >> ($0 * 8)) } }
+                + [8, 1, 0, UInt8(ascii: "a")] // freeze "a"
+        }
+        let bytes: [UInt8] = [2, 1, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0] + mutation("p") + mutation("q")
+        let entry = try Entry(decoding: bytes)
+        #expect(entry == Entry(timeMillis: 0x0102, mutations: [
+            Mutation(requestID: req("p"), operation: .freeze(acct("a")), clientKey: key),
+            Mutation(requestID: req("q"), operation: .freeze(acct("a")), clientKey: key)]))
+        #expect(entry.encoded().count == bytes.count - ClientKey.byteCount, "written back with the key once")
+    }
+
+    /// A run of mutations with one key (a client's batch) carries the key once; a change of key, or no key, writes
+    /// what changed.
+    @Test func aBatchCarriesItsClientKeyOnce() throws {
+        let alice = ClientKey(words: (1, 2, 3, 4)), bob = ClientKey(words: (5, 6, 7, 8))
+        func entry(_ keys: [ClientKey?]) -> Entry {
+            Entry(timeMillis: 1, mutations: keys.enumerated().map { index, key in
+                Mutation(requestID: req("r\(index)"), operation: .freeze(acct("a")), clientKey: key)
+            })
+        }
+        let unkeyed = entry(Array(repeating: nil, count: 1000)).encoded().count
+        let batch = entry(Array(repeating: alice, count: 1000))
+        #expect(batch.encoded().count == unkeyed + ClientKey.byteCount)
+        for keys in [[alice, alice, bob, bob, nil, alice, alice], [nil, alice], [alice, nil, nil, bob], [bob]] {
+            let mixed = entry(keys)
+            let bytes = mixed.encoded()
+            #expect(bytes.count == mixed.encodedSize)
+            #expect(try Entry(decoding: bytes) == mixed)
+        }
+        #expect(entry([alice, alice, bob, bob, nil, alice, alice]).encoded().count
+                == entry(Array(repeating: nil, count: 7)).encoded().count + 3 * ClientKey.byteCount)
     }
 
     @Test func decodingWorksFromAnySliceOfALargerBuffer() throws {
@@ -97,14 +135,26 @@ struct EntryCodecTests {
         let header = 1 + 1 + 8 + 4 + 3 + 1 // version, source, time, count, request id "r", client key flag
         var cases: [(String, [UInt8])] = []
         var bytes = entry(.deposit(acct("a"), amountMinor: 5))
-        bytes[0] = 3
-        cases.append(("unknown format version 3", bytes))
+        bytes[0] = 4
+        cases.append(("unknown format version 4", bytes))
         bytes = entry(.deposit(acct("a"), amountMinor: 5))
         bytes[1] = 3
         cases.append(("unknown entry source", bytes))
         bytes = entry(.deposit(acct("a"), amountMinor: 5))
+        bytes[header - 1] = 3
+        cases.append(("bad client key marker", bytes))
+        bytes = entry(.deposit(acct("a"), amountMinor: 5))
         bytes[header - 1] = 2
-        cases.append(("bad optional flag", bytes))
+        cases.append(("a repeated client key with none before it", bytes))
+        // A key written in full where it repeats the previous one: not canonical.
+        let key = ClientKey(words: (1, 2, 3, 4))
+        bytes = Entry(timeMillis: 1, mutations: ["p", "q"].map {
+            Mutation(requestID: req($0), operation: .freeze(acct("a")), clientKey: key)
+        }).encoded()
+        let second = 14 + 3 + 1 + ClientKey.byteCount + 4 + 3 // header, "p", its key, freeze "a", "q"
+        #expect(bytes[second] == 2)
+        bytes.replaceSubrange(second...second, with: [1] + bytes[(14 + 3 + 1)..<(14 + 3 + 1 + ClientKey.byteCount)])
+        cases.append(("the previous mutation's client key written again", bytes))
         bytes = entry(.deposit(acct("a"), amountMinor: 5))
         bytes[header] = 10
         cases.append(("unknown operation", bytes))
