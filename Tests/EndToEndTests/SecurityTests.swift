@@ -252,17 +252,9 @@ import Glibc
         try harness.waitForLeader(client: try harness.client(.operator))
         let bankctlPath = ClusterHarness.findBinDirectory().appendingPathComponent("bankctl").path
         func bankctl(_ arguments: [String]) throws -> (status: Int32, output: String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: bankctlPath)
-            process.arguments = ["status", "--gateway", harness.gatewayEndpoint, "--timeout", "30"] + arguments
-            process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("BANK_") }
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+            try PythonClientTests.run([bankctlPath, "status", "--gateway", harness.gatewayEndpoint, "--timeout", "30"]
+                                      + arguments,
+                                      environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("BANK_") })
         }
         for _ in 0..<5 {
             let keyless = try bankctl([])
@@ -376,10 +368,12 @@ import Glibc
         return (try? run([python, "-c", "import zmq, zmq.auth"]).status) == 0
     }
 
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs a program to its end: its exit status and what it wrote (stdout and stderr together).
+    static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())
+        if let environment { process.environment = environment }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
