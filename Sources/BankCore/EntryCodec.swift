@@ -29,10 +29,11 @@
 /// | 9   | unfreeze     | account:str                                      |
 ///
 /// The encoding is canonical: one entry has exactly one encoding, and decoding accepts only canonical bytes (flags
-/// are 0 or 1, a key equal to the previous mutation's is written as 2, nothing trails), so `encoded(decoded(bytes)) == bytes` for every accepted input of the current
-/// version. Decoding re-checks every value through the same validation the protocol layer uses (ids through their
-/// failable initialisers, amounts and overdraft limits against `Money`) and throws on anything short, long or
-/// malformed: a journal record is untrusted bytes until proven otherwise, and must never trap the process.
+/// are 0 or 1, a key equal to the previous mutation's is written as 2, nothing trails), so
+/// `encoded(decoded(bytes)) == bytes` for every accepted input of the current version. Decoding re-checks every
+/// value through the same validation the protocol layer uses (ids through their failable initialisers, amounts and
+/// overdraft limits against `Money`) and throws on anything short, long or malformed: a journal record is untrusted
+/// bytes until proven otherwise, and must never trap the process.
 ///
 /// It is on the hot path (every leader write, every follower append, every replay), so encoding computes the exact
 /// size and writes once into an uninitialised array, and decoding reads straight from contiguous memory.
@@ -54,7 +55,7 @@ extension Entry {
     static let repeatedKey: UInt8 = 2
 
     /// The smallest encoded mutation of version 1 (request id of one byte, release/freeze/unfreeze of a one-byte id);
-    /// version 2 adds the client key's flag.
+    /// versions 2 and 3 add the client key's flag (marker).
     static let minimumMutationSize = 2 + 1 + 1 + 2 + 1
 
     /// The journal payload for this entry. Strings must fit a 16-bit length, which the ledger guarantees for the
