@@ -92,8 +92,8 @@ final class GatewayClient {
         }
     }
 
-    /// Handshakes in a row cut by the gateway, none succeeding, taken as a refusal (libzmq retries every 100 ms
-    /// or so, so this is about a third of a second).
+    /// Handshakes in a row cut by the gateway, none succeeding, taken as a refusal (libzmq reconnects after about
+    /// 100 ms, and more each time: measured, the refusal is reported about half a second after the first try).
     static let cutHandshakesMeaningRefusal = 4
 
     /// What handshakes cut every time mean for the user.
